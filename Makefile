@@ -1,0 +1,81 @@
+# ag: `make` builds the library and programs, `make check` runs the tests,
+# `make demo` trains the demos. Both install missing Debian packages first.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Iframework/include -I/usr/include/x86_64-linux-gnu
+LDLIBS  = -lopenblas -lcjson -lcsv -lm -lpthread
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+
+# A separate build directory per flavour: release, double precision (for the
+# gradient checks) and sanitizers.
+BUILD   ?= build
+LIB_SRC   = $(wildcard framework/src/*.c)
+LIB_OBJ   = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj/%.o)
+LIB_DOUBLE_OBJ = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj-double/%.o)
+TEST_SRC  = $(wildcard tests/test_*.c)
+GRADCHECK_SRC = $(wildcard tests/gradcheck_*.c)
+TEST_UTIL = tests/check_main.c
+
+DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config
+
+.PHONY: all deps check check-asan check-valgrind clean demo
+all: $(BUILD)/libag.a
+
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/obj/%.o: framework/src/%.c framework/include/ag.h framework/src/ag_internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/src/ag_internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libag.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libag-double.a: $(LIB_DOUBLE_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(wildcard tests/fixtures/*.h) $(BUILD)/libag.a
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	  $(TEST_SRC) $(TEST_UTIL) $(BUILD)/libag.a $(CHECK_LIBS) $(LDLIBS) -o $@
+
+$(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(BUILD)/libag-double.a
+	$(CC) $(CPPFLAGS) -DAG_DOUBLE -Itests $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	  $(GRADCHECK_SRC) $(TEST_UTIL) $(BUILD)/libag-double.a $(CHECK_LIBS) $(LDLIBS) -o $@
+
+TESTS = $(BUILD)/test_ag $(BUILD)/test_gradcheck
+
+# OPENBLAS_NUM_THREADS=1: tests compare numbers, not speed.
+check: deps
+	$(MAKE) --no-print-directory $(TESTS)
+	@export OPENBLAS_NUM_THREADS=1; status=0; \
+	for t in $(TESTS); do echo "== $$t"; $$t || status=1; done; exit $$status
+
+check-asan: deps
+	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  build-asan/test_ag build-asan/test_gradcheck
+	@export OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1; status=0; \
+	for t in build-asan/test_ag build-asan/test_gradcheck; do echo "== $$t"; $$t || status=1; done; exit $$status
+
+# CK_FORK=no so that valgrind follows the tests themselves.
+check-valgrind: deps
+	$(MAKE) --no-print-directory $(TESTS)
+	@export OPENBLAS_NUM_THREADS=1 CK_FORK=no; status=0; \
+	for t in $(TESTS); do echo "== valgrind $$t"; \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || status=1; \
+	done; exit $$status
+
+clean:
+	rm -rf build build-asan bin

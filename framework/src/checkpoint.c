@@ -1,0 +1,603 @@
+/* Checkpoints in the safetensors format
+ * (https://github.com/huggingface/safetensors):
+ *
+ *   8 bytes   N, the header length, unsigned little-endian
+ *   N bytes   JSON: {"__metadata__": {"key": "value", ...},
+ *                    "name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}
+ *             padded with spaces so that the data begins at a multiple of 8
+ *   the rest  the tensors' raw little-endian values; offsets count from the
+ *             end of the header
+ *
+ * Values are always stored as F32, whatever ag_real is.
+ *
+ * Status codes:
+ *   AG_ERROR_ARGUMENT  NULL params or path, malformed metadata arguments, a
+ *                      parameter that cannot be saved under its name
+ *   AG_ERROR_MEMORY    an allocation failed
+ *   AG_ERROR_IO        a file could not be opened, read, written, synced or
+ *                      renamed, or the path is not a regular file
+ *   AG_ERROR_FORMAT    the file's content is malformed, or lacks a parameter
+ *   AG_ERROR_SHAPE     a tensor in the file has another shape than the
+ *                      parameter of its name
+ *
+ * The loader treats the file as hostile: every length and offset is checked
+ * before it is used, and nothing is copied into the parameters until the
+ * whole file has been checked.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "ag.h"
+
+/* Far above any header ag writes, low enough that a corrupt length field
+ * cannot make the loader parse gigabytes of JSON. */
+#define HEADER_LIMIT ((uint64_t)100 * 1000 * 1000)
+#define METADATA_KEY "__metadata__"
+
+/* ------------------------------------------------------------ helpers */
+
+static void put_u64_le(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64_le(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Byte by byte, so that the file is little-endian on any host and data at
+ * any alignment can be read. */
+static void put_f32_le(unsigned char *p, ag_real value) {
+    float f = (float)value;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(bits >> (8 * i));
+}
+
+static ag_real get_f32_le(const unsigned char *p) {
+    uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return (ag_real)f;
+}
+
+/* Names and strings from a file may be long or hold control characters;
+ * error messages stay one short line. */
+static const char *printable(const char *s, char *buf, size_t size) {
+    size_t limit = size - 4, n = 0;
+    for (; s[n] && n < limit; n++) {
+        unsigned char c = (unsigned char)s[n];
+        buf[n] = c >= 0x20 && c != 0x7f ? s[n] : '?';
+    }
+    if (s[n]) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ------------------------------------------------------------------ save */
+
+/* Offsets as raw JSON text: cJSON prints some large doubles in exponent
+ * form ("1e+15"), which other safetensors readers reject as an integer. */
+static bool add_uint(cJSON *array, uint64_t value) {
+    char text[24];
+    snprintf(text, sizeof text, "%llu", (unsigned long long)value);
+    cJSON *item = cJSON_CreateRaw(text);
+    return item && cJSON_AddItemToArray(array, item);
+}
+
+static cJSON *build_header(const ag_params *params, const char *const *metadata, int n_metadata) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return NULL;
+    if (n_metadata > 0) {
+        cJSON *meta = cJSON_AddObjectToObject(root, METADATA_KEY);
+        if (!meta) goto fail;
+        for (int i = 0; i < n_metadata; i++)
+            if (!cJSON_AddStringToObject(meta, metadata[2 * i], metadata[2 * i + 1])) goto fail;
+    }
+    uint64_t offset = 0;
+    for (int i = 0; i < ag_params_count(params); i++) {
+        const ag_tensor *t = ag_params_get(params, i);
+        cJSON *entry = cJSON_AddObjectToObject(root, ag_params_name(params, i));
+        if (!entry || !cJSON_AddStringToObject(entry, "dtype", "F32")) goto fail;
+        cJSON *shape = cJSON_AddArrayToObject(entry, "shape");
+        if (!shape) goto fail;
+        for (int d = 0; d < t->ndim; d++)
+            if (!add_uint(shape, (uint64_t)t->shape[d])) goto fail;
+        cJSON *offsets = cJSON_AddArrayToObject(entry, "data_offsets");
+        uint64_t end = offset + 4 * (uint64_t)t->size;
+        if (!offsets || !add_uint(offsets, offset) || !add_uint(offsets, end)) goto fail;
+        offset = end;
+    }
+    return root;
+fail:
+    cJSON_Delete(root);
+    return NULL;
+}
+
+static ag_status check_save_arguments(const ag_params *params, const char *path, const char *const *metadata,
+                                      int n_metadata) {
+    if (!params || !path || !*path)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: params or path is NULL or empty");
+    if (n_metadata < 0 || (n_metadata > 0 && !metadata))
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs with metadata %s", path,
+                            n_metadata, metadata ? "given" : "NULL");
+    if (n_metadata > INT_MAX / 2)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs is too many", path,
+                            n_metadata);
+    for (int i = 0; i < n_metadata; i++) {
+        if (!metadata[2 * i] || !metadata[2 * i + 1])
+            return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata pair %d has a NULL key or value",
+                                path, i);
+        /* A JSON object with a key twice reads back differently in
+         * different readers. */
+        for (int j = 0; j < i; j++)
+            if (strcmp(metadata[2 * i], metadata[2 * j]) == 0)
+                return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata key '%s' given twice", path,
+                                    metadata[2 * i]);
+    }
+    if (ag_params_find(params, METADATA_KEY))
+        return ag_error_set(AG_ERROR_ARGUMENT,
+                            "ag_params_save: %s: a parameter named '" METADATA_KEY "' cannot be saved", path);
+    return AG_OK;
+}
+
+/* Makes the rename itself durable; best effort, since some file systems
+ * cannot sync a directory and the checkpoint is already complete. */
+static void sync_directory(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+static ag_status write_file(FILE *f, const ag_params *params, const char *header, size_t header_len,
+                            size_t padded_len) {
+    unsigned char chunk[4096];
+    put_u64_le(chunk, padded_len);
+    if (fwrite(chunk, 1, 8, f) != 8 || fwrite(header, 1, header_len, f) != header_len) return AG_ERROR_IO;
+    for (size_t i = header_len; i < padded_len; i++)
+        if (fputc(' ', f) == EOF) return AG_ERROR_IO;
+    for (int i = 0; i < ag_params_count(params); i++) {
+        const ag_tensor *t = ag_params_get(params, i);
+        size_t used = 0;
+        for (int64_t k = 0; k < t->size; k++) {
+            put_f32_le(chunk + used, t->data[k]);
+            used += 4;
+            if (used == sizeof chunk || k == t->size - 1) {
+                if (fwrite(chunk, 1, used, f) != used) return AG_ERROR_IO;
+                used = 0;
+            }
+        }
+    }
+    return AG_OK;
+}
+
+ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata, int n_metadata) {
+    ag_status status = check_save_arguments(params, path, metadata, n_metadata);
+    if (status != AG_OK) return status;
+
+    cJSON *root = build_header(params, metadata, n_metadata);
+    char *header = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!header) return ag_error_set(AG_ERROR_MEMORY, "ag_params_save: %s: out of memory building the header", path);
+    size_t header_len = strlen(header);
+    size_t padded_len = (header_len + 7) / 8 * 8;
+    if (padded_len > HEADER_LIMIT) {
+        free(header);
+        return ag_error_set(AG_ERROR_ARGUMENT,
+                            "ag_params_save: %s: the header would be %zu bytes, more than the %llu that "
+                            "ag_params_load accepts",
+                            path, padded_len, (unsigned long long)HEADER_LIMIT);
+    }
+
+    size_t tmp_size = strlen(path) + 32;
+    char *tmp = malloc(tmp_size);
+    if (!tmp) {
+        free(header);
+        return ag_error_set(AG_ERROR_MEMORY, "ag_params_save: %s: out of memory", path);
+    }
+    snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+
+    const char *failed = NULL; /* what went wrong, for the message */
+    int saved_errno = 0;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        saved_errno = errno;
+        free(header);
+        ag_error_set(AG_ERROR_IO, "ag_params_save: %s: cannot create temporary file %s: %s", path, tmp,
+                     strerror(saved_errno));
+        free(tmp);
+        return AG_ERROR_IO;
+    }
+    errno = 0;
+    if (write_file(f, params, header, header_len, padded_len) != AG_OK || fflush(f) != 0)
+        failed = "write";
+    else if (fsync(fileno(f)) != 0)
+        failed = "fsync";
+    if (failed) saved_errno = errno;
+    /* fclose reports the errors of writes it flushes last, so it must be
+     * checked even when everything before it succeeded. */
+    if (fclose(f) != 0 && !failed) {
+        failed = "close";
+        saved_errno = errno;
+    }
+    if (!failed && rename(tmp, path) != 0) {
+        failed = "rename";
+        saved_errno = errno;
+    }
+    free(header);
+    if (failed) {
+        unlink(tmp);
+        ag_error_set(AG_ERROR_IO, "ag_params_save: %s: %s of temporary file %s failed: %s", path, failed, tmp,
+                     saved_errno ? strerror(saved_errno) : "short write");
+        free(tmp);
+        return AG_ERROR_IO;
+    }
+    free(tmp);
+    sync_directory(path);
+    return AG_OK;
+}
+
+/* ------------------------------------------------------------------ load */
+
+typedef struct entry {
+    const char *name;
+    const cJSON *shape;
+    uint64_t begin, end;
+} entry;
+
+typedef struct load_state {
+    const char *path;
+    unsigned char *file;
+    size_t file_size;
+    const unsigned char *data; /* the data section */
+    uint64_t data_size;
+    cJSON *root;
+    entry *entries;
+    size_t n_entries;
+} load_state;
+
+static ag_status load_error(const load_state *st, ag_status code, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static ag_status load_error(const load_state *st, ag_status code, const char *format, ...) {
+    char what[400];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof what, format, args);
+    va_end(args);
+    return ag_error_set(code, "ag_params_load: %s: %s", st->path, what);
+}
+
+static ag_status read_whole_file(load_state *st) {
+    int fd = open(st->path, O_RDONLY);
+    if (fd < 0) return load_error(st, AG_ERROR_IO, "cannot open: %s", strerror(errno));
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        int e = errno;
+        close(fd);
+        return load_error(st, AG_ERROR_IO, "cannot stat: %s", strerror(e));
+    }
+    if (!S_ISREG(info.st_mode)) {
+        close(fd);
+        return load_error(st, AG_ERROR_IO, "is %s, not a regular file",
+                          S_ISDIR(info.st_mode) ? "a directory" : "something else");
+    }
+    if ((uintmax_t)info.st_size > SIZE_MAX - 1) {
+        close(fd);
+        return load_error(st, AG_ERROR_MEMORY, "file of %jd bytes is too large to read", (intmax_t)info.st_size);
+    }
+    size_t size = (size_t)info.st_size;
+    st->file = malloc(size ? size : 1);
+    if (!st->file) {
+        close(fd);
+        return load_error(st, AG_ERROR_MEMORY, "out of memory reading %zu bytes", size);
+    }
+    /* A file that shrinks while it is read is handled as the shorter file
+     * it now is. */
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = read(fd, st->file + got, size - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return load_error(st, AG_ERROR_IO, "read failed: %s", strerror(e));
+        }
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    st->file_size = got;
+    return AG_OK;
+}
+
+static ag_status parse_header(load_state *st) {
+    if (st->file_size == 0) return load_error(st, AG_ERROR_FORMAT, "file is empty");
+    if (st->file_size < 8)
+        return load_error(st, AG_ERROR_FORMAT,
+                          "file is truncated: %zu bytes, too short for the 8-byte header length", st->file_size);
+    uint64_t header_len = get_u64_le(st->file);
+    uint64_t available = st->file_size - 8;
+    if (header_len > HEADER_LIMIT)
+        return load_error(st, AG_ERROR_FORMAT,
+                          "header length %llu is over the limit of %llu bytes (file corrupt or not safetensors)",
+                          (unsigned long long)header_len, (unsigned long long)HEADER_LIMIT);
+    if (header_len > available)
+        return load_error(st, AG_ERROR_FORMAT,
+                          "header length %llu is more than the %llu bytes that follow it (file truncated or corrupt)",
+                          (unsigned long long)header_len, (unsigned long long)available);
+
+    /* cJSON gets a NUL-terminated copy, so that no malformed string or
+     * number can lead it past the header; a NUL inside the header stops
+     * the parse early and is caught as trailing garbage below. */
+    char *text = malloc((size_t)header_len + 1);
+    if (!text) return load_error(st, AG_ERROR_MEMORY, "out of memory for a %llu-byte header",
+                                 (unsigned long long)header_len);
+    memcpy(text, st->file + 8, (size_t)header_len);
+    text[header_len] = '\0';
+    const char *end = NULL;
+    st->root = cJSON_ParseWithOpts(text, &end, 0);
+    size_t end_pos = end ? (size_t)(end - text) : 0;
+    if (!st->root) {
+        free(text);
+        return load_error(st, AG_ERROR_FORMAT, "header is not valid JSON (error near byte %zu of %llu)", end_pos,
+                          (unsigned long long)header_len);
+    }
+    size_t i = end_pos;
+    while (i < header_len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) i++;
+    free(text);
+    if (i < header_len)
+        return load_error(st, AG_ERROR_FORMAT, "header is not valid JSON (unexpected byte after the object at %zu)",
+                          i);
+    if (!cJSON_IsObject(st->root)) return load_error(st, AG_ERROR_FORMAT, "header is not a JSON object");
+    st->data = st->file + 8 + header_len;
+    st->data_size = available - header_len;
+    return AG_OK;
+}
+
+static ag_status check_metadata(const load_state *st, const cJSON *meta) {
+    if (!cJSON_IsObject(meta))
+        return load_error(st, AG_ERROR_FORMAT, "'" METADATA_KEY "' is not an object of strings");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, meta) {
+        if (!cJSON_IsString(item)) {
+            char key[80];
+            return load_error(st, AG_ERROR_FORMAT, "'" METADATA_KEY "' value of '%s' is not a string",
+                              printable(item->string, key, sizeof key));
+        }
+    }
+    return AG_OK;
+}
+
+/* A JSON number that is an integer in [0, max]. JSON has no integer type,
+ * so 2.5, -1, 1e300 and inf all arrive here as doubles; above 2^53 a double
+ * no longer holds every integer, and converting one of 2^64 or more to
+ * uint64_t is undefined, so those are refused too. */
+static bool get_uint(const cJSON *item, uint64_t max, uint64_t *value) {
+    if (!cJSON_IsNumber(item)) return false;
+    double v = item->valuedouble;
+    if (!isfinite(v) || v < 0 || v != floor(v) || v > 9007199254740992.0) return false;
+    *value = (uint64_t)v;
+    return *value <= max;
+}
+
+/* "[2, 3]" from a shape that has already been checked. */
+static const char *json_shape_string(const cJSON *shape, char *buf, size_t size) {
+    size_t used = 0;
+    const cJSON *dim;
+    buf[0] = '\0';
+    int n = snprintf(buf, size, "[");
+    used = (size_t)n;
+    cJSON_ArrayForEach(dim, shape) {
+        if (used + 24 >= size) {
+            snprintf(buf + used, size - used, "...");
+            used += 3;
+            break;
+        }
+        n = snprintf(buf + used, size - used, "%s%.0f", dim == shape->child ? "" : ", ", dim->valuedouble);
+        used += (size_t)n;
+    }
+    snprintf(buf + used, size - used, "]");
+    return buf;
+}
+
+static ag_status check_entry(const load_state *st, const cJSON *item, entry *e) {
+    char name[80], text[80];
+    printable(item->string, name, sizeof name);
+    if (!cJSON_IsObject(item)) return load_error(st, AG_ERROR_FORMAT, "tensor '%s' is not a JSON object", name);
+
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    if (!cJSON_IsString(dtype))
+        return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has no dtype string", name);
+    if (strcmp(dtype->valuestring, "F32") != 0)
+        return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has dtype %s; only F32 is supported", name,
+                          printable(dtype->valuestring, text, sizeof text));
+
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    if (!cJSON_IsArray(shape)) return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has no shape array", name);
+    const cJSON *dim;
+    cJSON_ArrayForEach(dim, shape) {
+        uint64_t size;
+        if (!get_uint(dim, INT_MAX, &size))
+            return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has a shape entry that is not an integer in [0, %d]",
+                              name, INT_MAX);
+    }
+
+    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsArray(offsets) || cJSON_GetArraySize(offsets) != 2)
+        return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has no data_offsets array of two numbers", name);
+    /* An offset past the data section can never be valid, so that is also
+     * the bound that keeps every later sum and product from overflowing. */
+    uint64_t begin, end;
+    const cJSON *first = offsets->child, *second = first->next;
+    bool begin_ok = get_uint(first, UINT64_MAX, &begin), end_ok = get_uint(second, UINT64_MAX, &end);
+    if (!begin_ok || !end_ok)
+        return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has data_offsets that are not two non-negative integers",
+                          name);
+    if (begin > end)
+        return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has data_offsets [%llu, %llu] that end before they begin",
+                          name, (unsigned long long)begin, (unsigned long long)end);
+    if (end > st->data_size)
+        return load_error(st, AG_ERROR_FORMAT,
+                          "tensor '%s' has data_offsets [%llu, %llu] out of range: the data section has %llu bytes "
+                          "(file truncated or corrupt)",
+                          name, (unsigned long long)begin, (unsigned long long)end,
+                          (unsigned long long)st->data_size);
+
+    /* Multiplying only while the product stays within the tensor's bytes
+     * keeps it from overflowing; a zero anywhere makes it empty. */
+    uint64_t bytes = end - begin, elements = 1;
+    bool fits = true, empty = false;
+    cJSON_ArrayForEach(dim, shape) {
+        uint64_t d = (uint64_t)dim->valuedouble;
+        if (d == 0) empty = true;
+        else if (elements > bytes / 4 / d) fits = false;
+        else elements *= d;
+    }
+    if (empty) elements = 0;
+    if ((!fits && !empty) || 4 * elements != bytes) {
+        char shape_text[80];
+        return load_error(st, AG_ERROR_FORMAT,
+                          "tensor '%s' has shape %s, which does not match its data_offsets [%llu, %llu] (%llu bytes)",
+                          name, json_shape_string(shape, shape_text, sizeof shape_text), (unsigned long long)begin,
+                          (unsigned long long)end, (unsigned long long)bytes);
+    }
+    e->name = item->string;
+    e->shape = shape;
+    e->begin = begin;
+    e->end = end;
+    return AG_OK;
+}
+
+static int compare_by_name(const void *a, const void *b) {
+    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+static int compare_by_offsets(const void *a, const void *b) {
+    const entry *x = a, *y = b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+static ag_status collect_entries(load_state *st) {
+    size_t count = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, st->root) count++;
+    st->entries = malloc((count ? count : 1) * sizeof *st->entries);
+    if (!st->entries) return load_error(st, AG_ERROR_MEMORY, "out of memory for %zu header entries", count);
+    cJSON_ArrayForEach(item, st->root) {
+        ag_status status = strcmp(item->string, METADATA_KEY) == 0
+                               ? check_metadata(st, item)
+                               : check_entry(st, item, &st->entries[st->n_entries++]);
+        if (status != AG_OK) return status;
+    }
+
+    /* The tensors must tile the data section: sorted by offset, each begins
+     * where the previous ended, the first at 0, the last at the end. */
+    qsort(st->entries, st->n_entries, sizeof *st->entries, compare_by_offsets);
+    uint64_t expected = 0;
+    char name_a[80], name_b[80];
+    for (size_t i = 0; i < st->n_entries; i++) {
+        const entry *e = &st->entries[i];
+        if (e->begin < expected)
+            return load_error(st, AG_ERROR_FORMAT, "tensors '%s' and '%s' overlap (data_offsets ending at %llu and "
+                              "beginning at %llu)",
+                              printable(st->entries[i - 1].name, name_a, sizeof name_a),
+                              printable(e->name, name_b, sizeof name_b), (unsigned long long)expected,
+                              (unsigned long long)e->begin);
+        if (e->begin > expected) {
+            if (i == 0)
+                return load_error(st, AG_ERROR_FORMAT, "gap of %llu bytes before the first tensor '%s'",
+                                  (unsigned long long)e->begin, printable(e->name, name_b, sizeof name_b));
+            return load_error(st, AG_ERROR_FORMAT, "gap of %llu bytes between tensors '%s' and '%s'",
+                              (unsigned long long)(e->begin - expected),
+                              printable(st->entries[i - 1].name, name_a, sizeof name_a),
+                              printable(e->name, name_b, sizeof name_b));
+        }
+        expected = e->end;
+    }
+    if (expected != st->data_size)
+        return load_error(st, AG_ERROR_FORMAT, "%llu trailing bytes after the last tensor's data",
+                          (unsigned long long)(st->data_size - expected));
+
+    qsort(st->entries, st->n_entries, sizeof *st->entries, compare_by_name);
+    for (size_t i = 1; i < st->n_entries; i++)
+        if (strcmp(st->entries[i - 1].name, st->entries[i].name) == 0)
+            return load_error(st, AG_ERROR_FORMAT, "tensor '%s' appears twice in the header",
+                              printable(st->entries[i].name, name_a, sizeof name_a));
+    return AG_OK;
+}
+
+static const entry *find_entry(const load_state *st, const char *name) {
+    entry key = {.name = name};
+    return bsearch(&key, st->entries, st->n_entries, sizeof *st->entries, compare_by_name);
+}
+
+static bool same_shape(const ag_tensor *t, const cJSON *shape) {
+    if (cJSON_GetArraySize(shape) != t->ndim) return false;
+    int d = 0;
+    const cJSON *dim;
+    cJSON_ArrayForEach(dim, shape) {
+        if (dim->valuedouble != (double)t->shape[d++]) return false;
+    }
+    return true;
+}
+
+static ag_status check_params(const load_state *st, const ag_params *params) {
+    for (int i = 0; i < ag_params_count(params); i++) {
+        const char *name = ag_params_name(params, i);
+        const ag_tensor *t = ag_params_get(params, i);
+        const entry *e = find_entry(st, name);
+        if (!e) return load_error(st, AG_ERROR_FORMAT, "tensor '%s' is missing from the file", name);
+        if (!same_shape(t, e->shape)) {
+            char found[80], expected[80];
+            return load_error(st, AG_ERROR_SHAPE, "tensor '%s' has shape %s, expected %s", name,
+                              json_shape_string(e->shape, found, sizeof found),
+                              ag_shape_string(t, expected, sizeof expected));
+        }
+    }
+    return AG_OK;
+}
+
+ag_status ag_params_load(ag_params *params, const char *path) {
+    if (!params || !path) return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_load: params or path is NULL");
+    load_state st = {.path = path};
+    ag_status status = read_whole_file(&st);
+    if (status == AG_OK) status = parse_header(&st);
+    if (status == AG_OK) status = collect_entries(&st);
+    if (status == AG_OK) status = check_params(&st, params);
+    if (status == AG_OK) {
+        for (int i = 0; i < ag_params_count(params); i++) {
+            ag_tensor *t = ag_params_get(params, i);
+            const unsigned char *src = st.data + find_entry(&st, ag_params_name(params, i))->begin;
+            for (int64_t k = 0; k < t->size; k++) t->data[k] = get_f32_le(src + 4 * k);
+        }
+    }
+    cJSON_Delete(st.root);
+    free(st.entries);
+    free(st.file);
+    return status;
+}

@@ -1,0 +1,150 @@
+/* Linear, RNNCell and LSTMCell, written on the public API only, with
+ * PyTorch's parameter names, layouts, equations and default init. */
+#include <math.h>
+#include <stdio.h>
+
+#include "ag.h"
+
+/* Adds PREFIX.NAME to params. */
+static ag_tensor *add_param(ag_params *params, const char *prefix, const char *name, int ndim, const int *shape) {
+    char full[256];
+    int n = snprintf(full, sizeof full, "%s%s%s", prefix ? prefix : "", prefix && *prefix ? "." : "", name);
+    if (n < 0 || (size_t)n >= sizeof full) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag: parameter name '%s.%s' is too long", prefix, name);
+        return NULL;
+    }
+    return ag_params_add(params, full, ndim, shape);
+}
+
+static ag_status check_init_args(const char *who, const ag_params *params, const ag_rng *rng, int in, int out) {
+    if (!params || !rng) return ag_error_set(AG_ERROR_ARGUMENT, "%s: params and rng must not be NULL", who);
+    if (in < 1 || out < 1) return ag_error_set(AG_ERROR_ARGUMENT, "%s: sizes %d and %d must be >= 1", who, in, out);
+    return AG_OK;
+}
+
+/* The input must be [batch, width]. */
+static bool check_input(const char *who, const char *what, const ag_tensor *x, int width) {
+    if (x->ndim == 2 && x->shape[1] == width) return true;
+    char shape[64];
+    ag_error_set(AG_ERROR_SHAPE, "%s: %s has shape %s, expected [batch, %d]", who, what,
+                 ag_shape_string(x, shape, sizeof shape), width);
+    return false;
+}
+
+/* ---------------------------------------------------------------- linear */
+
+ag_status ag_linear_init(ag_linear *m, ag_params *params, const char *prefix, int in_features, int out_features,
+                         bool bias, ag_rng *rng) {
+    ag_status status = check_init_args("ag_linear_init", params, rng, in_features, out_features);
+    if (status != AG_OK) return status;
+    m->in_features = in_features;
+    m->out_features = out_features;
+    m->weight = add_param(params, prefix, "weight", 2, (int[]){out_features, in_features});
+    m->bias = bias ? add_param(params, prefix, "bias", 1, (int[]){out_features}) : NULL;
+    if (!m->weight || (bias && !m->bias)) return ag_error_code();
+    /* PyTorch's kaiming_uniform_(a=sqrt(5)) reduces to this bound. */
+    double bound = 1.0 / sqrt((double)in_features);
+    ag_init_uniform(m->weight, rng, -bound, bound);
+    if (m->bias) ag_init_uniform(m->bias, rng, -bound, bound);
+    return AG_OK;
+}
+
+ag_tensor *ag_linear_forward(ag_ctx *ctx, const ag_linear *m, ag_tensor *x) {
+    if (!x) return NULL;
+    if (!check_input("ag_linear_forward", "input", x, m->in_features)) return NULL;
+    ag_tensor *y = ag_matmul_transpose_b(ctx, x, m->weight);
+    return m->bias ? ag_add(ctx, y, m->bias) : y;
+}
+
+/* -------------------------------------------------------------- RNN cell */
+
+ag_status ag_rnn_cell_init(ag_rnn_cell *cell, ag_params *params, const char *prefix, int input_size,
+                           int hidden_size, ag_nonlinearity nonlinearity, bool bias, ag_rng *rng) {
+    ag_status status = check_init_args("ag_rnn_cell_init", params, rng, input_size, hidden_size);
+    if (status != AG_OK) return status;
+    if (nonlinearity != AG_NONLINEARITY_TANH && nonlinearity != AG_NONLINEARITY_RELU)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_rnn_cell_init: unknown nonlinearity %d", (int)nonlinearity);
+    cell->input_size = input_size;
+    cell->hidden_size = hidden_size;
+    cell->nonlinearity = nonlinearity;
+    /* Creation order is PyTorch's, so the same seed draws the same values
+     * in the same order as ours. */
+    cell->weight_ih = add_param(params, prefix, "weight_ih", 2, (int[]){hidden_size, input_size});
+    cell->weight_hh = add_param(params, prefix, "weight_hh", 2, (int[]){hidden_size, hidden_size});
+    cell->bias_ih = bias ? add_param(params, prefix, "bias_ih", 1, (int[]){hidden_size}) : NULL;
+    cell->bias_hh = bias ? add_param(params, prefix, "bias_hh", 1, (int[]){hidden_size}) : NULL;
+    if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
+    double bound = 1.0 / sqrt((double)hidden_size);
+    ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
+    for (int i = 0; i < 4; i++)
+        if (all[i]) ag_init_uniform(all[i], rng, -bound, bound);
+    return AG_OK;
+}
+
+/* x W^T + b, the affine map both cells apply to their input and state. */
+static ag_tensor *affine(ag_ctx *ctx, ag_tensor *x, ag_tensor *weight, ag_tensor *bias) {
+    ag_tensor *y = ag_matmul_transpose_b(ctx, x, weight);
+    return bias ? ag_add(ctx, y, bias) : y;
+}
+
+ag_tensor *ag_rnn_cell_forward(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, ag_tensor *h) {
+    if (!x || !h) return NULL;
+    if (!check_input("ag_rnn_cell_forward", "input", x, cell->input_size) ||
+        !check_input("ag_rnn_cell_forward", "hidden state", h, cell->hidden_size))
+        return NULL;
+    ag_tensor *pre = ag_add(ctx, affine(ctx, x, cell->weight_ih, cell->bias_ih),
+                            affine(ctx, h, cell->weight_hh, cell->bias_hh));
+    return cell->nonlinearity == AG_NONLINEARITY_RELU ? ag_relu(ctx, pre) : ag_tanh(ctx, pre);
+}
+
+/* ------------------------------------------------------------- LSTM cell */
+
+ag_status ag_lstm_cell_init(ag_lstm_cell *cell, ag_params *params, const char *prefix, int input_size,
+                            int hidden_size, bool bias, ag_rng *rng) {
+    ag_status status = check_init_args("ag_lstm_cell_init", params, rng, input_size, hidden_size);
+    if (status != AG_OK) return status;
+    cell->input_size = input_size;
+    cell->hidden_size = hidden_size;
+    int gates = 4 * hidden_size;
+    cell->weight_ih = add_param(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
+    cell->weight_hh = add_param(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
+    cell->bias_ih = bias ? add_param(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
+    cell->bias_hh = bias ? add_param(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
+    if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
+    double bound = 1.0 / sqrt((double)hidden_size);
+    ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
+    for (int i = 0; i < 4; i++)
+        if (all[i]) ag_init_uniform(all[i], rng, -bound, bound);
+    return AG_OK;
+}
+
+ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, ag_lstm_state state) {
+    ag_lstm_state failed = {NULL, NULL};
+    if (!x || !state.h || !state.c) return failed;
+    if (!check_input("ag_lstm_cell_forward", "input", x, cell->input_size) ||
+        !check_input("ag_lstm_cell_forward", "hidden state", state.h, cell->hidden_size) ||
+        !check_input("ag_lstm_cell_forward", "cell state", state.c, cell->hidden_size))
+        return failed;
+    int H = cell->hidden_size;
+    ag_tensor *gates = ag_add(ctx, affine(ctx, x, cell->weight_ih, cell->bias_ih),
+                              affine(ctx, state.h, cell->weight_hh, cell->bias_hh));
+    ag_tensor *i = ag_sigmoid(ctx, ag_slice(ctx, gates, 1, 0 * H, 1 * H));
+    ag_tensor *f = ag_sigmoid(ctx, ag_slice(ctx, gates, 1, 1 * H, 2 * H));
+    ag_tensor *g = ag_tanh(ctx, ag_slice(ctx, gates, 1, 2 * H, 3 * H));
+    ag_tensor *o = ag_sigmoid(ctx, ag_slice(ctx, gates, 1, 3 * H, 4 * H));
+    ag_tensor *c = ag_add(ctx, ag_mul(ctx, f, state.c), ag_mul(ctx, i, g));
+    ag_tensor *h = ag_mul(ctx, o, ag_tanh(ctx, c));
+    if (!h) return failed;
+    return (ag_lstm_state){h, c};
+}
+
+ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value) {
+    if (!cell->bias_ih || !cell->bias_hh)
+        return ag_error_set(AG_ERROR_STATE, "ag_lstm_cell_set_forget_bias: the cell has no bias");
+    int H = cell->hidden_size;
+    for (int j = H; j < 2 * H; j++) {
+        cell->bias_ih->data[j] = (ag_real)value;
+        cell->bias_hh->data[j] = 0;
+    }
+    return AG_OK;
+}

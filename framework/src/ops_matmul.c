@@ -1,0 +1,87 @@
+/* Matrix products through CBLAS (OpenBLAS), and 2-D transpose. */
+#include <cblas.h>
+#include <string.h>
+
+#include "ag_internal.h"
+
+#ifdef AG_DOUBLE
+#define gemm cblas_dgemm
+#else
+#define gemm cblas_sgemm
+#endif
+
+/* C[m, n] (+)= op(A) op(B), row-major; beta 1 accumulates into C. */
+static void gemm_rows(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a,
+                      const ag_real *b, ag_real beta, ag_real *c) {
+    gemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,
+         1, a, transpose_a ? m : k, b, transpose_b ? k : n, beta, c, n);
+}
+
+/* int_args[0] = 1 when b is stored transposed ([n, k]). */
+static ag_status matmul_backward(ag_ctx *ctx, ag_tensor *out) {
+    ag_tensor *a = out->inputs[0], *b = out->inputs[1];
+    bool b_transposed = out->int_args[0];
+    int m = a->shape[0], k = a->shape[1], n = out->shape[1];
+    const ag_real *g = out->grad;
+    if (b_transposed) {
+        /* out = a b^T: d a = g b, d b = g^T a */
+        if (a->requires_grad) gemm_rows(false, false, m, k, n, g, b->data, 1, a->grad);
+        if (b->requires_grad) gemm_rows(true, false, n, k, m, g, a->data, 1, b->grad);
+    } else {
+        /* out = a b: d a = g b^T, d b = a^T g */
+        if (a->requires_grad) gemm_rows(false, true, m, k, n, g, b->data, 1, a->grad);
+        if (b->requires_grad) gemm_rows(true, false, k, n, m, a->data, g, 1, b->grad);
+    }
+    (void)ctx;
+    return AG_OK;
+}
+static const ag_op matmul_op = {"ag_matmul", matmul_backward};
+static const ag_op matmul_transpose_b_op = {"ag_matmul_transpose_b", matmul_backward};
+
+static ag_tensor *matmul(ag_ctx *ctx, const ag_op *op, ag_tensor *a, ag_tensor *b, bool b_transposed) {
+    if (!a || !b) return NULL;
+    int b_inner = b_transposed ? b->shape[1] : b->shape[0];
+    if (a->ndim != 2 || b->ndim != 2 || a->shape[1] != b_inner) {
+        char shape_a[64], shape_b[64];
+        ag_error_set(AG_ERROR_SHAPE, "%s: shapes %s and %s do not fit (%s)", op->name,
+                     ag_shape_string(a, shape_a, sizeof shape_a), ag_shape_string(b, shape_b, sizeof shape_b),
+                     a->ndim != 2 || b->ndim != 2 ? "both must be 2-D" : "inner dimensions differ");
+        return NULL;
+    }
+    int m = a->shape[0], k = a->shape[1], n = b_transposed ? b->shape[0] : b->shape[1];
+    ag_tensor *out = ag_node(ctx, op, 2, (int[]){m, n}, 2, a, b, NULL);
+    if (!out) return NULL;
+    out->int_args[0] = b_transposed;
+    gemm_rows(false, b_transposed, m, n, k, a->data, b->data, 0, out->data);
+    return out;
+}
+
+ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return matmul(ctx, &matmul_op, a, b, false); }
+ag_tensor *ag_matmul_transpose_b(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
+    return matmul(ctx, &matmul_transpose_b_op, a, b, true);
+}
+
+static ag_status transpose_backward(ag_ctx *ctx, ag_tensor *out) {
+    ag_tensor *a = out->inputs[0];
+    int rows = a->shape[0], cols = a->shape[1];
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) a->grad[(int64_t)i * cols + j] += out->grad[(int64_t)j * rows + i];
+    (void)ctx;
+    return AG_OK;
+}
+static const ag_op transpose_op = {"ag_transpose", transpose_backward};
+
+ag_tensor *ag_transpose(ag_ctx *ctx, ag_tensor *a) {
+    if (!a) return NULL;
+    if (a->ndim != 2) {
+        char shape[64];
+        ag_error_set(AG_ERROR_SHAPE, "ag_transpose: shape %s is not 2-D", ag_shape_string(a, shape, sizeof shape));
+        return NULL;
+    }
+    int rows = a->shape[0], cols = a->shape[1];
+    ag_tensor *out = ag_node(ctx, &transpose_op, 2, (int[]){cols, rows}, 1, a, NULL, NULL);
+    if (!out) return NULL;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) out->data[(int64_t)j * rows + i] = a->data[(int64_t)i * cols + j];
+    return out;
+}

@@ -1,0 +1,110 @@
+/* SGD and Adam over a model's one parameter buffer, with the update
+ * order and float arithmetic of torch.optim, so runs can be compared. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag.h"
+
+static ag_status check_params(const char *who, const ag_params *params, double lr) {
+    if (!params || ag_params_size(params) == 0)
+        return ag_error_set(AG_ERROR_ARGUMENT, "%s: params is NULL or empty", who);
+    if (!(lr > 0) || !isfinite(lr)) return ag_error_set(AG_ERROR_ARGUMENT, "%s: learning rate %g must be > 0", who, lr);
+    return AG_OK;
+}
+
+static ag_status check_size(const char *who, int64_t expected, const ag_params *params) {
+    if (ag_params_size(params) == expected) return AG_OK;
+    return ag_error_set(AG_ERROR_STATE, "%s: optimizer was made for %lld parameters, params has %lld", who,
+                        (long long)expected, (long long)ag_params_size(params));
+}
+
+/* ------------------------------------------------------------------- SGD */
+
+ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double momentum) {
+    memset(opt, 0, sizeof *opt);
+    ag_status status = check_params("ag_sgd_init", params, lr);
+    if (status != AG_OK) return status;
+    if (!(momentum >= 0 && momentum < 1))
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_sgd_init: momentum %g must be in [0, 1)", momentum);
+    opt->lr = lr;
+    opt->momentum = momentum;
+    opt->size = ag_params_size(params);
+    if (momentum > 0) {
+        opt->velocity = calloc((size_t)opt->size, sizeof *opt->velocity);
+        if (!opt->velocity) return ag_error_set(AG_ERROR_MEMORY, "ag_sgd_init: out of memory");
+    }
+    return AG_OK;
+}
+
+void ag_sgd_step(ag_sgd *opt, ag_params *params) {
+    if (check_size("ag_sgd_step", opt->size, params) != AG_OK) return;
+    ag_real *p = ag_params_data(params);
+    const ag_real *grad = ag_params_grad(params);
+    ag_real lr = (ag_real)opt->lr, momentum = (ag_real)opt->momentum, decay = (ag_real)opt->weight_decay;
+    for (int64_t i = 0; i < opt->size; i++) {
+        ag_real g = grad[i];
+        if (decay != 0) g += decay * p[i];
+        if (opt->velocity) {
+            opt->velocity[i] = opt->step == 0 ? g : momentum * opt->velocity[i] + g;
+            g = opt->velocity[i];
+        }
+        p[i] -= lr * g;
+    }
+    opt->step++;
+}
+
+void ag_sgd_free(ag_sgd *opt) {
+    free(opt->velocity);
+    opt->velocity = NULL;
+}
+
+/* ------------------------------------------------------------------ Adam */
+
+ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr) {
+    memset(opt, 0, sizeof *opt);
+    ag_status status = check_params("ag_adam_init", params, lr);
+    if (status != AG_OK) return status;
+    opt->lr = lr;
+    opt->beta1 = 0.9;
+    opt->beta2 = 0.999;
+    opt->eps = 1e-8;
+    opt->size = ag_params_size(params);
+    opt->m = calloc((size_t)opt->size, sizeof *opt->m);
+    opt->v = calloc((size_t)opt->size, sizeof *opt->v);
+    if (!opt->m || !opt->v) {
+        ag_adam_free(opt);
+        return ag_error_set(AG_ERROR_MEMORY, "ag_adam_init: out of memory");
+    }
+    return AG_OK;
+}
+
+void ag_adam_step(ag_adam *opt, ag_params *params) {
+    if (check_size("ag_adam_step", opt->size, params) != AG_OK) return;
+    opt->step++;
+    /* The bias corrections are computed in double, as Python floats are in
+     * PyTorch; the per-element arithmetic is in the tensors' precision. */
+    double correction1 = 1 - pow(opt->beta1, (double)opt->step);
+    double correction2_sqrt = sqrt(1 - pow(opt->beta2, (double)opt->step));
+    ag_real beta1 = (ag_real)opt->beta1, beta2 = (ag_real)opt->beta2;
+    ag_real one_minus_beta1 = (ag_real)(1 - opt->beta1), one_minus_beta2 = (ag_real)(1 - opt->beta2);
+    ag_real step_size = (ag_real)(opt->lr / correction1), eps = (ag_real)opt->eps;
+    ag_real correction = (ag_real)correction2_sqrt, decay = (ag_real)opt->weight_decay;
+    ag_real *p = ag_params_data(params);
+    const ag_real *grad = ag_params_grad(params);
+    for (int64_t i = 0; i < opt->size; i++) {
+        ag_real g = grad[i];
+        if (decay != 0) g += decay * p[i];
+        opt->m[i] = opt->m[i] * beta1 + one_minus_beta1 * g;
+        opt->v[i] = opt->v[i] * beta2 + one_minus_beta2 * g * g;
+        ag_real root = sqrt(opt->v[i]);
+        ag_real denominator = root / correction + eps;
+        p[i] += -step_size * (opt->m[i] / denominator);
+    }
+}
+
+void ag_adam_free(ag_adam *opt) {
+    free(opt->m);
+    free(opt->v);
+    opt->m = opt->v = NULL;
+}

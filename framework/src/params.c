@@ -1,0 +1,158 @@
+/* Parameters: every value of a model in one buffer, every gradient in
+ * another, so that optimizers, clipping and checkpoints see one array. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag_internal.h"
+
+struct ag_params {
+    ag_tensor **tensors;
+    char **names;
+    int64_t *offsets;
+    int count, capacity;
+    ag_real *data, *grad;
+    int64_t size;
+};
+
+ag_params *ag_params_create(void) {
+    ag_params *p = calloc(1, sizeof *p);
+    if (!p) ag_error_set(AG_ERROR_MEMORY, "ag_params_create: out of memory");
+    return p;
+}
+
+void ag_params_free(ag_params *p) {
+    if (!p) return;
+    for (int i = 0; i < p->count; i++) {
+        free(p->tensors[i]);
+        free(p->names[i]);
+    }
+    free(p->tensors);
+    free(p->names);
+    free(p->offsets);
+    free(p->data);
+    free(p->grad);
+    free(p);
+}
+
+ag_tensor *ag_params_add(ag_params *p, const char *name, int ndim, const int *shape) {
+    if (!p || !name || !*name) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_params_add: params or name is NULL or empty");
+        return NULL;
+    }
+    if (!ag_valid_shape("ag_params_add", ndim, shape)) return NULL;
+    if (ag_params_find(p, name)) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_params_add: a parameter named '%s' already exists", name);
+        return NULL;
+    }
+    if (p->count == p->capacity) {
+        int capacity = p->capacity ? 2 * p->capacity : 8;
+        ag_tensor **tensors = realloc(p->tensors, (size_t)capacity * sizeof *tensors);
+        if (tensors) p->tensors = tensors;
+        char **names = realloc(p->names, (size_t)capacity * sizeof *names);
+        if (names) p->names = names;
+        int64_t *offsets = realloc(p->offsets, (size_t)capacity * sizeof *offsets);
+        if (offsets) p->offsets = offsets;
+        if (!tensors || !names || !offsets) goto out_of_memory;
+        p->capacity = capacity;
+    }
+    ag_tensor *t = calloc(1, sizeof *t);
+    char *name_copy = strdup(name);
+    if (!t || !name_copy) {
+        free(t);
+        free(name_copy);
+        goto out_of_memory;
+    }
+    t->ndim = ndim;
+    t->size = 1;
+    for (int i = 0; i < AG_MAX_DIMS; i++) t->shape[i] = i < ndim ? shape[i] : 1;
+    for (int i = 0; i < ndim; i++) t->size *= shape[i];
+    t->requires_grad = true;
+
+    /* Grow both buffers, then point every tensor at its place in them:
+     * tensors handed out earlier stay valid, only their data moves. */
+    int64_t size = p->size + t->size;
+    ag_real *data = realloc(p->data, (size_t)size * sizeof *data);
+    if (data) p->data = data;
+    ag_real *grad = realloc(p->grad, (size_t)size * sizeof *grad);
+    if (grad) p->grad = grad;
+    if (!data || !grad) {
+        free(t);
+        free(name_copy);
+        goto out_of_memory;
+    }
+    memset(p->data + p->size, 0, (size_t)t->size * sizeof *data);
+    memset(p->grad + p->size, 0, (size_t)t->size * sizeof *grad);
+    p->tensors[p->count] = t;
+    p->names[p->count] = name_copy;
+    p->offsets[p->count] = p->size;
+    p->count++;
+    p->size = size;
+    for (int i = 0; i < p->count; i++) {
+        p->tensors[i]->data = p->data + p->offsets[i];
+        p->tensors[i]->grad = p->grad + p->offsets[i];
+    }
+    return t;
+
+out_of_memory:
+    ag_error_set(AG_ERROR_MEMORY, "ag_params_add: out of memory adding '%s'", name);
+    return NULL;
+}
+
+int ag_params_count(const ag_params *p) { return p ? p->count : 0; }
+ag_tensor *ag_params_get(const ag_params *p, int i) { return p && i >= 0 && i < p->count ? p->tensors[i] : NULL; }
+const char *ag_params_name(const ag_params *p, int i) { return p && i >= 0 && i < p->count ? p->names[i] : NULL; }
+int64_t ag_params_size(const ag_params *p) { return p ? p->size : 0; }
+ag_real *ag_params_data(ag_params *p) { return p ? p->data : NULL; }
+ag_real *ag_params_grad(ag_params *p) { return p ? p->grad : NULL; }
+
+ag_tensor *ag_params_find(const ag_params *p, const char *name) {
+    if (!p || !name) return NULL;
+    for (int i = 0; i < p->count; i++)
+        if (strcmp(p->names[i], name) == 0) return p->tensors[i];
+    return NULL;
+}
+
+void ag_params_zero_grad(ag_params *p) {
+    if (p && p->size) memset(p->grad, 0, (size_t)p->size * sizeof *p->grad);
+}
+
+double ag_params_clip_grad_norm(ag_params *p, double max_norm) {
+    if (!p) return 0;
+    double sum_squares = 0;
+    for (int64_t i = 0; i < p->size; i++) sum_squares += (double)p->grad[i] * p->grad[i];
+    double norm = sqrt(sum_squares);
+    /* The 1e-6 is PyTorch's: it keeps a zero norm from dividing by zero. */
+    double coefficient = max_norm / (norm + 1e-6);
+    if (coefficient < 1) {
+        ag_real c = (ag_real)coefficient;
+        for (int64_t i = 0; i < p->size; i++) p->grad[i] *= c;
+    }
+    return norm;
+}
+
+/* ----------------------------------------------------------- initialisers */
+
+void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high) {
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = (ag_real)(low + (high - low) * ag_rng_uniform(rng));
+}
+
+void ag_init_normal(ag_tensor *t, ag_rng *rng, double mean, double std) {
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = (ag_real)(mean + std * ag_rng_normal(rng));
+}
+
+void ag_init_constant(ag_tensor *t, double value) {
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = (ag_real)value;
+}
+
+ag_status ag_init_identity(ag_tensor *t, double scale) {
+    char shape[64];
+    if (!t) return ag_error_set(AG_ERROR_ARGUMENT, "ag_init_identity: tensor is NULL");
+    if (t->ndim != 2 || t->shape[0] != t->shape[1])
+        return ag_error_set(AG_ERROR_SHAPE, "ag_init_identity: tensor has shape %s; it must be square",
+                            ag_shape_string(t, shape, sizeof shape));
+    int n = t->shape[0];
+    for (int64_t i = 0; i < t->size; i++) t->data[i] = 0;
+    for (int i = 0; i < n; i++) t->data[(int64_t)i * n + i] = (ag_real)scale;
+    return AG_OK;
+}
