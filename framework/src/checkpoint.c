@@ -75,7 +75,7 @@ static ag_real get_f32_le(const unsigned char *p) {
  * error messages stay one short line. */
 static const char *printable(const char *s, char *buf, size_t size) {
     size_t limit = size - 4, n = 0;
-    for (; s[n] && n < limit; n++) {
+    for (; n < limit && s[n]; n++) {
         unsigned char c = (unsigned char)s[n];
         buf[n] = c >= 0x20 && c != 0x7f ? s[n] : '?';
     }
@@ -233,8 +233,7 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
     else if (fsync(fileno(f)) != 0)
         failed = "fsync";
     if (failed) saved_errno = errno;
-    /* fclose reports the errors of writes it flushes last, so it must be
-     * checked even when everything before it succeeded. */
+    /* Some file systems (NFS) report a failed write only at close. */
     if (fclose(f) != 0 && !failed) {
         failed = "close";
         saved_errno = errno;
