@@ -629,6 +629,9 @@ START_TEST(test_load_rejects_paths_that_are_not_files) {
     expect_load_fails(params, tmpdir, AG_ERROR_IO, "directory");
     in_tmpdir("does-not-exist.safetensors", path, sizeof path);
     expect_load_fails(params, path, AG_ERROR_IO, strerror(ENOENT));
+    in_tmpdir("fifo", path, sizeof path);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    expect_load_fails(params, path, AG_ERROR_IO, "not a regular file");
     ag_params_free(params);
 }
 END_TEST

@@ -290,7 +290,9 @@ static ag_status load_error(const load_state *st, ag_status code, const char *fo
 }
 
 static ag_status read_whole_file(load_state *st) {
-    int fd = open(st->path, O_RDONLY);
+    /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer before
+     * fstat could reject it; it changes nothing for regular files. */
+    int fd = open(st->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return load_error(st, AG_ERROR_IO, "cannot open: %s", strerror(errno));
     struct stat info;
     if (fstat(fd, &info) != 0) {

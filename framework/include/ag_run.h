@@ -1,0 +1,70 @@
+/*
+ * ag_run: what every training program needs around the model: a run
+ * directory with params.csv, metrics.csv and model.safetensors, a progress
+ * line, and a monotonic clock. Optional: the core (ag.h) does not use it.
+ * Link with -lcsv.
+ */
+#ifndef AG_RUN_H
+#define AG_RUN_H
+
+#include "ag.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ag_run ag_run;
+
+/* Creates the run directory `dir`, or runs/<demo>-<YYYYmmdd>-<HHMMSS> when
+ * dir is NULL (with -2, -3, ... appended if two runs start in the same
+ * second). Refuses an existing directory that already holds a
+ * metrics.csv, so no run is overwritten. */
+ag_run *ag_run_create(const char *demo, const char *dir);
+const char *ag_run_dir(const ag_run *run);
+
+/* Records one setting for params.csv (name,value). */
+ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Writes params.csv atomically. */
+ag_status ag_run_write_params(ag_run *run);
+
+/* Starts metrics.csv with the header "step,<columns...>" (column names of
+ * letters, digits and '_'). */
+ag_status ag_run_begin_metrics(ag_run *run, const char *const *columns, int n_columns);
+/* Appends one row; a NaN value leaves its field empty (for columns that are
+ * only measured now and then). Flushed at least once a second, so a killed
+ * run keeps its curve. */
+ag_status ag_run_log(ag_run *run, int64_t step, const double *values);
+
+/* Saves DIR/model.safetensors (atomically) with params.csv's settings as
+ * metadata. */
+ag_status ag_run_save_model(ag_run *run, const ag_params *params);
+
+/* Flushes and closes metrics.csv and frees the run. Returns an error if a
+ * write failed at any point (e.g. a full disk). */
+ag_status ag_run_close(ag_run *run);
+
+/* Seconds on a monotonic clock. */
+double ag_seconds(void);
+
+/* The progress line: on a terminal, one line rewritten in place at most 10
+ * times a second (step, loss, steps/s, elapsed, remaining); otherwise a
+ * plain line every `plain_every` steps; nothing when quiet. */
+typedef struct ag_progress {
+    FILE *out;
+    bool terminal, quiet, line_open;
+    int64_t total, plain_every;
+    double start, last_print;
+} ag_progress;
+void ag_progress_start(ag_progress *p, FILE *out, int64_t total_steps, int64_t plain_every, bool quiet);
+void ag_progress_update(ag_progress *p, int64_t step, double loss);
+/* Ends the line on a terminal, so later output starts on a fresh one. */
+void ag_progress_end(ag_progress *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
