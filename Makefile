@@ -17,11 +17,15 @@ LIB_DOUBLE_OBJ = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj-double/%.o)
 TEST_SRC  = $(wildcard tests/test_*.c)
 GRADCHECK_SRC = $(wildcard tests/gradcheck_*.c)
 TEST_UTIL = tests/check_main.c
+MODEL_SRC = $(wildcard models/*.c)
 
 DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config
 
-.PHONY: all deps check check-asan check-valgrind clean demo
-all: $(BUILD)/libag.a
+DEMOS = l1norm
+PROGRAMS = $(DEMOS:%=bin/%)
+
+.PHONY: all deps check check-asan check-valgrind clean demo plots
+all: $(BUILD)/libag.a $(PROGRAMS)
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -33,13 +37,18 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-$(BUILD)/obj/%.o: framework/src/%.c framework/include/ag.h framework/src/ag_internal.h
+$(BUILD)/obj/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/src/ag_internal.h
+$(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
+
+# A demo is demos/NAME.c with models/NAME.c and the shared flag parser.
+bin/%: demos/%.c models/%.c models/%.h demos/flags.c demos/flags.h $(BUILD)/libag.a framework/include/ag_run.h
+	@mkdir -p bin
+	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c models/$*.c demos/flags.c $(BUILD)/libag.a $(LDLIBS) -o $@
 
 $(BUILD)/libag.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -47,9 +56,9 @@ $(BUILD)/libag.a: $(LIB_OBJ)
 $(BUILD)/libag-double.a: $(LIB_DOUBLE_OBJ)
 	$(AR) rcs $@ $^
 
-$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(wildcard tests/fixtures/*.h) $(BUILD)/libag.a
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-	  $(TEST_SRC) $(TEST_UTIL) $(BUILD)/libag.a $(CHECK_LIBS) $(LDLIBS) -o $@
+$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h models/*.h) $(wildcard tests/fixtures/*.h) $(BUILD)/libag.a
+	$(CC) $(CPPFLAGS) -Itests -Imodels $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(BUILD)/libag.a $(CHECK_LIBS) $(LDLIBS) -o $@
 
 $(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(BUILD)/libag-double.a
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE -Itests $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
@@ -59,10 +68,10 @@ TESTS = $(BUILD)/test_ag $(BUILD)/test_gradcheck
 
 # OPENBLAS_NUM_THREADS=1: tests compare numbers, not speed.
 check: deps
-	$(MAKE) --no-print-directory $(TESTS) $(BUILD)/libag.a
+	$(MAKE) --no-print-directory $(TESTS) $(BUILD)/libag.a $(PROGRAMS)
 	@export OPENBLAS_NUM_THREADS=1; status=0; \
 	for t in $(TESTS); do echo "== $$t"; $$t || status=1; done; \
-	echo "== README tour"; tests/readme_tour.sh || status=1; exit $$status
+	for t in tests/*.sh; do echo "== $$t"; $$t || status=1; done; exit $$status
 
 check-asan: deps
 	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \

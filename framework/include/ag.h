@@ -80,7 +80,9 @@ typedef struct ag_rng {
     uint64_t increment;
 } ag_rng;
 
-/* Different streams of one seed are independent sequences. */
+/* PCG's seeding with the seed hashed (SplitMix64) first, so that nearby
+ * seeds give unrelated sequences; different streams of one seed are
+ * independent sequences. */
 void ag_rng_seed(ag_rng *rng, uint64_t seed, uint64_t stream);
 uint32_t ag_rng_next_u32(ag_rng *rng);
 /* Uniform in [0, 1), 53 random bits. */

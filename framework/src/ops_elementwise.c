@@ -59,7 +59,7 @@ static bool broadcast_shapes(const char *who, const ag_tensor *a, const ag_tenso
             int64_t n_ = (plan)->padded[0] * (plan)->padded[1] * (plan)->padded[2] * (plan)->padded[3]; \
             for (int64_t i = 0; i < n_; i++) {                                                       \
                 int64_t ia = i, ib = i;                                                              \
-                BODY;                                                                                \
+                (void)ia; (void)ib; BODY;                                                            \
             }                                                                                        \
             break;                                                                                   \
         }                                                                                            \
@@ -74,7 +74,7 @@ static bool broadcast_shapes(const char *who, const ag_tensor *a, const ag_tenso
                     for (int64_t d3 = 0; d3 < (plan)->padded[3]; d3++, i++) {                        \
                         int64_t ia = base_a_ + d3 * (plan)->stride_a[3];                             \
                         int64_t ib = base_b_ + d3 * (plan)->stride_b[3];                             \
-                        BODY;                                                                        \
+                        (void)ia; (void)ib; BODY;                                                    \
                     }                                                                                \
                 }                                                                                    \
     } while (0)

@@ -12,11 +12,22 @@ uint32_t ag_rng_next_u32(ag_rng *rng) {
     return (xorshifted >> rotation) | (xorshifted << ((-rotation) & 31));
 }
 
+/* SplitMix64's finaliser. PCG's own seeding adds the seed to the state,
+ * and nearby seeds then begin with correlated outputs (seeds 2 and 5 drew
+ * the same first number); hashing the seed first makes nearby seeds
+ * independent. */
+static uint64_t mix_seed(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
 void ag_rng_seed(ag_rng *rng, uint64_t seed, uint64_t stream) {
     rng->state = 0;
     rng->increment = (stream << 1) | 1; /* must be odd */
     ag_rng_next_u32(rng);
-    rng->state += seed;
+    rng->state += mix_seed(seed);
     ag_rng_next_u32(rng);
 }
 

@@ -1,0 +1,63 @@
+/* The L1-norm RNN, as in the original notebook:
+ *
+ *   a_t = where(x_t < 0, -x_t, x_t)                    |x_t| from primitives
+ *   h_t = relu(a_t w_ih + h_{t-1} w_hh  [+ b_ih + b_hh])  torch.nn.RNNCell(1, 1)
+ *   prediction = h_T                                    T = the sequence's length
+ *
+ * With w_ih = w_hh = 1 and no bias, h_T = sum_t |x_t| exactly: training must
+ * find those weights, nothing sets them by hand. */
+#include "l1norm.h"
+
+#include <string.h>
+
+ag_status l1norm_model_init(l1norm_model *model, bool bias, ag_rng *rng) {
+    model->params = ag_params_create();
+    if (!model->params) return ag_error_code();
+    ag_status status = ag_rnn_cell_init(&model->cell, model->params, "rnn", 1, 1, AG_NONLINEARITY_RELU, bias, rng);
+    if (status != AG_OK) {
+        ag_params_free(model->params);
+        model->params = NULL;
+    }
+    return status;
+}
+
+void l1norm_model_free(l1norm_model *model) {
+    ag_params_free(model->params);
+    model->params = NULL;
+}
+
+static ag_tensor *absolute_value(ag_ctx *ctx, ag_tensor *x) {
+    return ag_where(ctx, ag_lt(ctx, x, ag_scalar(ctx, 0)), ag_neg(ctx, x), x);
+}
+
+ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_sequence_batch *batch) {
+    ag_tensor *h = ag_zeros(ctx, 2, (int[]){batch->batch, 1});
+    for (int t = 0; t < batch->max_length && h; t++) {
+        ag_tensor *a = absolute_value(ctx, ag_sequence_input(ctx, batch, t));
+        ag_tensor *next = ag_rnn_cell_forward(ctx, &model->cell, a, h);
+        /* A finished sequence keeps its state: padding changes nothing. */
+        h = ag_where(ctx, ag_sequence_mask(ctx, batch, t, 1), next, h);
+    }
+    return h;
+}
+
+ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction) {
+    bool was_enabled = ag_set_grad_enabled(ctx, false);
+    ag_real state = 0;
+    ag_status status = AG_OK;
+    for (int t = 0; t < length; t++) {
+        ag_ctx_reset(ctx);
+        ag_tensor *x = ag_from_array(ctx, 2, (int[]){1, 1}, &values[t]);
+        ag_tensor *h = ag_from_array(ctx, 2, (int[]){1, 1}, &state);
+        ag_tensor *next = ag_rnn_cell_forward(ctx, &model->cell, absolute_value(ctx, x), h);
+        if (!next) {
+            status = ag_error_code();
+            break;
+        }
+        state = next->data[0];
+    }
+    ag_ctx_reset(ctx);
+    ag_set_grad_enabled(ctx, was_enabled);
+    *prediction = state;
+    return status;
+}

@@ -1,0 +1,23 @@
+/* The L1-norm RNN: a one-unit ReLU RNN that learns to sum |x_t|. */
+#ifndef AG_MODEL_L1NORM_H
+#define AG_MODEL_L1NORM_H
+
+#include "ag.h"
+
+typedef struct l1norm_model {
+    ag_params *params;
+    ag_rnn_cell cell; /* input 1, hidden 1, relu; parameters "rnn.*" */
+} l1norm_model;
+
+/* PyTorch's default init: every weight from U(-1, 1). */
+ag_status l1norm_model_init(l1norm_model *model, bool bias, ag_rng *rng);
+void l1norm_model_free(l1norm_model *model);
+
+/* Predictions [batch, 1]: each sequence's final state after its own length. */
+ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_sequence_batch *batch);
+
+/* The prediction for one long sequence, streamed in constant memory
+ * without recording a graph (the context is reset at every step). */
+ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction);
+
+#endif
