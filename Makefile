@@ -24,7 +24,7 @@ DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-
 DEMOS = l1norm
 PROGRAMS = $(DEMOS:%=bin/%)
 
-.PHONY: all deps check check-asan check-valgrind clean demo plots
+.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study
 all: $(BUILD)/libag.a $(PROGRAMS)
 
 deps:
@@ -87,11 +87,23 @@ check-valgrind: deps
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t || status=1; \
 	done; exit $$status
 
-# The demos land with their issues; until then the demo is the README's
-# API tour, trained and checked.
+# Each demo with quick defaults, then its loss plot.
 demo: deps
-	$(MAKE) --no-print-directory $(BUILD)/libag.a
-	tests/readme_tour.sh
+	$(MAKE) --no-print-directory all
+	bin/l1norm
+	$(MAKE) --no-print-directory plots
+
+# The newest run of each demo, drawn into plots/DEMO.png.
+plots:
+	@for demo in $(DEMOS); do \
+	  run=$$(ls -dt runs/$$demo-2* 2>/dev/null | head -n 1); \
+	  if [ -z "$$run" ]; then echo "plots: no run of $$demo yet (run bin/$$demo)"; continue; fi; \
+	  gnuplot -e "files='$$run/metrics.csv'" -e "out='plots/$$demo.png'" -e "heading='$$demo: training loss'" plots/loss.gp \
+	    && echo "plots/$$demo.png <- $$run"; \
+	done
+
+l1-study: bin/l1norm
+	demos/l1norm_study.sh
 
 clean:
 	rm -rf build build-asan bin

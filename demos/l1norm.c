@@ -185,7 +185,9 @@ int main(int argc, char **argv) {
         test_values[t] = (ag_real)ag_rng_normal(&test_rng);
         true_sum += fabs((double)test_values[t]);
     }
+    double test_start = ag_seconds();
     if (l1norm_predict(ctx, &model, test_values, (int)o.test_length, &prediction) != AG_OK) return fail("test");
+    double test_seconds = ag_seconds() - test_start;
     double relative_error = fabs(prediction - true_sum) / fmax(true_sum, 1e-30);
 
     if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
@@ -194,8 +196,8 @@ int main(int argc, char **argv) {
     printf("summary: converged=%d steps=%ld w_ih=%.9g w_hh=%.9g", converged, step, (double)*w_ih, (double)*w_hh);
     if (o.bias)
         printf(" b_ih=%.9g b_hh=%.9g", (double)model.cell.bias_ih->data[0], (double)model.cell.bias_hh->data[0]);
-    printf(" loss=%.6g test_len=%ld pred=%.6f true=%.6f rel_err=%.3g seconds=%.3f\n", loss_value, o.test_length,
-           prediction, true_sum, relative_error, train_seconds);
+    printf(" loss=%.6g test_len=%ld pred=%.6f true=%.6f rel_err=%.3g seconds=%.3f test_seconds=%.4f\n", loss_value,
+           o.test_length, prediction, true_sum, relative_error, train_seconds, test_seconds);
 
     ag_status closed = ag_run_close(run);
     free(test_values);
