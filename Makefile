@@ -24,7 +24,7 @@ DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-
 DEMOS = l1norm
 PROGRAMS = $(DEMOS:%=bin/%)
 
-.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study
+.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study bench
 all: $(BUILD)/libag.a $(PROGRAMS)
 
 deps:
@@ -107,3 +107,9 @@ l1-study: bin/l1norm
 
 clean:
 	rm -rf build build-asan bin
+
+# Benchmarks: figures are ratios measured side by side in one run.
+bench: deps $(BUILD)/libag.a
+	@mkdir -p $(BUILD)
+	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/matmul.c $(BUILD)/libag.a $(LDLIBS) -o $(BUILD)/bench_matmul
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_matmul
