@@ -49,6 +49,10 @@ static bool apply_init(const char *text, const l1norm_model *model, bool bias) {
             fprintf(stderr, "l1norm: --init: '%s' is not NAME=NUMBER with NAME one of w_ih, w_hh, b_ih, b_hh\n", item);
             return false;
         }
+        if (given[k]) {
+            fprintf(stderr, "l1norm: --init: %s is given twice\n", names[k]);
+            return false;
+        }
         if (k >= 2 && !bias) {
             fprintf(stderr, "l1norm: --init: %s needs --bias\n", names[k]);
             return false;
@@ -88,7 +92,7 @@ static int fail(const char *what) {
 
 int main(int argc, char **argv) {
     options o = {.seed = 42, .batch = 32, .max_length = 10, .max_steps = 50000, .test_length = 10000,
-                 .lr = 1e-3, .bias_tolerance = 1e-6, .init = "default"};
+                 .lr = 1e-3, .bias_tolerance = 1e-10, .init = "default"};
     const flag_spec specs[] = {
         {"seed", FLAG_INT, &o.seed, 0, 4294967295.0, false, "random seed (init, data and test sequence)"},
         {"lr", FLAG_DOUBLE, &o.lr, 0, 10, true, "Adam learning rate"},
@@ -116,6 +120,17 @@ int main(int argc, char **argv) {
     if (!apply_init(o.init, &model, o.bias)) return 2;
     ag_real *w_ih = model.cell.weight_ih->data, *w_hh = model.cell.weight_hh->data;
 
+    /* Memory for training, before anything is written. */
+    ag_sequence_batch batch;
+    ag_real *targets = malloc((size_t)o.batch * sizeof *targets);
+    ag_real *test_values = malloc((size_t)o.test_length * sizeof *test_values);
+    ag_adam adam;
+    ag_ctx *ctx = ag_ctx_create();
+    if (!targets || !test_values) ag_error_set(AG_ERROR_MEMORY, "out of memory for %ld sequences", o.batch);
+    if (!targets || !test_values || !ctx || ag_sequence_batch_init(&batch, (int)o.batch, (int)o.max_length, 1) != AG_OK ||
+        ag_adam_init(&adam, model.params, o.lr) != AG_OK)
+        return fail("setup");
+
     /* The run directory and its settings. */
     ag_run *run = ag_run_create("l1norm", o.run_dir);
     if (!run) return fail("run directory");
@@ -138,13 +153,6 @@ int main(int argc, char **argv) {
     if (ag_run_write_params(run) != AG_OK || ag_run_begin_metrics(run, columns, 3) != AG_OK) return fail("run files");
 
     /* Training: MSE, Adam, a fresh batch every step, until w_ih = w_hh = 1. */
-    ag_sequence_batch batch;
-    ag_real *targets = malloc((size_t)o.batch * sizeof *targets);
-    ag_adam adam;
-    ag_ctx *ctx = ag_ctx_create();
-    if (!targets || !ctx || ag_sequence_batch_init(&batch, (int)o.batch, (int)o.max_length, 1) != AG_OK ||
-        ag_adam_init(&adam, model.params, o.lr) != AG_OK)
-        return fail("setup");
     ag_progress progress;
     ag_progress_start(&progress, stdout, o.max_steps, 1000, o.quiet);
     double start = ag_seconds(), recent_loss[100] = {0}, loss_value = NAN;
@@ -178,8 +186,7 @@ int main(int argc, char **argv) {
     double train_seconds = ag_seconds() - start;
 
     /* Test: one long sequence, prediction against the exact sum. */
-    ag_real *test_values = malloc((size_t)o.test_length * sizeof *test_values);
-    if (!test_values) return fail("test sequence");
+    if (ag_run_flush(run) != AG_OK) return fail("metrics");
     double true_sum = 0, prediction = 0;
     for (long t = 0; t < o.test_length; t++) {
         test_values[t] = (ag_real)ag_rng_normal(&test_rng);

@@ -22,7 +22,8 @@ typedef struct ag_run ag_run;
 ag_run *ag_run_create(const char *demo, const char *dir);
 const char *ag_run_dir(const ag_run *run);
 
-/* Records one setting for params.csv (name,value). */
+/* Records one setting for params.csv (name,value); recording a name
+ * again replaces its value. */
 ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -38,6 +39,10 @@ ag_status ag_run_begin_metrics(ag_run *run, const char *const *columns, int n_co
  * only measured now and then). Flushed at least once a second, so a killed
  * run keeps its curve. */
 ag_status ag_run_log(ag_run *run, int64_t step, const double *values);
+
+/* Writes the logged rows to disk now (call it when training ends, before
+ * a long evaluation). */
+ag_status ag_run_flush(ag_run *run);
 
 /* Saves DIR/model.safetensors (atomically) with params.csv's settings as
  * metadata. */

@@ -1,8 +1,8 @@
 /* Elementwise ops: binary ops with broadcasting, comparison masks, where,
  * and unary functions. Each op's forward and backward formulas sit side by
  * side in the switch of its family. */
-#include <math.h>
 #include <string.h>
+#include <tgmath.h> /* float functions in the float build, double in the double build */
 
 #include "ag_internal.h"
 
@@ -16,6 +16,7 @@ typedef struct broadcast {
     int64_t padded[AG_MAX_DIMS]; /* output shape right-aligned to 4 dims */
     int64_t stride_a[AG_MAX_DIMS], stride_b[AG_MAX_DIMS];
     bool same_shape;
+    bool row_of_b; /* a is the output's shape, b one row repeated: [B, H] + [H] */
 } broadcast;
 
 static void input_strides(const ag_tensor *t, int64_t *stride) {
@@ -48,6 +49,12 @@ static bool broadcast_shapes(const char *who, const ag_tensor *a, const ag_tenso
     input_strides(a, plan->stride_a);
     input_strides(b, plan->stride_b);
     plan->same_shape = ag_same_shape(a, b);
+    /* The bias pattern of every module ([B, H] + [H]) gets a loop without
+     * index arithmetic: a is not broadcast, b is one row of the last
+     * dimension's length. */
+    int64_t output_size = plan->padded[0] * plan->padded[1] * plan->padded[2] * plan->padded[3];
+    plan->row_of_b = !plan->same_shape && a->size == output_size && b->size == plan->padded[3] &&
+                     plan->stride_b[3] == 1;
     return true;
 }
 
@@ -55,6 +62,15 @@ static bool broadcast_shapes(const char *who, const ag_tensor *a, const ag_tenso
  * output element. */
 #define FOR_EACH_BROADCAST(plan, BODY)                                                               \
     do {                                                                                             \
+        if ((plan)->row_of_b) {                                                                      \
+            int64_t n_ = (plan)->padded[3], rows_ = (plan)->padded[0] * (plan)->padded[1] * (plan)->padded[2]; \
+            for (int64_t r_ = 0, i = 0; r_ < rows_; r_++)                                            \
+                for (int64_t ib = 0; ib < n_; ib++, i++) {                                           \
+                    int64_t ia = i;                                                                  \
+                    (void)ia; (void)ib; BODY;                                                        \
+                }                                                                                    \
+            break;                                                                                   \
+        }                                                                                            \
         if ((plan)->same_shape) {                                                                    \
             int64_t n_ = (plan)->padded[0] * (plan)->padded[1] * (plan)->padded[2] * (plan)->padded[3]; \
             for (int64_t i = 0; i < n_; i++) {                                                       \

@@ -93,6 +93,20 @@ fail:
 const char *ag_run_dir(const ag_run *run) { return run->dir; }
 
 ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...) {
+    char value[1024];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(value, sizeof value, format, args);
+    va_end(args);
+    /* A setting recorded again replaces its value: one row per name. */
+    for (int i = 0; i < run->n_params; i++)
+        if (strcmp(run->names[i], name) == 0) {
+            char *value_copy = strdup(value);
+            if (!value_copy) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
+            free(run->values[i]);
+            run->values[i] = value_copy;
+            return AG_OK;
+        }
     if (run->n_params == run->params_capacity) {
         int capacity = run->params_capacity ? 2 * run->params_capacity : 16;
         char **names = realloc(run->names, (size_t)capacity * sizeof *names);
@@ -102,11 +116,6 @@ ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ..
         if (!names || !values) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
         run->params_capacity = capacity;
     }
-    char value[1024];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(value, sizeof value, format, args);
-    va_end(args);
     char *name_copy = strdup(name), *value_copy = strdup(value);
     if (!name_copy || !value_copy) {
         free(name_copy);
@@ -184,6 +193,14 @@ ag_status ag_run_log(ag_run *run, int64_t step, const double *values) {
     }
     if (run->write_failed)
         return ag_error_set(AG_ERROR_IO, "ag_run_log: cannot write %s/metrics.csv: %s", run->dir, strerror(errno));
+    return AG_OK;
+}
+
+ag_status ag_run_flush(ag_run *run) {
+    if (run->metrics && fflush(run->metrics) != 0) run->write_failed = true;
+    run->last_flush = ag_seconds();
+    if (run->write_failed)
+        return ag_error_set(AG_ERROR_IO, "ag_run_flush: cannot write %s/metrics.csv: %s", run->dir, strerror(errno));
     return AG_OK;
 }
 

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Runs bin/l1norm end to end and checks what it promises: convergence to
+# w_ih = w_hh = 1 with a summary line, the run directory's files, --quiet,
+# --help, one-line errors for bad flags that create nothing, --init with
+# --bias, and --max-steps. Prints "N passed, M failed"; exits 1 if M > 0.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+root=$(pwd)
+program="$root/bin/l1norm"
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+# Every run starts in $tmp/work, so a program that wrongly made runs/ would
+# do it there (where it is seen), never in the repository.
+mkdir "$tmp/work"
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "demo_l1norm: FAIL: $*"
+}
+# expect DESCRIPTION COMMAND...: passes if COMMAND succeeds.
+expect() {
+  local what=$1
+  shift
+  if "$@"; then pass; else fail "$what"; fi
+}
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+# l1norm ARGS...: runs the program in $tmp/work with stdout to $tmp/out,
+# stderr to $tmp/err (a file: not a terminal), and sets $code.
+l1norm() {
+  (cd "$tmp/work" && timeout 120 "$program" "$@") >"$tmp/out" 2>"$tmp/err"
+  code=$?
+}
+
+# summary KEY [FILE]: the value of KEY=... on the last line of FILE.
+summary() {
+  tail -n 1 "${2:-$tmp/out}" | awk -v k="$1" '$1 == "summary:" {
+    for (i = 2; i <= NF; i++) { p = index($i, "="); if (p > 1 && substr($i, 1, p - 1) == k) { print substr($i, p + 1); exit } }
+  }'
+}
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+is_number() { [[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]; }
+less_than() { is_number "$1" && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
+show() { sed 's/^/    /' "$@" | head -n 20; }
+
+if [ ! -x "$program" ]; then
+  fail "$program is missing (run make)"
+  finish
+fi
+
+# ------------------------------------------------------------ the default run
+run="$tmp/run"
+l1norm --seed 42 --quiet --run-dir "$run"
+main_code=$code
+cp "$tmp/out" "$tmp/main.out"
+cp "$tmp/err" "$tmp/main.err"
+expect "--seed 42 --quiet exits with 0, not $main_code (stderr: $(head -c 300 "$tmp/err"))" [ "$main_code" -eq 0 ]
+last=$(tail -n 1 "$tmp/main.out")
+expect "the last stdout line starts with 'summary: ': '$last'" [ "${last#summary: }" != "$last" ]
+converged=$(summary converged "$tmp/main.out")
+steps=$(summary steps "$tmp/main.out")
+w_ih=$(summary w_ih "$tmp/main.out")
+w_hh=$(summary w_hh "$tmp/main.out")
+rel_err=$(summary rel_err "$tmp/main.out")
+test_len=$(summary test_len "$tmp/main.out")
+expect "converged=1 (got '$converged')" [ "$converged" = 1 ]
+expect "w_ih=1 exactly (got '$w_ih')" [ "$w_ih" = 1 ]
+expect "w_hh=1 exactly (got '$w_hh')" [ "$w_hh" = 1 ]
+if is_uint "$steps" && [ "$steps" -ge 1 ] && [ "$steps" -le 50000 ]; then pass; else
+  fail "steps=N with 1 <= N <= 50000 (got '$steps')"
+  steps=""
+fi
+expect "rel_err < 1e-4 (got '$rel_err')" less_than "$rel_err" 1e-4
+expect "test_len=10000 (got '$test_len')" [ "$test_len" = 10000 ]
+run_line=$(grep '^run: ' "$tmp/main.out" | head -n 1)
+expect "a 'run: $run' line (got '$run_line')" [ "$run_line" = "run: $run" ]
+
+for f in params.csv metrics.csv model.safetensors; do
+  expect "$run/$f exists and is not empty" [ -s "$run/$f" ]
+done
+expect "params.csv starts with the header name,value" [ "$(head -n 1 "$run/params.csv" 2>/dev/null)" = "name,value" ]
+metrics="$run/metrics.csv"
+if [ -f "$metrics" ]; then
+  header=$(head -n 1 "$metrics")
+  expect "metrics.csv header is step,loss,w_ih,w_hh (got '$header')" [ "$header" = "step,loss,w_ih,w_hh" ]
+  rows=$(tail -n +2 "$metrics" | wc -l)
+  last_step=$(tail -n 1 "$metrics" | cut -d, -f1)
+  if [ -n "$steps" ]; then
+    expect "metrics.csv has exactly $steps data rows (got $rows)" [ "$rows" -eq "$steps" ]
+    expect "metrics.csv's last step is $steps (got '$last_step')" [ "$last_step" = "$steps" ]
+  else
+    fail "metrics.csv rows not checked: no valid steps in the summary"
+  fi
+  bad_row=$(awk -F, 'NR > 1 && ($1 != NR - 1 || NF != 4) { print NR ": " $0; exit }' "$metrics")
+  expect "metrics.csv rows are steps 1, 2, 3, ... with 4 fields (first bad line $bad_row)" [ -z "$bad_row" ]
+fi
+
+# --quiet: nothing but the run: and summary: lines, nothing on stderr.
+other=$(grep -v -e '^run: ' -e '^summary: ' "$tmp/main.out" | head -n 3)
+expect "--quiet prints only the run:/summary lines (also printed: '$other')" [ -z "$other" ]
+expect "--quiet prints nothing on stderr (got '$(head -c 300 "$tmp/main.err")')" [ ! -s "$tmp/main.err" ]
+
+# ------------------------------------------------------------ progress on a pipe
+(cd "$tmp/work" && timeout 120 "$program" --seed 42 --run-dir "$tmp/verbose" | cat) >"$tmp/out" 2>"$tmp/err"
+expect "without --quiet (stdout a pipe), 'step 1000/...' progress lines appear" \
+  grep -qE '^step 1000/[0-9]+ ' "$tmp/out"
+if grep -q $'[\r\033]' "$tmp/out"; then fail "progress on a pipe contains carriage returns or escape codes"; else pass; fi
+expect "the same seed gives the same result with and without --quiet" \
+  [ "$(summary steps)" = "$steps" -a "$(summary w_ih)" = "$w_ih" -a -n "$steps" ]
+
+# ------------------------------------------------------------ --help
+l1norm --help
+expect "--help exits with 0 (got $code)" [ "$code" -eq 0 ]
+for flag in --seed --lr --batch --max-len --max-steps --init --bias --test-len --run-dir --quiet; do
+  expect "--help mentions $flag" grep -q -e "$flag\b" "$tmp/out"
+done
+expect "--help writes nothing to stderr" [ ! -s "$tmp/err" ]
+
+# ------------------------------------------------------------ bad input
+metrics_before=$(cksum <"$metrics" 2>/dev/null)
+listing_before=$(ls -A "$tmp")
+n=0
+# bad_case TOKEN ARGS...: exits with 0 < code < 128, one line on stderr
+# naming TOKEN, and does not create its --run-dir $tmp/bad-N.
+bad_case() {
+  local token=$1
+  shift
+  n=$((n + 1))
+  local dir="$tmp/bad-$n"
+  l1norm --run-dir "$dir" "$@"
+  local what="l1norm $*:"
+  expect "$what exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
+  local lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$lines" -eq 1 ] && [ -n "$(head -n 1 "$tmp/err")" ]; then pass; else
+    fail "$what prints exactly one line on stderr (got $lines):"
+    show "$tmp/err"
+  fi
+  expect "$what the error names '$token': '$(head -n 1 "$tmp/err")'" grep -qF -e "$token" "$tmp/err"
+  expect "$what fails before creating its run directory" [ ! -e "$dir" ]
+}
+bad_case --lr --lr -1
+bad_case --lr --lr abc
+bad_case --batch --batch 0
+bad_case --max-len --max-len abc
+bad_case --max-steps --max-steps 0
+bad_case --bogus --bogus
+bad_case --init --init w_ih=1
+bad_case --init --init w_ih=1,w_hh=x
+bad_case --init --init w_ih=1,w_hh=1,b_ih=0,b_hh=0
+bad_case --seed --seed
+listing_after=$(ls -A "$tmp")
+expect "the flag errors create nothing under $tmp (before: $(echo $listing_before); after: $(echo $listing_after))" \
+  [ "$listing_before" = "$listing_after" ]
+
+# A run directory that already holds a run is refused, untouched.
+l1norm --run-dir "$run" --max-steps 5
+expect "--run-dir of an existing run exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
+lines=$(wc -l <"$tmp/err")
+if [ "$lines" -eq 1 ]; then pass; else
+  fail "--run-dir of an existing run prints exactly one line on stderr (got $lines):"
+  show "$tmp/err"
+fi
+if grep -qF -e --run-dir "$tmp/err" || grep -qF -e "$run" "$tmp/err"; then pass; else
+  fail "--run-dir of an existing run: the error names --run-dir or $run: '$(head -n 1 "$tmp/err")'"
+fi
+expect "--run-dir of an existing run leaves its metrics.csv as it was" [ "$(cksum <"$metrics" 2>/dev/null)" = "$metrics_before" ]
+
+# ------------------------------------------------------------ --init with --bias
+l1norm --bias --init w_hh=0.5,w_ih=0.01,b_hh=-0.5,b_ih=0.5 --quiet --run-dir "$tmp/bias"
+expect "--bias --init w_hh=0.5,w_ih=0.01,b_hh=-0.5,b_ih=0.5 exits with 0 (got $code)" [ "$code" -eq 0 ]
+expect "--bias --init w_hh=0.5,w_ih=0.01,b_hh=-0.5,b_ih=0.5 converges (got converged='$(summary converged)')" \
+  [ "$(summary converged)" = 1 ]
+expect "the --init values are recorded in params.csv" grep -qx '"initial_w_ih","0.00999999978"' "$tmp/bias/params.csv"
+
+# ------------------------------------------------------------ --max-steps
+l1norm --max-steps 5 --quiet --run-dir "$tmp/short"
+expect "--max-steps 5 exits with 0 (got $code)" [ "$code" -eq 0 ]
+expect "--max-steps 5 gives converged=0 (got '$(summary converged)')" [ "$(summary converged)" = 0 ]
+expect "--max-steps 5 gives steps=5 (got '$(summary steps)')" [ "$(summary steps)" = 5 ]
+expect "--max-steps 5 prints 'did not converge within 5 steps'" grep -qx 'did not converge within 5 steps' "$tmp/out"
+expect "--max-steps 5 logs 5 metrics rows" [ "$(tail -n +2 "$tmp/short/metrics.csv" 2>/dev/null | wc -l)" -eq 5 ]
+
+finish
