@@ -24,7 +24,7 @@ DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-
 DEMOS = l1norm adding
 PROGRAMS = $(DEMOS:%=bin/%)
 
-.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study bench
+.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench
 all: $(BUILD)/libag.a $(PROGRAMS)
 
 deps:
@@ -91,6 +91,7 @@ check-valgrind: deps
 demo: deps
 	$(MAKE) --no-print-directory all
 	bin/l1norm
+	OPENBLAS_NUM_THREADS=1 bin/adding --model irnn --T 150 --steps 30000 --eval-every 500 --test-size 1000 --stop-below 0.01
 	$(MAKE) --no-print-directory plots
 
 # The newest run of each demo, drawn into plots/DEMO.png.
@@ -104,6 +105,10 @@ plots:
 
 l1-study: bin/l1norm
 	demos/l1norm_study.sh
+
+# The paper's Figure 2 (about an hour on 2 cores): STEPS=N to change the budget.
+adding-sweep: bin/adding
+	demos/adding_sweep.sh
 
 clean:
 	rm -rf build build-asan bin
