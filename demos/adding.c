@@ -45,6 +45,7 @@ static double evaluate(ag_ctx *ctx, const adding_model *model, const options *o,
         ag_tensor *prediction = adding_forward(ctx, model, batch);
         if (!prediction) {
             squared_error = NAN;
+            ag_ctx_reset(ctx);
             break;
         }
         for (int r = 0; r < rows; r++) {
@@ -111,10 +112,6 @@ int main(int argc, char **argv) {
     bool use_sgd = strcmp(o.optimizer, "sgd") == 0;
     if (!use_sgd && strcmp(o.optimizer, "adam") != 0) {
         fprintf(stderr, "adding: --optim: '%s' is not one of adam, sgd\n", o.optimizer);
-        return 2;
-    }
-    if (o.train_size > 4294967295.0) {
-        fprintf(stderr, "adding: --train-size: at most 4294967295\n");
         return 2;
     }
     int64_t steps = o.epochs > 0 ? (o.epochs * o.train_size + o.batch - 1) / o.batch : o.steps;
@@ -187,6 +184,7 @@ int main(int argc, char **argv) {
             ag_progress_end(&progress);
             fprintf(stderr, "adding: step %lld: loss %g, gradient norm %g: training diverged\n",
                     (long long)step + 1, loss_value, grad_norm);
+            ag_run_close(run); /* keeps the curve up to here */
             return 1;
         }
         if (use_sgd)
