@@ -2,7 +2,7 @@
 # `make demo` trains the demos. Both install missing Debian packages first.
 
 CC      ?= cc
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -O3 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Iframework/include -I/usr/include/x86_64-linux-gnu
 LDLIBS  = -lopenblas -lcjson -lcsv -lm -lpthread

@@ -451,7 +451,7 @@ static ag_status check_entry(const load_state *st, const cJSON *item, entry *e) 
         return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has no data_offsets array of two numbers", name);
     /* An offset past the data section can never be valid, so that is also
      * the bound that keeps every later sum and product from overflowing. */
-    uint64_t begin, end;
+    uint64_t begin = 0, end = 0; /* set by get_uint; zero keeps -Wmaybe-uninitialized quiet */
     const cJSON *first = offsets->child, *second = first->next;
     bool begin_ok = get_uint(first, UINT64_MAX, &begin), end_ok = get_uint(second, UINT64_MAX, &end);
     if (!begin_ok || !end_ok)
