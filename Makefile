@@ -21,7 +21,7 @@ MODEL_SRC = $(wildcard models/*.c)
 
 DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config
 
-DEMOS = l1norm adding
+DEMOS = l1norm adding digitsum
 PROGRAMS = $(DEMOS:%=bin/%)
 
 .PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench

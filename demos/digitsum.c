@@ -1,0 +1,427 @@
+/* digitsum: a recurrent seq2seq model reads decimal digits and writes the
+ * digits of their sum. Subcommands: gen-data, train, predict, eval. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag.h"
+#include "ag_run.h"
+#include "digitsum.h"
+#include "flags.h"
+
+static const char *const USAGE =
+    "digitsum: a tanh RNN or LSTM reads a sequence of digits and writes the digits of their sum.\n\n"
+    "Usage:\n"
+    "  digitsum gen-data --len K --out FILE [--only] [--sample N --seed S]\n"
+    "  digitsum train --data FILE [--model rnn|lstm] [flags]\n"
+    "  digitsum predict --checkpoint FILE [--model rnn|lstm] [--hidden N] DIGITS... | -\n"
+    "  digitsum eval --checkpoint FILE --data FILE [--model rnn|lstm] [--hidden N]\n\n"
+    "Run 'digitsum COMMAND --help' for a command's flags.";
+
+static int fail(const char *what) {
+    fprintf(stderr, "digitsum: %s: %s\n", what, ag_error_message());
+    return 1;
+}
+
+static bool parse_kind(const char *name, digitsum_kind *kind) {
+    if (strcmp(name, "rnn") == 0) *kind = DIGITSUM_RNN;
+    else if (strcmp(name, "lstm") == 0) *kind = DIGITSUM_LSTM;
+    else {
+        fprintf(stderr, "digitsum: --model: '%s' is not one of rnn, lstm\n", name);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- gen-data */
+
+static int gen_data(int argc, char **argv) {
+    long length = 4, sample = 0, seed = 42;
+    const char *out = NULL;
+    bool only = false;
+    const flag_spec specs[] = {
+        {"len", FLAG_INT, &length, 1, DIGITSUM_MAX_DIGITS, false, "longest sequence length K"},
+        {"out", FLAG_STRING, &out, 0, 0, false, "CSV file to write"},
+        {"only", FLAG_BOOL, &only, 0, 0, false, "only length K (default: every length 2..K, as the original)"},
+        {"sample", FLAG_INT, &sample, 0, 1e9, false, "write N random sequences of length K instead of all"},
+        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "seed for --sample"},
+    };
+    int parsed = flags_parse("digitsum gen-data", USAGE, specs, 5, argc, argv, NULL, NULL);
+    if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (!out) {
+        fprintf(stderr, "digitsum gen-data: --out is required\n");
+        return 2;
+    }
+    int first = sample > 0 || only ? (int)length : (length < 2 ? (int)length : 2);
+    int64_t total = 0;
+    if (sample > 0) total = sample;
+    else {
+        if (length > 7) {
+            fprintf(stderr, "digitsum gen-data: --len %ld: all sequences would be 10^%ld rows; use --sample N\n", length,
+                    length);
+            return 2;
+        }
+        for (int L = first; L <= length; L++) total += (int64_t)pow(10, L);
+    }
+    digitsum_dataset data = {calloc((size_t)total, sizeof(digitsum_example)), 0};
+    if (!data.examples) {
+        fprintf(stderr, "digitsum gen-data: out of memory for %lld rows\n", (long long)total);
+        return 1;
+    }
+    char digits[DIGITSUM_MAX_DIGITS + 1];
+    ag_rng rng;
+    ag_rng_seed(&rng, (uint64_t)seed, 0);
+    for (int L = first; L <= length && sample == 0; L++)
+        for (int64_t value = 0; value < (int64_t)pow(10, L); value++) {
+            snprintf(digits, sizeof digits, "%0*lld", L, (long long)value);
+            digitsum_example_set(&data.examples[data.count++], digits, (size_t)L);
+        }
+    for (int64_t i = 0; i < sample; i++) {
+        for (int t = 0; t < length; t++) digits[t] = (char)('0' + ag_rng_below(&rng, 10));
+        digitsum_example_set(&data.examples[data.count++], digits, (size_t)length);
+    }
+    ag_status status = digitsum_write_csv(out, &data);
+    digitsum_dataset_free(&data);
+    if (status != AG_OK) return fail("gen-data");
+    printf("wrote %lld rows to %s\n", (long long)total, out);
+    return 0;
+}
+
+/* ----------------------------------------------------------- batches */
+
+/* Examples grouped by (input length, answer length), so that a batch runs
+ * without padding; each epoch shuffles the examples and the batches. */
+typedef struct batches {
+    const digitsum_example **examples; /* ordered by group */
+    int64_t *starts, *sizes;           /* each batch: a slice of examples */
+    int64_t count;
+} batches;
+
+static int compare_examples(const void *a, const void *b) {
+    const digitsum_example *x = *(const digitsum_example *const *)a, *y = *(const digitsum_example *const *)b;
+    if (x->length != y->length) return x->length - y->length;
+    return x->answer_length - y->answer_length;
+}
+
+static int compare_keys(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void make_batches(batches *out, const digitsum_example **pool, int64_t n, int batch_size, ag_rng *rng) {
+    for (int64_t i = n - 1; i > 0; i--) { /* shuffle; grouping below keeps the order within a group */
+        int64_t j = (int64_t)ag_rng_below(rng, (uint32_t)(i + 1));
+        const digitsum_example *swap = pool[i];
+        pool[i] = pool[j];
+        pool[j] = swap;
+    }
+    /* qsort is not stable: sort by group with the shuffled position as tie-break. */
+    int64_t *keys = malloc((size_t)n * sizeof *keys);
+    for (int64_t i = 0; i < n; i++) keys[i] = ((int64_t)pool[i]->length << 40) | ((int64_t)pool[i]->answer_length << 32) | i;
+    qsort(keys, (size_t)n, sizeof *keys, compare_keys);
+    for (int64_t i = 0; i < n; i++) out->examples[i] = pool[keys[i] & 0xffffffff];
+    free(keys);
+    out->count = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j < n && j - i < batch_size && compare_examples(&out->examples[i], &out->examples[j]) == 0) j++;
+        out->starts[out->count] = i;
+        out->sizes[out->count] = j - i;
+        out->count++;
+        i = j;
+    }
+    for (int64_t b = out->count - 1; b > 0; b--) {
+        int64_t c = (int64_t)ag_rng_below(rng, (uint32_t)(b + 1)), s = out->starts[b], z = out->sizes[b];
+        out->starts[b] = out->starts[c];
+        out->sizes[b] = out->sizes[c];
+        out->starts[c] = s;
+        out->sizes[c] = z;
+    }
+}
+
+/* Validation: teacher-forced loss and exact-match accuracy under greedy
+ * decoding, in batches of one group at a time. */
+static ag_status evaluate(ag_ctx *ctx, const digitsum_model *model, batches *groups, double *loss, double *accuracy) {
+    bool was_enabled = ag_set_grad_enabled(ctx, false);
+    double loss_sum = 0;
+    int64_t right = 0, total = 0;
+    static char answers[4096][DIGITSUM_MAX_ANSWER + 2];
+    static bool correct[4096];
+    ag_status status = AG_OK;
+    for (int64_t b = 0; b < groups->count && status == AG_OK; b++) {
+        const digitsum_example *const *batch = groups->examples + groups->starts[b];
+        int n = (int)groups->sizes[b];
+        ag_tensor *l = digitsum_loss(ctx, model, batch, n);
+        if (!l) status = ag_error_code();
+        else loss_sum += (double)l->data[0] * n;
+        ag_ctx_reset(ctx);
+        if (status == AG_OK) status = digitsum_decode(ctx, model, batch, n, answers, correct);
+        ag_ctx_reset(ctx);
+        for (int i = 0; i < n; i++) right += correct[i];
+        total += n;
+    }
+    ag_set_grad_enabled(ctx, was_enabled);
+    *loss = loss_sum / (double)total;
+    *accuracy = (double)right / (double)total;
+    return status;
+}
+
+/* ------------------------------------------------------------------ train */
+
+static int train(int argc, char **argv) {
+    const char *data_path = NULL, *model_name = "lstm", *run_dir = NULL;
+    long epochs = 20, hidden = 128, batch_size = 64, seed = 42;
+    double lr = 1e-3, split = 0.8, weight_decay = 0;
+    bool quiet = false;
+    const flag_spec specs[] = {
+        {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum), e.g. data/seq_len_4.csv"},
+        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn (tanh RNNCell) or lstm (LSTMCell)"},
+        {"epochs", FLAG_INT, &epochs, 1, 1e6, false, "passes over the training set"},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "hidden units"},
+        {"lr", FLAG_DOUBLE, &lr, 0, 10, true, "Adam learning rate"},
+        {"weight-decay", FLAG_DOUBLE, &weight_decay, 0, 10, false, "Adam weight decay"},
+        {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step"},
+        {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)"},
+        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)"},
+        {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)"},
+        {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line"},
+    };
+    int parsed = flags_parse("digitsum train", USAGE, specs, 11, argc, argv, NULL, NULL);
+    if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    digitsum_kind kind;
+    if (!parse_kind(model_name, &kind)) return 2;
+    if (!data_path) {
+        fprintf(stderr, "digitsum train: --data is required (make one with: digitsum gen-data --len 4 --out FILE)\n");
+        return 2;
+    }
+
+    /* Data: a seeded shuffle, then the split. */
+    digitsum_dataset data;
+    if (digitsum_load_csv(data_path, &data) != AG_OK) return fail("train");
+    ag_rng split_rng, order_rng, init_rng;
+    ag_rng_seed(&init_rng, (uint64_t)seed, 0);
+    ag_rng_seed(&split_rng, (uint64_t)seed, 1);
+    ag_rng_seed(&order_rng, (uint64_t)seed, 2);
+    const digitsum_example **all = malloc((size_t)data.count * sizeof *all);
+    for (int64_t i = 0; i < data.count; i++) all[i] = &data.examples[i];
+    for (int64_t i = data.count - 1; i > 0; i--) {
+        int64_t j = (int64_t)ag_rng_below(&split_rng, (uint32_t)(i + 1));
+        const digitsum_example *swap = all[i];
+        all[i] = all[j];
+        all[j] = swap;
+    }
+    int64_t n_train = (int64_t)(split * (double)data.count), n_val = data.count - n_train;
+    if (n_train < 1 || n_val < 1) {
+        fprintf(stderr, "digitsum train: --split %g leaves %lld training and %lld validation rows of %s\n", split,
+                (long long)n_train, (long long)n_val, data_path);
+        return 2;
+    }
+    batches train_batches = {malloc((size_t)n_train * sizeof(void *)), malloc((size_t)n_train * sizeof(int64_t)),
+                             malloc((size_t)n_train * sizeof(int64_t)), 0};
+    batches val_batches = {malloc((size_t)n_val * sizeof(void *)), malloc((size_t)n_val * sizeof(int64_t)),
+                           malloc((size_t)n_val * sizeof(int64_t)), 0};
+    make_batches(&val_batches, all + n_train, n_val, (int)batch_size, &order_rng);
+
+    /* Model and optimizer. */
+    digitsum_model model;
+    if (digitsum_model_init(&model, kind, (int)hidden, &init_rng) != AG_OK) return fail("model");
+    ag_adam adam;
+    if (ag_adam_init(&adam, model.params, lr) != AG_OK) return fail("optimizer");
+    adam.weight_decay = weight_decay;
+    ag_ctx *ctx = ag_ctx_create();
+
+    ag_run *run = ag_run_create("digitsum", run_dir);
+    if (!run) return fail("run directory");
+    ag_run_set_param(run, "demo", "digitsum");
+    ag_run_set_param(run, "model", "%s", model_name);
+    ag_run_set_param(run, "hidden", "%ld", hidden);
+    ag_run_set_param(run, "data", "%s", data_path);
+    ag_run_set_param(run, "rows", "%lld", (long long)data.count);
+    ag_run_set_param(run, "train_rows", "%lld", (long long)n_train);
+    ag_run_set_param(run, "epochs", "%ld", epochs);
+    ag_run_set_param(run, "lr", "%g", lr);
+    ag_run_set_param(run, "weight_decay", "%g", weight_decay);
+    ag_run_set_param(run, "batch", "%ld", batch_size);
+    ag_run_set_param(run, "seed", "%ld", seed);
+    const char *const columns[] = {"loss", "val_loss", "val_acc", "seconds"};
+    if (ag_run_write_params(run) != AG_OK || ag_run_begin_metrics(run, columns, 4) != AG_OK) return fail("run files");
+
+    ag_progress progress;
+    ag_progress_start(&progress, stdout, epochs, 1, quiet);
+    double start = ag_seconds(), val_loss = NAN, val_acc = NAN, epoch_seconds = 0;
+    for (long epoch = 1; epoch <= epochs; epoch++) {
+        double epoch_start = ag_seconds(), loss_sum = 0;
+        make_batches(&train_batches, all, n_train, (int)batch_size, &order_rng);
+        for (int64_t b = 0; b < train_batches.count; b++) {
+            int n = (int)train_batches.sizes[b];
+            ag_params_zero_grad(model.params);
+            ag_tensor *loss = digitsum_loss(ctx, &model, train_batches.examples + train_batches.starts[b], n);
+            if (ag_backward(ctx, loss) != AG_OK) return fail("training step");
+            loss_sum += (double)loss->data[0] * n;
+            ag_ctx_reset(ctx);
+            ag_adam_step(&adam, model.params);
+        }
+        epoch_seconds = ag_seconds() - epoch_start;
+        if (evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK) return fail("validation");
+        double train_loss = loss_sum / (double)n_train;
+        if (ag_run_log(run, epoch, (double[]){train_loss, val_loss, val_acc, epoch_seconds}) != AG_OK)
+            return fail("metrics");
+        if (!quiet && !progress.terminal)
+            printf("epoch %ld: loss %.5f  val_loss %.5f  val_acc %.4f  %.2f s\n", epoch, train_loss, val_loss, val_acc,
+                   epoch_seconds);
+        if (progress.terminal) ag_progress_update(&progress, epoch, train_loss);
+    }
+    ag_progress_end(&progress);
+    double seconds = ag_seconds() - start;
+    if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
+    printf("run: %s\n", ag_run_dir(run));
+    printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n", model_name,
+           epochs, val_acc, val_loss, seconds, epoch_seconds);
+    ag_status closed = ag_run_close(run);
+    for (int k = 0; k < 2; k++) {
+        batches *b = k ? &val_batches : &train_batches;
+        free(b->examples);
+        free(b->starts);
+        free(b->sizes);
+    }
+    free(all);
+    digitsum_dataset_free(&data);
+    ag_adam_free(&adam);
+    ag_ctx_free(ctx);
+    digitsum_model_free(&model);
+    return closed == AG_OK ? 0 : fail("closing the run");
+}
+
+/* ------------------------------------------------------- predict and eval */
+
+static int load_model(const char *checkpoint, const char *model_name, long hidden, digitsum_model *model) {
+    digitsum_kind kind;
+    if (!parse_kind(model_name, &kind)) return 2;
+    ag_rng rng;
+    ag_rng_seed(&rng, 0, 0);
+    if (digitsum_model_init(model, kind, (int)hidden, &rng) != AG_OK) return fail("model");
+    if (ag_params_load(model->params, checkpoint) != AG_OK) {
+        fprintf(stderr, "digitsum: %s (is it a --model %s --hidden %ld checkpoint?)\n", ag_error_message(), model_name,
+                hidden);
+        digitsum_model_free(model);
+        return 1;
+    }
+    return 0;
+}
+
+static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *text, const char *where) {
+    digitsum_example e;
+    size_t length = strcspn(text, "\r\n");
+    if (digitsum_example_set(&e, text, length) != AG_OK) {
+        fprintf(stderr, "digitsum predict: %s'%.*s': %s\n", where, (int)(length > 40 ? 40 : length), text,
+                ag_error_message());
+        return 1;
+    }
+    char answer[1][DIGITSUM_MAX_ANSWER + 2];
+    const digitsum_example *batch[1] = {&e};
+    if (digitsum_decode(ctx, model, batch, 1, answer, NULL) != AG_OK) return fail("predict");
+    ag_ctx_reset(ctx);
+    printf("%s\n", answer[0]);
+    return 0;
+}
+
+static int predict(int argc, char **argv) {
+    const char *checkpoint = NULL, *model_name = "lstm";
+    long hidden = 128;
+    const flag_spec specs[] = {
+        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors of a training run"},
+        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn or lstm: the checkpoint's model"},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "the checkpoint's hidden units"},
+    };
+    char **sequences = malloc((size_t)argc * sizeof *sequences);
+    int n_sequences = 0;
+    int parsed = flags_parse("digitsum predict", USAGE, specs, 3, argc, argv, sequences, &n_sequences);
+    if (parsed != FLAGS_OK || !checkpoint || n_sequences == 0) {
+        if (parsed == FLAGS_OK)
+            fprintf(stderr, "digitsum predict: %s\n",
+                    !checkpoint ? "--checkpoint is required" : "give digit sequences, or - to read them from stdin");
+        free(sequences);
+        return parsed == FLAGS_HELP ? 0 : 2;
+    }
+    digitsum_model model;
+    int status = load_model(checkpoint, model_name, hidden, &model);
+    if (status != 0) {
+        free(sequences);
+        return status;
+    }
+    ag_ctx *ctx = ag_ctx_create();
+    for (int i = 0; i < n_sequences && status == 0; i++) {
+        if (strcmp(sequences[i], "-") != 0) {
+            status = predict_one(ctx, &model, sequences[i], "");
+            continue;
+        }
+        char line[256], where[64];
+        for (long number = 1; status == 0 && fgets(line, sizeof line, stdin); number++) {
+            snprintf(where, sizeof where, "stdin:%ld: ", number);
+            status = predict_one(ctx, &model, line, where);
+        }
+    }
+    ag_ctx_free(ctx);
+    digitsum_model_free(&model);
+    free(sequences);
+    return status;
+}
+
+static int eval(int argc, char **argv) {
+    const char *checkpoint = NULL, *data_path = NULL, *model_name = "lstm";
+    long hidden = 128;
+    const flag_spec specs[] = {
+        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors of a training run"},
+        {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum)"},
+        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn or lstm: the checkpoint's model"},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "the checkpoint's hidden units"},
+    };
+    int parsed = flags_parse("digitsum eval", USAGE, specs, 4, argc, argv, NULL, NULL);
+    if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (!checkpoint || !data_path) {
+        fprintf(stderr, "digitsum eval: --checkpoint and --data are required\n");
+        return 2;
+    }
+    digitsum_dataset data;
+    if (digitsum_load_csv(data_path, &data) != AG_OK) return fail("eval");
+    digitsum_model model;
+    int status = load_model(checkpoint, model_name, hidden, &model);
+    if (status != 0) {
+        digitsum_dataset_free(&data);
+        return status;
+    }
+    const digitsum_example **all = malloc((size_t)data.count * sizeof *all);
+    for (int64_t i = 0; i < data.count; i++) all[i] = &data.examples[i];
+    batches groups = {malloc((size_t)data.count * sizeof(void *)), malloc((size_t)data.count * sizeof(int64_t)),
+                      malloc((size_t)data.count * sizeof(int64_t)), 0};
+    ag_rng rng;
+    ag_rng_seed(&rng, 0, 0);
+    make_batches(&groups, all, data.count, 256, &rng);
+    ag_ctx *ctx = ag_ctx_create();
+    double loss, accuracy;
+    if (evaluate(ctx, &model, &groups, &loss, &accuracy) != AG_OK) status = fail("eval");
+    else printf("accuracy %.4f (%lld sequences)  loss %.6f\n", accuracy, (long long)data.count, loss);
+    ag_ctx_free(ctx);
+    free(groups.examples);
+    free(groups.starts);
+    free(groups.sizes);
+    free(all);
+    digitsum_model_free(&model);
+    digitsum_dataset_free(&data);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        puts(USAGE);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "gen-data") == 0) return gen_data(argc - 1, argv + 1);
+    if (strcmp(command, "train") == 0) return train(argc - 1, argv + 1);
+    if (strcmp(command, "predict") == 0) return predict(argc - 1, argv + 1);
+    if (strcmp(command, "eval") == 0) return eval(argc - 1, argv + 1);
+    fprintf(stderr, "digitsum: unknown command '%s' (gen-data, train, predict, eval; see --help)\n", command);
+    return 2;
+}

@@ -1,0 +1,300 @@
+/* The digit-sum seq2seq model and its data.
+ *
+ * One recurrent cell reads one-hot symbols; a linear readout of its state
+ * gives logits over the 12 symbols:
+ *
+ *   s_t = cell(onehot(symbol_t), s_{t-1})           tanh RNNCell or LSTMCell
+ *   p(next symbol) = softmax(W s_t + b)
+ *
+ * Training (teacher forcing) feeds d_1..d_L EOS a_1..a_m and scores the
+ * outputs at EOS, a_1, .., a_m against a_1, .., a_m, EOA; decoding feeds
+ * d_1..d_L EOS and then its own argmax, so both score the same positions. */
+#include "digitsum.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { MAX_BATCH = 4096, MAX_FIELD = 64 };
+
+/* ------------------------------------------------------------------ data */
+
+ag_status digitsum_example_set(digitsum_example *e, const char *digits, size_t length) {
+    if (length < 1 || length > DIGITSUM_MAX_DIGITS)
+        return ag_error_set(AG_ERROR_FORMAT, "a sequence has %zu digits; 1 to %d are accepted", length,
+                            DIGITSUM_MAX_DIGITS);
+    int sum = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return ag_error_set(AG_ERROR_FORMAT, "'%c' at position %zu is not a digit", digits[i], i + 1);
+        sum += digits[i] - '0';
+    }
+    memcpy(e->digits, digits, length);
+    e->digits[length] = '\0';
+    e->length = (int)length;
+    e->answer_length = snprintf(e->answer, sizeof e->answer, "%d", sum);
+    return AG_OK;
+}
+
+typedef struct csv_reader {
+    const char *path;
+    long line;
+    char fields[2][MAX_FIELD + 1];
+    size_t field_lengths[2];
+    int n_fields;
+    bool too_many, too_long, failed;
+    digitsum_dataset *data;
+    int64_t capacity;
+} csv_reader;
+
+static void reader_fail(csv_reader *r, ag_status code, const char *what) {
+    if (r->failed) return;
+    r->failed = true;
+    ag_error_set(code, "%s:%ld: %s", r->path, r->line, what);
+}
+
+/* libcsv hands over fields that are neither NUL-terminated nor lasting. */
+static void on_field(void *text, size_t length, void *context) {
+    csv_reader *r = context;
+    if (r->n_fields == 2) {
+        r->too_many = true;
+        return;
+    }
+    if (length > MAX_FIELD) {
+        r->too_long = true;
+        length = MAX_FIELD;
+    }
+    memcpy(r->fields[r->n_fields], text, length);
+    r->fields[r->n_fields][length] = '\0';
+    r->field_lengths[r->n_fields] = length;
+    r->n_fields++;
+}
+
+static void on_row(int terminator, void *context) {
+    csv_reader *r = context;
+    (void)terminator;
+    r->line++;
+    int n_fields = r->n_fields;
+    r->n_fields = 0;
+    if (r->failed) return;
+    if (r->too_many || r->too_long || n_fields != 2) {
+        reader_fail(r, AG_ERROR_FORMAT,
+                    r->too_long ? "a field is far too long (more than 64 characters)"
+                    : r->too_many ? "more than two columns (expected digits,sum)"
+                                  : "missing column (expected digits,sum)");
+        return;
+    }
+    if (r->line == 1 && strcmp(r->fields[0], "digits") == 0 && strcmp(r->fields[1], "sum") == 0) return;
+    if (r->data->count == r->capacity) {
+        int64_t capacity = r->capacity ? 2 * r->capacity : 1024;
+        digitsum_example *grown = realloc(r->data->examples, (size_t)capacity * sizeof *grown);
+        if (!grown) {
+            reader_fail(r, AG_ERROR_MEMORY, "out of memory");
+            return;
+        }
+        r->data->examples = grown;
+        r->capacity = capacity;
+    }
+    digitsum_example *e = &r->data->examples[r->data->count];
+    if (digitsum_example_set(e, r->fields[0], r->field_lengths[0]) != AG_OK) {
+        char message[256];
+        snprintf(message, sizeof message, "sequence '%s': %s", r->fields[0], ag_error_message());
+        reader_fail(r, AG_ERROR_FORMAT, message);
+        return;
+    }
+    if (strcmp(e->answer, r->fields[1]) != 0) {
+        char message[256];
+        snprintf(message, sizeof message, "the sum of '%s' is %s, not '%s'", e->digits, e->answer, r->fields[1]);
+        reader_fail(r, AG_ERROR_FORMAT, message);
+        return;
+    }
+    r->data->count++;
+}
+
+ag_status digitsum_load_csv(const char *path, digitsum_dataset *data) {
+    memset(data, 0, sizeof *data);
+    FILE *f = fopen(path, "rb");
+    if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct csv_parser parser;
+    csv_init(&parser, CSV_STRICT | CSV_EMPTY_IS_NULL);
+    csv_reader r = {.path = path, .data = data};
+    char buffer[1 << 16];
+    size_t n;
+    ag_status status = AG_OK;
+    while (!r.failed && (n = fread(buffer, 1, sizeof buffer, f)) > 0) {
+        if (csv_parse(&parser, buffer, n, on_field, on_row, &r) != n) {
+            r.line++;
+            reader_fail(&r, AG_ERROR_FORMAT, csv_strerror(csv_error(&parser)));
+        }
+    }
+    if (ferror(f)) reader_fail(&r, AG_ERROR_IO, strerror(errno));
+    if (!r.failed) csv_fini(&parser, on_field, on_row, &r);
+    csv_free(&parser);
+    fclose(f);
+    if (!r.failed && data->count == 0) {
+        r.failed = true;
+        ag_error_set(AG_ERROR_FORMAT, "%s: no data rows (empty file?)", path);
+    }
+    if (r.failed) {
+        status = ag_error_code();
+        digitsum_dataset_free(data);
+    }
+    return status;
+}
+
+ag_status digitsum_write_csv(const char *path, const digitsum_dataset *data) {
+    char temporary[4200];
+    if (snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof temporary)
+        return ag_error_set(AG_ERROR_ARGUMENT, "%s: path too long", path);
+    FILE *f = fopen(temporary, "w");
+    if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot create: %s", temporary, strerror(errno));
+    /* Digits need no quoting, and the original files have none. */
+    bool ok = true;
+    for (int64_t i = 0; ok && i < data->count; i++)
+        ok = fprintf(f, "%s,%s\n", data->examples[i].digits, data->examples[i].answer) > 0;
+    ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(temporary, path) != 0) {
+        int saved = errno;
+        unlink(temporary);
+        return ag_error_set(AG_ERROR_IO, "%s: cannot write: %s", path, strerror(saved));
+    }
+    return AG_OK;
+}
+
+void digitsum_dataset_free(digitsum_dataset *data) {
+    free(data->examples);
+    data->examples = NULL;
+    data->count = 0;
+}
+
+/* ----------------------------------------------------------------- model */
+
+ag_status digitsum_model_init(digitsum_model *model, digitsum_kind kind, int hidden, ag_rng *rng) {
+    model->kind = kind;
+    model->hidden = hidden;
+    model->params = ag_params_create();
+    if (!model->params) return ag_error_code();
+    ag_status status =
+        kind == DIGITSUM_LSTM
+            ? ag_lstm_cell_init(&model->lstm, model->params, "lstm", DIGITSUM_SYMBOLS, hidden, true, rng)
+            : ag_rnn_cell_init(&model->rnn, model->params, "rnn", DIGITSUM_SYMBOLS, hidden, AG_NONLINEARITY_TANH,
+                               true, rng);
+    if (status == AG_OK)
+        status = ag_linear_init(&model->readout, model->params, "linear", hidden, DIGITSUM_SYMBOLS, true, rng);
+    if (status != AG_OK) digitsum_model_free(model);
+    return status;
+}
+
+void digitsum_model_free(digitsum_model *model) {
+    ag_params_free(model->params);
+    model->params = NULL;
+}
+
+typedef struct state {
+    ag_tensor *h, *c; /* c only for the LSTM */
+} state;
+
+static state zero_state(ag_ctx *ctx, const digitsum_model *m, int n) {
+    int shape[2] = {n, m->hidden};
+    return (state){ag_zeros(ctx, 2, shape), m->kind == DIGITSUM_LSTM ? ag_zeros(ctx, 2, shape) : NULL};
+}
+
+static state step(ag_ctx *ctx, const digitsum_model *m, const int *symbols, int n, state s) {
+    ag_tensor *x = ag_zeros(ctx, 2, (int[]){n, DIGITSUM_SYMBOLS});
+    if (!x) return (state){NULL, NULL};
+    for (int i = 0; i < n; i++) x->data[i * DIGITSUM_SYMBOLS + symbols[i]] = 1;
+    if (m->kind == DIGITSUM_LSTM) {
+        ag_lstm_state next = ag_lstm_cell_forward(ctx, &m->lstm, x, (ag_lstm_state){s.h, s.c});
+        return (state){next.h, next.c};
+    }
+    return (state){ag_rnn_cell_forward(ctx, &m->rnn, x, s.h), NULL};
+}
+
+static bool check_batch(const char *who, const digitsum_example *const *batch, int n, bool same_answer_length) {
+    if (n < 1 || n > MAX_BATCH) {
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: batch of %d; 1 to %d examples", who, n, MAX_BATCH);
+        return false;
+    }
+    for (int i = 1; i < n; i++)
+        if (batch[i]->length != batch[0]->length ||
+            (same_answer_length && batch[i]->answer_length != batch[0]->answer_length)) {
+            ag_error_set(AG_ERROR_ARGUMENT, "%s: examples of one batch must share their lengths", who);
+            return false;
+        }
+    return true;
+}
+
+ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n) {
+    if (!check_batch("digitsum_loss", batch, n, true)) return NULL;
+    int symbols[MAX_BATCH], targets[MAX_BATCH];
+    int L = batch[0]->length, m = batch[0]->answer_length;
+    state s = zero_state(ctx, model, n);
+    for (int t = 0; t < L && s.h; t++) {
+        for (int i = 0; i < n; i++) symbols[i] = batch[i]->digits[t] - '0';
+        s = step(ctx, model, symbols, n, s);
+    }
+    /* Fed EOS, a_1, .., a_m; expected a_1, .., a_m, EOA. */
+    ag_tensor *total = NULL;
+    for (int j = 0; j <= m && s.h; j++) {
+        for (int i = 0; i < n; i++) {
+            symbols[i] = j == 0 ? DIGITSUM_EOS : batch[i]->answer[j - 1] - '0';
+            targets[i] = j == m ? DIGITSUM_EOA : batch[i]->answer[j] - '0';
+        }
+        s = step(ctx, model, symbols, n, s);
+        ag_tensor *loss = ag_cross_entropy_loss(ctx, ag_linear_forward(ctx, &model->readout, s.h), targets, NULL);
+        total = total ? ag_add(ctx, total, loss) : loss;
+    }
+    return s.h ? ag_scale(ctx, total, (ag_real)(1.0 / (m + 1))) : NULL;
+}
+
+ag_status digitsum_decode(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n,
+                          char (*answers)[DIGITSUM_MAX_ANSWER + 2], bool *correct) {
+    if (!check_batch("digitsum_decode", batch, n, false)) return ag_error_code();
+    bool was_enabled = ag_set_grad_enabled(ctx, false);
+    int symbols[MAX_BATCH], emitted[MAX_BATCH][DIGITSUM_MAX_ANSWER];
+    bool finished[MAX_BATCH] = {false};
+    state s = zero_state(ctx, model, n);
+    for (int t = 0; t < batch[0]->length && s.h; t++) {
+        for (int i = 0; i < n; i++) symbols[i] = batch[i]->digits[t] - '0';
+        s = step(ctx, model, symbols, n, s);
+    }
+    for (int i = 0; i < n; i++) symbols[i] = DIGITSUM_EOS;
+    int steps = 0;
+    for (int all_done = 0; steps < DIGITSUM_MAX_ANSWER && s.h && !all_done; steps++) {
+        s = step(ctx, model, symbols, n, s);
+        ag_tensor *logits = ag_linear_forward(ctx, &model->readout, s.h);
+        if (!logits) break;
+        all_done = 1;
+        for (int i = 0; i < n; i++) {
+            const ag_real *row = logits->data + i * DIGITSUM_SYMBOLS;
+            int best = 0;
+            for (int k = 1; k < DIGITSUM_SYMBOLS; k++)
+                if (row[k] > row[best]) best = k;
+            emitted[i][steps] = best;
+            symbols[i] = best;
+            finished[i] = finished[i] || best == DIGITSUM_EOA;
+            all_done &= finished[i];
+        }
+    }
+    ag_set_grad_enabled(ctx, was_enabled);
+    if (!s.h) return ag_error_code();
+    for (int i = 0; i < n; i++) {
+        /* The answer is what precedes the first EOA; EOS or a missing EOA
+         * make it wrong. */
+        int length = 0;
+        bool valid = true;
+        while (length < steps && emitted[i][length] != DIGITSUM_EOA) {
+            if (emitted[i][length] > 9) valid = false;
+            length++;
+        }
+        bool terminated = length < steps;
+        for (int k = 0; k < length; k++) answers[i][k] = emitted[i][k] <= 9 ? (char)('0' + emitted[i][k]) : '?';
+        answers[i][length] = '\0';
+        if (correct) correct[i] = valid && terminated && strcmp(answers[i], batch[i]->answer) == 0;
+    }
+    return AG_OK;
+}

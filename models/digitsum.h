@@ -1,0 +1,68 @@
+/* The digit-sum seq2seq model: read decimal digits, then EOS, then write
+ * the digits of their sum, then EOA. */
+#ifndef AG_MODEL_DIGITSUM_H
+#define AG_MODEL_DIGITSUM_H
+
+#include "ag.h"
+
+enum {
+    DIGITSUM_EOS = 10,          /* end of sequence: the model starts answering */
+    DIGITSUM_EOA = 11,          /* end of answer */
+    DIGITSUM_SYMBOLS = 12,      /* one-hot width */
+    DIGITSUM_MAX_DIGITS = 32,   /* longest input sequence accepted */
+    DIGITSUM_MAX_ANSWER = 4     /* 32 nines sum to 288: at most 3 digits, + EOA */
+};
+
+typedef struct digitsum_example {
+    char digits[DIGITSUM_MAX_DIGITS + 1]; /* "0294", leading zeros kept */
+    int length;
+    char answer[DIGITSUM_MAX_ANSWER + 1]; /* "15" */
+    int answer_length;
+} digitsum_example;
+
+typedef struct digitsum_dataset {
+    digitsum_example *examples;
+    int64_t count;
+} digitsum_dataset;
+
+/* Fills `e` from a digit string; fails (with a message) on a non-digit or a
+ * bad length. */
+ag_status digitsum_example_set(digitsum_example *e, const char *digits, size_t length);
+
+/* Reads the original project's CSV (no header: "digits,sum"; a header line
+ * "digits,sum" is recognised and skipped) through libcsv. Every row is
+ * checked: digits only, a sum that is the sum, exactly two columns, no
+ * line far too long, not empty; the first failure names the file and line
+ * and nothing is returned. */
+ag_status digitsum_load_csv(const char *path, digitsum_dataset *data);
+/* Writes "digits,sum" rows atomically (temporary file, rename). */
+ag_status digitsum_write_csv(const char *path, const digitsum_dataset *data);
+void digitsum_dataset_free(digitsum_dataset *data);
+
+typedef enum digitsum_kind { DIGITSUM_RNN, DIGITSUM_LSTM } digitsum_kind;
+
+typedef struct digitsum_model {
+    digitsum_kind kind;
+    int hidden;
+    ag_params *params;
+    ag_rnn_cell rnn;   /* "rnn.*": tanh RNNCell(12, hidden) */
+    ag_lstm_cell lstm; /* "lstm.*": LSTMCell(12, hidden) */
+    ag_linear readout; /* "linear.*": Linear(hidden, 12) */
+} digitsum_model;
+
+ag_status digitsum_model_init(digitsum_model *model, digitsum_kind kind, int hidden, ag_rng *rng);
+void digitsum_model_free(digitsum_model *model);
+
+/* Teacher-forced cross-entropy, averaged over the emitted symbols, of n
+ * examples that share their input and answer lengths: the model reads
+ * d_1..d_L EOS a_1..a_m and is scored where it should emit a_1..a_m EOA. */
+ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n);
+
+/* Greedy decoding of n examples of one input length: writes each answer
+ * (digits before the first EOA, or all DIGITSUM_MAX_ANSWER symbols if none)
+ * into answers[i] and sets correct[i] (may be NULL) when it equals the
+ * example's answer followed by EOA. */
+ag_status digitsum_decode(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n,
+                          char (*answers)[DIGITSUM_MAX_ANSWER + 2], bool *correct);
+
+#endif
