@@ -92,6 +92,9 @@ demo: deps
 	$(MAKE) --no-print-directory all
 	bin/l1norm
 	OPENBLAS_NUM_THREADS=1 bin/adding --model irnn --T 150 --steps 30000 --eval-every 500 --test-size 1000 --stop-below 0.01
+	test -f data/seq_len_4.csv || bin/digitsum gen-data --len 4 --out data/seq_len_4.csv
+	bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv
+	OPENBLAS_NUM_THREADS=1 bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 20
 	$(MAKE) --no-print-directory plots
 
 # The newest run of each demo, drawn into plots/DEMO.png.
@@ -99,8 +102,11 @@ plots:
 	@for demo in $(DEMOS); do \
 	  run=$$(ls -dt runs/$$demo-2* 2>/dev/null | head -n 1); \
 	  if [ -z "$$run" ]; then echo "plots: no run of $$demo yet (run bin/$$demo)"; continue; fi; \
-	  gnuplot -e "files='$$run/metrics.csv'" -e "out='plots/$$demo.png'" -e "heading='$$demo: training loss'" plots/loss.gp \
-	    && echo "plots/$$demo.png <- $$run"; \
+	  if [ -f plots/$$demo.gp ]; then \
+	    gnuplot -e "file='$$run/metrics.csv'" -e "out='plots/$$demo.png'" plots/$$demo.gp; \
+	  else \
+	    gnuplot -e "files='$$run/metrics.csv'" -e "out='plots/$$demo.png'" -e "heading='$$demo: training loss'" plots/loss.gp; \
+	  fi && echo "plots/$$demo.png <- $$run"; \
 	done
 
 l1-study: bin/l1norm
