@@ -302,8 +302,11 @@ static int load_model(const char *checkpoint, const char *model_name, long hidde
     ag_rng_seed(&rng, 0, 0);
     if (digitsum_model_init(model, kind, (int)hidden, &rng) != AG_OK) return fail("model");
     if (ag_params_load(model->params, checkpoint) != AG_OK) {
-        fprintf(stderr, "digitsum: %s (is it a --model %s --hidden %ld checkpoint?)\n", ag_error_message(), model_name,
-                hidden);
+        if (ag_error_code() == AG_ERROR_IO)
+            fprintf(stderr, "digitsum: %s\n", ag_error_message());
+        else
+            fprintf(stderr, "digitsum: %s (is it a --model %s --hidden %ld checkpoint?)\n", ag_error_message(),
+                    model_name, hidden);
         digitsum_model_free(model);
         return 1;
     }

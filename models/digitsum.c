@@ -28,8 +28,12 @@ ag_status digitsum_example_set(digitsum_example *e, const char *digits, size_t l
                             DIGITSUM_MAX_DIGITS);
     int sum = 0;
     for (size_t i = 0; i < length; i++) {
-        if (digits[i] < '0' || digits[i] > '9')
-            return ag_error_set(AG_ERROR_FORMAT, "'%c' at position %zu is not a digit", digits[i], i + 1);
+        if (digits[i] < '0' || digits[i] > '9') {
+            unsigned char c = (unsigned char)digits[i];
+            return c >= 32 && c < 127
+                       ? ag_error_set(AG_ERROR_FORMAT, "'%c' at position %zu is not a digit", c, i + 1)
+                       : ag_error_set(AG_ERROR_FORMAT, "byte 0x%02x at position %zu is not a digit", c, i + 1);
+        }
         sum += digits[i] - '0';
     }
     memcpy(e->digits, digits, length);
@@ -67,7 +71,7 @@ static void on_field(void *text, size_t length, void *context) {
         r->too_long = true;
         length = MAX_FIELD;
     }
-    memcpy(r->fields[r->n_fields], text, length);
+    if (length > 0) memcpy(r->fields[r->n_fields], text, length);
     r->fields[r->n_fields][length] = '\0';
     r->field_lengths[r->n_fields] = length;
     r->n_fields++;
@@ -101,7 +105,7 @@ static void on_row(int terminator, void *context) {
     digitsum_example *e = &r->data->examples[r->data->count];
     if (digitsum_example_set(e, r->fields[0], r->field_lengths[0]) != AG_OK) {
         char message[256];
-        snprintf(message, sizeof message, "sequence '%s': %s", r->fields[0], ag_error_message());
+        snprintf(message, sizeof message, "%s", ag_error_message());
         reader_fail(r, AG_ERROR_FORMAT, message);
         return;
     }
@@ -119,30 +123,43 @@ ag_status digitsum_load_csv(const char *path, digitsum_dataset *data) {
     FILE *f = fopen(path, "rb");
     if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct csv_parser parser;
-    csv_init(&parser, CSV_STRICT | CSV_EMPTY_IS_NULL);
+    csv_init(&parser, CSV_STRICT);
     csv_reader r = {.path = path, .data = data};
-    char buffer[1 << 16];
-    size_t n;
-    ag_status status = AG_OK;
-    while (!r.failed && (n = fread(buffer, 1, sizeof buffer, f)) > 0) {
-        if (csv_parse(&parser, buffer, n, on_field, on_row, &r) != n) {
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t n;
+    /* One line at a time, so every error names its line (libcsv does not
+     * report blank lines) and a data row can never span lines. */
+    while (!r.failed && (n = getline(&line, &capacity, f)) >= 0) {
+        r.line++;
+        size_t length = (size_t)n;
+        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r')) length--;
+        if (length > 2 * MAX_FIELD) {
+            reader_fail(&r, AG_ERROR_FORMAT, "line far too long (more than 128 characters)");
+            break;
+        }
+        if (length == 0) continue; /* blank lines (a trailing one, say) carry nothing */
+        r.line--; /* on_row counts the row */
+        if (csv_parse(&parser, line, length, on_field, on_row, &r) != length ||
+            csv_fini(&parser, on_field, on_row, &r) != 0) {
             r.line++;
             reader_fail(&r, AG_ERROR_FORMAT, csv_strerror(csv_error(&parser)));
         }
     }
-    if (ferror(f)) reader_fail(&r, AG_ERROR_IO, strerror(errno));
-    if (!r.failed) csv_fini(&parser, on_field, on_row, &r);
+    if (!r.failed && ferror(f)) {
+        r.failed = true;
+        ag_error_set(AG_ERROR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
+    free(line);
     csv_free(&parser);
     fclose(f);
     if (!r.failed && data->count == 0) {
         r.failed = true;
         ag_error_set(AG_ERROR_FORMAT, "%s: no data rows (empty file?)", path);
     }
-    if (r.failed) {
-        status = ag_error_code();
-        digitsum_dataset_free(data);
-    }
-    return status;
+    if (!r.failed) return AG_OK;
+    digitsum_dataset_free(data);
+    return ag_error_code();
 }
 
 ag_status digitsum_write_csv(const char *path, const digitsum_dataset *data) {
