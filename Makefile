@@ -120,8 +120,9 @@ clean:
 	rm -rf build build-asan bin
 
 # Benchmarks: figures are ratios measured side by side in one run.
-bench: deps $(BUILD)/libag.a bin/l1norm
+bench: deps $(BUILD)/libag.a bin/l1norm bin/adding
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/matmul.c $(BUILD)/libag.a $(LDLIBS) -o $(BUILD)/bench_matmul
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_matmul
 	bench/l1norm.sh
+	bench/adding.sh
