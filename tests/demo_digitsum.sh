@@ -9,56 +9,10 @@
 # PyTorch got right and 0.0000 on those it got wrong; --help; one-line
 # errors with exit codes 1..127 that create no run directory. Prints
 # "N passed, M failed"; exits 1 if M > 0.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-root=$(pwd)
-program="$root/bin/digitsum"
+demo=digitsum
+. "$(dirname "$0")/demo_common.bash"
 fixture="$root/tests/fixtures/digitsum_torch_lstm16"
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-# Every run starts in $tmp/work, so a program that wrongly made runs/ would
-# do it there (where it is seen), never in the repository.
-mkdir "$tmp/work"
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "demo_digitsum: FAIL: $*"
-}
-# expect DESCRIPTION COMMAND...: passes if COMMAND succeeds.
-expect() {
-  local what=$1
-  shift
-  if "$@"; then pass; else fail "$what"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
-# digitsum ARGS...: runs the program in $tmp/work with stdin from $tmp/in
-# (empty unless a check fills it), stdout to $tmp/out, stderr to $tmp/err,
-# and sets $code.
-: >"$tmp/in"
-digitsum() {
-  (cd "$tmp/work" && timeout 120 "$program" "$@") <"$tmp/in" >"$tmp/out" 2>"$tmp/err"
-  code=$?
-}
-
-# summary KEY [FILE]: the value of KEY=... on the last line of FILE.
-summary() {
-  tail -n 1 "${2:-$tmp/out}" | awk -v k="$1" '$1 == "summary:" {
-    for (i = 2; i <= NF; i++) { p = index($i, "="); if (p > 1 && substr($i, 1, p - 1) == k) { print substr($i, p + 1); exit } }
-  }'
-}
-is_number() { [[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]; }
-between() { is_number "$1" && awk -v a="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(a + 0 >= lo + 0 && a + 0 <= hi + 0) }'; }
-# close A B TOLERANCE: |A - B| <= TOLERANCE for two numbers.
-close() { is_number "$1" && is_number "$2" && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
-show() { sed 's/^/    /' "$@" | head -n 20; }
+digitsum() { run_demo "$@"; }
 # bad_rows FILE: the first row of a gen-data CSV that is not "digits,sum"
 # with the right sum (empty if none).
 bad_rows() {

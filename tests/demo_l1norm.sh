@@ -3,52 +3,9 @@
 # w_ih = w_hh = 1 with a summary line, the run directory's files, --quiet,
 # --help, one-line errors for bad flags that create nothing, --init with
 # --bias, and --max-steps. Prints "N passed, M failed"; exits 1 if M > 0.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-root=$(pwd)
-program="$root/bin/l1norm"
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-# Every run starts in $tmp/work, so a program that wrongly made runs/ would
-# do it there (where it is seen), never in the repository.
-mkdir "$tmp/work"
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "demo_l1norm: FAIL: $*"
-}
-# expect DESCRIPTION COMMAND...: passes if COMMAND succeeds.
-expect() {
-  local what=$1
-  shift
-  if "$@"; then pass; else fail "$what"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-
-# l1norm ARGS...: runs the program in $tmp/work with stdout to $tmp/out,
-# stderr to $tmp/err (a file: not a terminal), and sets $code.
-l1norm() {
-  (cd "$tmp/work" && timeout 120 "$program" "$@") >"$tmp/out" 2>"$tmp/err"
-  code=$?
-}
-
-# summary KEY [FILE]: the value of KEY=... on the last line of FILE.
-summary() {
-  tail -n 1 "${2:-$tmp/out}" | awk -v k="$1" '$1 == "summary:" {
-    for (i = 2; i <= NF; i++) { p = index($i, "="); if (p > 1 && substr($i, 1, p - 1) == k) { print substr($i, p + 1); exit } }
-  }'
-}
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
-is_number() { [[ $1 =~ ^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$ ]]; }
-less_than() { is_number "$1" && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
-show() { sed 's/^/    /' "$@" | head -n 20; }
+demo=l1norm
+. "$(dirname "$0")/demo_common.bash"
+l1norm() { run_demo "$@"; }
 
 if [ ! -x "$program" ]; then
   fail "$program is missing (run make)"
