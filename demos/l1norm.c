@@ -69,22 +69,6 @@ static bool apply_init(const char *text, const l1norm_model *model, bool bias) {
     return true;
 }
 
-/* A fresh batch: lengths uniform in 1..max_length, values N(0, 1), target
- * sum |x| (accumulated in double). */
-static void make_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets) {
-    for (int b = 0; b < batch->batch; b++) {
-        int length = 1 + (int)ag_rng_below(rng, (uint32_t)batch->max_length);
-        batch->lengths[b] = length;
-        double sum = 0;
-        for (int t = 0; t < batch->max_length; t++) {
-            ag_real x = t < length ? (ag_real)ag_rng_normal(rng) : 0;
-            batch->values[b * batch->max_length + t] = x;
-            sum += fabs((double)x);
-        }
-        targets[b] = (ag_real)sum;
-    }
-}
-
 static int fail(const char *what) {
     fprintf(stderr, "l1norm: %s: %s\n", what, ag_error_message());
     return 1;
@@ -159,7 +143,7 @@ int main(int argc, char **argv) {
     long step = 0;
     bool converged = false;
     while (step < o.max_steps && !converged) {
-        make_batch(&data_rng, &batch, targets);
+        l1norm_make_batch(&data_rng, &batch, targets);
         ag_params_zero_grad(model.params);
         ag_tensor *prediction = l1norm_forward(ctx, &model, &batch);
         ag_tensor *target = ag_from_array(ctx, 2, (int[]){(int)o.batch, 1}, targets);

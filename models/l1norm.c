@@ -8,6 +8,7 @@
  * find those weights, nothing sets them by hand. */
 #include "l1norm.h"
 
+#include <math.h>
 #include <string.h>
 
 ag_status l1norm_model_init(l1norm_model *model, bool bias, ag_rng *rng) {
@@ -24,6 +25,20 @@ ag_status l1norm_model_init(l1norm_model *model, bool bias, ag_rng *rng) {
 void l1norm_model_free(l1norm_model *model) {
     ag_params_free(model->params);
     model->params = NULL;
+}
+
+void l1norm_make_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets) {
+    for (int b = 0; b < batch->batch; b++) {
+        int length = 1 + (int)ag_rng_below(rng, (uint32_t)batch->max_length);
+        batch->lengths[b] = length;
+        double sum = 0;
+        for (int t = 0; t < batch->max_length; t++) {
+            ag_real x = t < length ? (ag_real)ag_rng_normal(rng) : 0;
+            batch->values[b * batch->max_length + t] = x;
+            sum += fabs((double)x);
+        }
+        targets[b] = (ag_real)sum;
+    }
 }
 
 static ag_tensor *absolute_value(ag_ctx *ctx, ag_tensor *x) {

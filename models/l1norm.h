@@ -13,6 +13,11 @@ typedef struct l1norm_model {
 ag_status l1norm_model_init(l1norm_model *model, bool bias, ag_rng *rng);
 void l1norm_model_free(l1norm_model *model);
 
+/* A fresh batch of the experiment's data: lengths uniform in 1..max_length,
+ * values N(0, 1) (zero past each length), targets sum |x| accumulated in
+ * double. */
+void l1norm_make_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets);
+
 /* Predictions [batch, 1]: each sequence's final state after its own length. */
 ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_sequence_batch *batch);
 

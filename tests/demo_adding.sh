@@ -107,14 +107,7 @@ bad_case() {
   local dir="$tmp/bad-$n"
   adding --run-dir "$dir" "$@"
   local what="adding $*:"
-  expect "$what exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$lines" -eq 1 ] && [ -n "$(head -n 1 "$tmp/err")" ]; then pass; else
-    fail "$what prints exactly one line on stderr (got $lines):"
-    show "$tmp/err"
-  fi
-  expect "$what the error names '$token': '$(head -n 1 "$tmp/err")'" grep -qF -e "$token" "$tmp/err"
+  expect_one_line_error "$what" "$token"
   expect "$what fails before creating its run directory" [ ! -e "$dir" ]
 }
 bad_case --T --T 1

@@ -52,3 +52,16 @@ between() { is_number "$1" && awk -v a="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit 
 # close A B TOLERANCE: |A - B| <= TOLERANCE for two numbers.
 close() { is_number "$1" && is_number "$2" && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 show() { sed 's/^/    /' "$@" | head -n 20; }
+
+# expect_one_line_error WHAT TOKEN: the last run failed with 0 < code < 128
+# and printed exactly one line on stderr, naming TOKEN.
+expect_one_line_error() {
+  local what=$1 token=$2 lines
+  expect "$what exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
+  lines=$(wc -l <"$tmp/err")
+  if [ "$lines" -eq 1 ] && [ -n "$(head -n 1 "$tmp/err")" ]; then pass; else
+    fail "$what prints exactly one line on stderr (got $lines):"
+    show "$tmp/err"
+  fi
+  expect "$what the error names '$token': '$(head -n 1 "$tmp/err")'" grep -qF -e "$token" "$tmp/err"
+}

@@ -205,14 +205,7 @@ bad_case() {
   [ "${1:-}" = train ] && args+=(--run-dir "$dir")
   digitsum "${args[@]}"
   local what="digitsum $*:"
-  expect "$what exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
-  local lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$lines" -eq 1 ] && [ -n "$(head -n 1 "$tmp/err")" ]; then pass; else
-    fail "$what prints exactly one line on stderr (got $lines):"
-    show "$tmp/err"
-  fi
-  expect "$what the error names '$token': '$(head -n 1 "$tmp/err")'" grep -qF -e "$token" "$tmp/err"
+  expect_one_line_error "$what" "$token"
   expect "$what creates no run directory" [ ! -e "$dir" ]
   expect "$what creates nothing in the working directory" [ -z "$(ls -A "$tmp/work")" ]
 }

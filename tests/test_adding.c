@@ -206,25 +206,12 @@ END_TEST
 /* ------------------------------------------------------------ models */
 
 static void check_param(const adding_model *model, int index, const char *name, int ndim, const int *shape) {
-    ck_assert_str_eq(ag_params_name(model->params, index), name);
-    ag_tensor *t = ag_params_get(model->params, index);
-    ck_assert_ptr_nonnull(t);
-    ck_assert_ptr_eq(ag_params_find(model->params, name), t);
-    ck_assert_msg(t->ndim == ndim, "%s has %d dimensions, expected %d", name, t->ndim, ndim);
-    for (int i = 0; i < ndim; i++)
-        ck_assert_msg(t->shape[i] == shape[i], "%s: shape[%d] = %d, expected %d", name, i, t->shape[i], shape[i]);
+    ag_test_check_param(model->params, index, name, ndim, shape);
 }
 
 /* Every value of t within [-bound, bound], and not all tiny. */
 static void check_uniform(const ag_tensor *t, const char *name, double bound) {
-    double largest = 0;
-    for (int64_t i = 0; i < t->size; i++) {
-        double v = t->data[i];
-        ck_assert_msg(v >= -bound && v <= bound, "%s[%lld] = %.9g is outside [-%g, %g]", name, (long long)i, v, bound,
-                      bound);
-        largest = fmax(largest, fabs(v));
-    }
-    if (t->size >= 8) ck_assert_msg(largest > bound / 2, "%s: largest |value| %.9g of %g", name, largest, bound);
+    ag_test_check_uniform(t, name, bound, 8);
 }
 
 static void check_readout(const adding_model *model, int first_index, int H) {

@@ -132,20 +132,6 @@ END_TEST
 
 /* ------------------------------------------------------------ training */
 
-static void fill_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets) {
-    for (int b = 0; b < batch->batch; b++) {
-        int length = 1 + (int)ag_rng_below(rng, (uint32_t)batch->max_length);
-        batch->lengths[b] = length;
-        double sum = 0;
-        for (int t = 0; t < batch->max_length; t++) {
-            ag_real x = t < length ? (ag_real)ag_rng_normal(rng) : 0;
-            batch->values[b * batch->max_length + t] = x;
-            sum += fabs((double)x);
-        }
-        targets[b] = (ag_real)sum;
-    }
-}
-
 static double mse(ag_ctx *ctx, const l1norm_model *model, const ag_sequence_batch *batch, const ag_real *targets,
                   bool backward) {
     ag_tensor *prediction = l1norm_forward(ctx, model, batch);
@@ -169,7 +155,7 @@ START_TEST(test_training_learns) {
     ag_rng data_rng, held_out_rng;
     ag_rng_seed(&data_rng, 2024, 1);
     ag_rng_seed(&held_out_rng, 2024, 2);
-    fill_batch(&held_out_rng, &held_out, held_out_targets);
+    l1norm_make_batch(&held_out_rng, &held_out, held_out_targets);
     ag_ctx *ctx = ag_ctx_create();
     ck_assert_ptr_nonnull(ctx);
     ag_adam adam;
@@ -180,7 +166,7 @@ START_TEST(test_training_learns) {
     ag_set_grad_enabled(ctx, was);
     double first_train = NAN, last_train = NAN;
     for (int step = 0; step < STEPS; step++) {
-        fill_batch(&data_rng, &batch, targets); /* a fresh batch every step */
+        l1norm_make_batch(&data_rng, &batch, targets); /* a fresh batch every step */
         ag_params_zero_grad(model.params);
         double loss = mse(ctx, &model, &batch, targets, true);
         ag_adam_step(&adam, model.params);

@@ -37,4 +37,30 @@ static inline int ag_test_close(double a, double b, double rel_tol, double abs_t
                       "%s = %.9g, expected %s = %.9g", #a, ag_a_, #b, ag_b_);              \
     } while (0)
 
+/* Parameter `index` of `params` is named `name` and has this shape. */
+static inline void ag_test_check_param(const ag_params *params, int index, const char *name, int ndim,
+                                       const int *shape) {
+    ck_assert_str_eq(ag_params_name(params, index), name);
+    ag_tensor *t = ag_params_get(params, index);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_eq(ag_params_find(params, name), t);
+    ck_assert_msg(t->ndim == ndim, "%s has %d dimensions, expected %d", name, t->ndim, ndim);
+    for (int i = 0; i < ndim; i++)
+        ck_assert_msg(t->shape[i] == shape[i], "%s: shape[%d] = %d, expected %d", name, i, t->shape[i], shape[i]);
+}
+
+/* PyTorch's uniform init: every value within [-bound, bound], and, for a
+ * tensor of at least `spread_size` values, not all tiny. */
+static inline void ag_test_check_uniform(const ag_tensor *t, const char *name, double bound, int64_t spread_size) {
+    double largest = 0;
+    for (int64_t i = 0; i < t->size; i++) {
+        double v = t->data[i];
+        ck_assert_msg(v >= -bound && v <= bound, "%s[%lld] = %.9g is outside [-%g, %g]", name, (long long)i, v, bound,
+                      bound);
+        largest = fmax(largest, fabs(v));
+    }
+    if (t->size >= spread_size)
+        ck_assert_msg(largest > bound / 2, "%s: largest |value| %.9g of %g", name, largest, bound);
+}
+
 #endif
