@@ -245,27 +245,57 @@ static bool check_batch(const char *who, const digitsum_example *const *batch, i
     return true;
 }
 
+/* The symbols of n examples as one-hot rows, [n, steps, 12]; symbol(i, t)
+ * gives example i's symbol at step t. */
+static ag_tensor *one_hot_sequence(ag_ctx *ctx, const digitsum_example *const *batch, int n, int steps,
+                                   int (*symbol)(const digitsum_example *, int)) {
+    ag_tensor *x = ag_zeros(ctx, 3, (int[]){n, steps, DIGITSUM_SYMBOLS});
+    if (!x) return NULL;
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < steps; t++) x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + symbol(batch[i], t)] = 1;
+    return x;
+}
+
+/* Teacher forcing reads d_1..d_L EOS a_1..a_m. */
+static int teacher_symbol(const digitsum_example *e, int t) {
+    if (t < e->length) return e->digits[t] - '0';
+    return t == e->length ? DIGITSUM_EOS : e->answer[t - e->length - 1] - '0';
+}
+
+/* Decoding reads d_1..d_L EOS, then its own outputs. */
+static int encoder_symbol(const digitsum_example *e, int t) {
+    return t < e->length ? e->digits[t] - '0' : DIGITSUM_EOS;
+}
+
+/* The states after every step of the recurrent layer, [n, steps, hidden],
+ * and the last step's state. */
+static ag_tensor *run_layer(ag_ctx *ctx, const digitsum_model *m, ag_tensor *x, state *last) {
+    int n = x ? x->shape[0] : 1;
+    state s = zero_state(ctx, m, n);
+    if (!x || !s.h) return NULL;
+    ag_tensor *h;
+    if (m->kind == DIGITSUM_LSTM) {
+        ag_lstm_state all = ag_lstm_cell_sequence(ctx, &m->lstm, x, NULL, (ag_lstm_state){s.h, s.c});
+        h = all.h;
+        if (last) *last = (state){ag_last_step(ctx, all.h), ag_last_step(ctx, all.c)};
+    } else {
+        h = ag_rnn_cell_sequence(ctx, &m->rnn, x, NULL, s.h);
+        if (last) *last = (state){ag_last_step(ctx, h), NULL};
+    }
+    return h;
+}
+
 ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n) {
     if (!check_batch("digitsum_loss", batch, n, true)) return NULL;
-    int symbols[MAX_BATCH], targets[MAX_BATCH];
-    int L = batch[0]->length, m = batch[0]->answer_length;
-    state s = zero_state(ctx, model, n);
-    for (int t = 0; t < L && s.h; t++) {
-        for (int i = 0; i < n; i++) symbols[i] = batch[i]->digits[t] - '0';
-        s = step(ctx, model, symbols, n, s);
-    }
-    /* Fed EOS, a_1, .., a_m; expected a_1, .., a_m, EOA. */
-    ag_tensor *total = NULL;
-    for (int j = 0; j <= m && s.h; j++) {
-        for (int i = 0; i < n; i++) {
-            symbols[i] = j == 0 ? DIGITSUM_EOS : batch[i]->answer[j - 1] - '0';
-            targets[i] = j == m ? DIGITSUM_EOA : batch[i]->answer[j] - '0';
-        }
-        s = step(ctx, model, symbols, n, s);
-        ag_tensor *loss = ag_cross_entropy_loss(ctx, ag_linear_forward(ctx, &model->readout, s.h), targets, NULL);
-        total = total ? ag_add(ctx, total, loss) : loss;
-    }
-    return s.h ? ag_scale(ctx, total, (ag_real)(1.0 / (m + 1))) : NULL;
+    static _Thread_local int targets[MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1)];
+    int L = batch[0]->length, m = batch[0]->answer_length, steps = L + m + 1;
+    ag_tensor *states = run_layer(ctx, model, one_hot_sequence(ctx, batch, n, steps, teacher_symbol), NULL);
+    /* Scored where the model should emit a_1, .., a_m, EOA: after reading
+     * EOS, a_1, .., a_m. */
+    ag_tensor *decoder = ag_reshape(ctx, ag_slice(ctx, states, 1, L, steps), 2, (int[]){n * (m + 1), model->hidden});
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= m; j++) targets[i * (m + 1) + j] = j == m ? DIGITSUM_EOA : batch[i]->answer[j] - '0';
+    return ag_cross_entropy_loss(ctx, ag_linear_forward(ctx, &model->readout, decoder), targets, NULL);
 }
 
 ag_status digitsum_decode(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n,
@@ -274,15 +304,11 @@ ag_status digitsum_decode(ag_ctx *ctx, const digitsum_model *model, const digits
     bool was_enabled = ag_set_grad_enabled(ctx, false);
     int symbols[MAX_BATCH], emitted[MAX_BATCH][DIGITSUM_MAX_ANSWER];
     bool finished[MAX_BATCH] = {false};
-    state s = zero_state(ctx, model, n);
-    for (int t = 0; t < batch[0]->length && s.h; t++) {
-        for (int i = 0; i < n; i++) symbols[i] = batch[i]->digits[t] - '0';
-        s = step(ctx, model, symbols, n, s);
-    }
-    for (int i = 0; i < n; i++) symbols[i] = DIGITSUM_EOS;
+    state s = {NULL, NULL};
+    run_layer(ctx, model, one_hot_sequence(ctx, batch, n, batch[0]->length + 1, encoder_symbol), &s);
     int steps = 0;
     for (int all_done = 0; steps < DIGITSUM_MAX_ANSWER && s.h && !all_done; steps++) {
-        s = step(ctx, model, symbols, n, s);
+        if (steps > 0) s = step(ctx, model, symbols, n, s);
         ag_tensor *logits = ag_linear_forward(ctx, &model->readout, s.h);
         if (!logits) break;
         all_done = 1;

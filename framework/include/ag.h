@@ -46,6 +46,8 @@ typedef float ag_real;
 #endif
 
 #define AG_MAX_DIMS 4
+/* The most inputs one op takes (a recurrent layer: x, h0, c0 and four weights). */
+#define AG_MAX_INPUTS 8
 
 /* ---------------------------------------------------------------- errors */
 
@@ -110,7 +112,7 @@ struct ag_tensor {
 
     /* Graph bookkeeping, read by the ops; not for users. */
     const ag_op *op;         /* NULL for a leaf */
-    ag_tensor *inputs[3];
+    ag_tensor *inputs[AG_MAX_INPUTS]; /* an optional input may be NULL */
     int n_inputs;
     int int_args[3];         /* axis, start, ... as the op needs */
     ag_real real_arg;        /* the constant of ag_scale */
@@ -327,12 +329,46 @@ void ag_sequence_batch_free(ag_sequence_batch *s);
 ag_tensor *ag_sequence_input(ag_ctx *ctx, const ag_sequence_batch *s, int t);
 /* [batch, width] of 1.0 for sequences still running at step t, else 0.0. */
 ag_tensor *ag_sequence_mask(ag_ctx *ctx, const ag_sequence_batch *s, int t, int width);
+/* The whole batch as one [batch, max_length, features] tensor, the input
+ * of ag_rnn_cell_sequence and ag_lstm_cell_sequence. */
+ag_tensor *ag_sequence_values(ag_ctx *ctx, const ag_sequence_batch *s);
 /* Runs a cell over the batch from state h0 ([batch, hidden]); each row of
  * the result is the state after that sequence's own last element, so the
- * padding never changes a result or a gradient. */
+ * padding never changes a result or a gradient. One op
+ * (ag_rnn_cell_sequence, ag_lstm_cell_sequence) for the whole sequence. */
 ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0);
 ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
                                ag_lstm_state state0);
+
+/* ------------------------------------------------------ recurrent layers */
+/* A cell run over whole sequences as one op: the same numbers as calling
+ * the cell's forward step by step (up to float rounding), several times
+ * faster, because the input projections of all steps and the weight
+ * gradients of all steps are one matrix product each, and the rows of the
+ * batch run on the threads set by ag_set_num_threads.
+ *
+ * x is [batch, steps, input] (the layout of ag_sequence_batch.values) and
+ * h0 (c0) [batch, hidden]. The result holds the state after every step,
+ * [batch, steps, hidden]: result[b, t] is the state after input t of row b.
+ * lengths (NULL: every row runs all steps) gives each row's length in
+ * 1..steps; past its length a row's state stays as it was, so
+ * result[b, steps - 1] is the state after the row's own last input and
+ * padding changes no result and no gradient. */
+ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
+                                ag_tensor *h0);
+/* h and c after every step, each [batch, steps, hidden]. */
+ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
+                                    ag_lstm_state state0);
+/* sequence[:, steps - 1, :] as [batch, hidden]: the last state of each row. */
+ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence);
+
+/* Threads for the ops that split a batch (the recurrent layers); 1 (the
+ * default) runs everything in the calling thread. Results are
+ * bit-identical for every number of threads. Also sets OpenBLAS to one
+ * thread: on the small matrices of these models its threads cost more
+ * than they gain. Call it between steps, from one thread. */
+ag_status ag_set_num_threads(int n);
+int ag_num_threads(void);
 
 /* ----------------------------------------------------------------- losses */
 

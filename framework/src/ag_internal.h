@@ -23,6 +23,21 @@ void *ag_arena_alloc(ag_ctx *ctx, size_t bytes);
  * results with no gradient (masks). */
 ag_tensor *ag_node(ag_ctx *ctx, const ag_op *op, int ndim, const int *shape, int n_inputs,
                    ag_tensor *a, ag_tensor *b, ag_tensor *c);
+/* The same for ops of up to AG_MAX_INPUTS inputs, some of which may be NULL
+ * (an absent bias); backward skips the NULL ones. */
+ag_tensor *ag_node_inputs(ag_ctx *ctx, const ag_op *op, int ndim, const int *shape, int n_inputs,
+                          ag_tensor *const *inputs);
+
+/* C[m, n] = beta C + op(A) op(B), row-major with leading dimensions (so a
+ * block of rows of a larger matrix can take part); CBLAS, or a direct loop
+ * where the call overhead would dominate. */
+void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda, const ag_real *b,
+             int ldb, ag_real beta, ag_real *c, int ldc);
+
+/* Runs task(arg, 0..n_tasks-1), on the worker threads when there are some
+ * (ag_set_num_threads), and returns when all are done. Tasks must not
+ * depend on which thread runs them. */
+void ag_parallel_run(int n_tasks, void (*task)(void *arg, int index), void *arg);
 
 /* The gradient buffer of `t`, zero-filled on first use; NULL on no memory. */
 ag_real *ag_grad_buffer(ag_ctx *ctx, ag_tensor *t);

@@ -188,11 +188,16 @@ static ag_tensor *arena_tensor(ag_ctx *ctx, const char *who, int ndim, const int
 
 ag_tensor *ag_node(ag_ctx *ctx, const ag_op *op, int ndim, const int *shape, int n_inputs, ag_tensor *a,
                    ag_tensor *b, ag_tensor *c) {
+    ag_tensor *inputs[3] = {a, b, c};
+    return ag_node_inputs(ctx, op, ndim, shape, n_inputs, inputs);
+}
+
+ag_tensor *ag_node_inputs(ag_ctx *ctx, const ag_op *op, int ndim, const int *shape, int n_inputs,
+                          ag_tensor *const *inputs) {
     ag_tensor *t = arena_tensor(ctx, op ? op->name : "ag_node", ndim, shape);
     if (!t) return NULL;
-    ag_tensor *inputs[3] = {a, b, c};
     bool needs_grad = false;
-    for (int i = 0; i < n_inputs; i++) needs_grad |= inputs[i]->requires_grad;
+    for (int i = 0; i < n_inputs; i++) needs_grad |= inputs[i] && inputs[i]->requires_grad;
     if (!op || !ctx->grad_enabled || !needs_grad) return t; /* a constant */
     if (ctx->tape_length == ctx->tape_capacity) {
         size_t capacity = ctx->tape_capacity ? 2 * ctx->tape_capacity : 1024;
@@ -360,7 +365,8 @@ ag_status ag_backward(ag_ctx *ctx, ag_tensor *loss) {
         ag_tensor *t = ctx->tape[i];
         if (!t->grad) continue; /* the loss does not depend on it */
         for (int k = 0; k < t->n_inputs; k++)
-            if (t->inputs[k]->requires_grad && !ag_grad_buffer(ctx, t->inputs[k])) return AG_ERROR_MEMORY;
+            if (t->inputs[k] && t->inputs[k]->requires_grad && !ag_grad_buffer(ctx, t->inputs[k]))
+                return AG_ERROR_MEMORY;
         ag_status status = t->op->backward(ctx, t);
         if (status != AG_OK) return status;
     }

@@ -5,6 +5,7 @@
 #include <tgmath.h> /* float functions in the float build, double in the double build */
 
 #include "ag_internal.h"
+#include "fast_math.h"
 
 /* ------------------------------------------------------------ broadcasting */
 
@@ -208,13 +209,6 @@ static const ag_op exp_op = {"ag_exp", unary_backward};
 static const ag_op log_op = {"ag_log", unary_backward};
 static const ag_op abs_op = {"ag_abs", unary_backward};
 
-static ag_real sigmoid(ag_real x) {
-    /* Two branches so that exp never overflows. */
-    if (x >= 0) return 1 / (1 + exp(-x));
-    ag_real e = exp(x);
-    return e / (1 + e);
-}
-
 static ag_tensor *unary(ag_ctx *ctx, const ag_op *op, enum unary_kind kind, ag_tensor *a, ag_real factor) {
     if (!a) return NULL;
     ag_tensor *out = ag_node(ctx, op, a->ndim, a->shape, 1, a, NULL, NULL);
@@ -228,8 +222,8 @@ static ag_tensor *unary(ag_ctx *ctx, const ag_op *op, enum unary_kind kind, ag_t
     case UNARY_NEG: for (int64_t i = 0; i < n; i++) y[i] = -x[i]; break;
     case UNARY_SCALE: for (int64_t i = 0; i < n; i++) y[i] = factor * x[i]; break;
     case UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0; break;
-    case UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i] = tanh(x[i]); break;
-    case UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = sigmoid(x[i]); break;
+    case UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i] = ag_fast_tanh(x[i]); break;
+    case UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = ag_fast_sigmoid(x[i]); break;
     case UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i] = exp(x[i]); break;
     case UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i] = log(x[i]); break;
     case UNARY_ABS: for (int64_t i = 0; i < n; i++) y[i] = fabs(x[i]); break;

@@ -15,21 +15,27 @@
  * slower); bench/matmul.c measures it. */
 enum { DIRECT_LOOP_MAX_WORK = 64 };
 
-/* C[m, n] (+)= op(A) op(B), row-major; beta 1 accumulates into C. */
-static void gemm_rows(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a,
-                      const ag_real *b, ag_real beta, ag_real *c) {
+void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda, const ag_real *b,
+             int ldb, ag_real beta, ag_real *c, int ldc) {
     if ((int64_t)m * n * k <= DIRECT_LOOP_MAX_WORK) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
                 ag_real sum = 0;
                 for (int p = 0; p < k; p++)
-                    sum += (transpose_a ? a[p * m + i] : a[i * k + p]) * (transpose_b ? b[j * k + p] : b[p * n + j]);
-                c[i * n + j] = beta == 0 ? sum : beta * c[i * n + j] + sum;
+                    sum += (transpose_a ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p]) *
+                           (transpose_b ? b[(int64_t)j * ldb + p] : b[(int64_t)p * ldb + j]);
+                c[(int64_t)i * ldc + j] = beta == 0 ? sum : beta * c[(int64_t)i * ldc + j] + sum;
             }
         return;
     }
     gemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,
-         1, a, transpose_a ? m : k, b, transpose_b ? k : n, beta, c, n);
+         1, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* C[m, n] (+)= op(A) op(B) of whole, contiguous matrices. */
+static void gemm_rows(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a,
+                      const ag_real *b, ag_real beta, ag_real *c) {
+    ag_gemm(transpose_a, transpose_b, m, n, k, a, transpose_a ? m : k, b, transpose_b ? k : n, beta, c, n);
 }
 
 /* int_args[0] = 1 when b is stored transposed ([n, k]). */

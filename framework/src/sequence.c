@@ -56,46 +56,33 @@ ag_tensor *ag_sequence_mask(ag_ctx *ctx, const ag_sequence_batch *s, int t, int 
     return mask;
 }
 
-static int shortest(const ag_sequence_batch *s) {
-    int n = s->max_length;
-    for (int b = 0; b < s->batch; b++)
-        if (s->lengths[b] < n) n = s->lengths[b];
-    return n;
+ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence) {
+    if (!sequence) return NULL;
+    if (sequence->ndim != 3) {
+        char shape[64];
+        ag_error_set(AG_ERROR_SHAPE, "ag_last_step: shape %s is not [batch, steps, features]",
+                     ag_shape_string(sequence, shape, sizeof shape));
+        return NULL;
+    }
+    int steps = sequence->shape[1];
+    ag_tensor *last = ag_slice(ctx, sequence, 1, steps - 1, steps);
+    return ag_reshape(ctx, last, 2, (int[]){sequence->shape[0], sequence->shape[2]});
 }
 
-static ag_status check_lengths(const char *who, const ag_sequence_batch *s) {
-    for (int b = 0; b < s->batch; b++)
-        if (s->lengths[b] < 1 || s->lengths[b] > s->max_length)
-            return ag_error_set(AG_ERROR_ARGUMENT, "%s: sequence %d has length %d, outside 1..%d", who, b,
-                                s->lengths[b], s->max_length);
-    return AG_OK;
+ag_tensor *ag_sequence_values(ag_ctx *ctx, const ag_sequence_batch *s) {
+    return ag_from_array(ctx, 3, (int[]){s->batch, s->max_length, s->features}, s->values);
 }
 
 ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0) {
-    if (!h0 || check_lengths("ag_rnn_cell_run", s) != AG_OK) return NULL;
-    int all_running = shortest(s);
-    ag_tensor *h = h0;
-    for (int t = 0; t < s->max_length && h; t++) {
-        ag_tensor *next = ag_rnn_cell_forward(ctx, cell, ag_sequence_input(ctx, s, t), h);
-        /* While every sequence is still running no state needs keeping. */
-        h = t < all_running ? next : ag_where(ctx, ag_sequence_mask(ctx, s, t, cell->hidden_size), next, h);
-    }
-    return h;
+    if (!h0) return NULL;
+    return ag_last_step(ctx, ag_rnn_cell_sequence(ctx, cell, ag_sequence_values(ctx, s), s->lengths, h0));
 }
 
 ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
                                ag_lstm_state state0) {
-    ag_lstm_state state = state0, failed = {NULL, NULL};
-    if (check_lengths("ag_lstm_cell_run", s) != AG_OK) return failed;
-    int all_running = shortest(s);
-    for (int t = 0; t < s->max_length && state.h; t++) {
-        ag_lstm_state next = ag_lstm_cell_forward(ctx, cell, ag_sequence_input(ctx, s, t), state);
-        if (t >= all_running) {
-            ag_tensor *mask = ag_sequence_mask(ctx, s, t, cell->hidden_size);
-            next.h = ag_where(ctx, mask, next.h, state.h);
-            next.c = ag_where(ctx, mask, next.c, state.c);
-        }
-        state = next;
-    }
-    return state.h && state.c ? state : failed;
+    ag_lstm_state failed = {NULL, NULL};
+    if (!state0.h || !state0.c) return failed;
+    ag_lstm_state all = ag_lstm_cell_sequence(ctx, cell, ag_sequence_values(ctx, s), s->lengths, state0);
+    ag_lstm_state last = {ag_last_step(ctx, all.h), ag_last_step(ctx, all.c)};
+    return last.h && last.c ? last : failed;
 }

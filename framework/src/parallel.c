@@ -1,0 +1,109 @@
+/* A small pool of worker threads for the ops that split their work into
+ * independent tasks (the rows of a batch in a recurrent layer). The
+ * calling thread works too, so n threads means n - 1 workers.
+ *
+ * Results never depend on the number of threads: an op decides its tasks
+ * from its shapes alone and combines their results in a fixed order; the
+ * pool only decides who runs them. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "ag_internal.h"
+
+enum { MAX_THREADS = 64 };
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t work_ready, work_done;
+    pthread_t workers[MAX_THREADS];
+    int n_workers;
+    /* The current job, valid while busy > 0. */
+    void (*task)(void *arg, int index);
+    void *arg;
+    int n_tasks;
+    atomic_int next_task;
+    int busy;            /* workers still inside the current job */
+    uint64_t generation; /* bumped for each job, so a worker joins each once */
+    bool stopping;
+    atomic_flag in_use; /* a second caller at once runs its tasks itself */
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
+          .work_ready = PTHREAD_COND_INITIALIZER,
+          .work_done = PTHREAD_COND_INITIALIZER,
+          .in_use = ATOMIC_FLAG_INIT};
+
+static void run_tasks(void (*task)(void *, int), void *arg, int n_tasks) {
+    for (int i; (i = atomic_fetch_add(&pool.next_task, 1)) < n_tasks;) task(arg, i);
+}
+
+static void *worker_main(void *unused) {
+    (void)unused;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&pool.lock);
+    for (;;) {
+        while (!pool.stopping && pool.generation == seen) pthread_cond_wait(&pool.work_ready, &pool.lock);
+        if (pool.stopping) break;
+        seen = pool.generation;
+        void (*task)(void *, int) = pool.task;
+        void *arg = pool.arg;
+        int n_tasks = pool.n_tasks;
+        pthread_mutex_unlock(&pool.lock);
+        run_tasks(task, arg, n_tasks);
+        pthread_mutex_lock(&pool.lock);
+        if (--pool.busy == 0) pthread_cond_signal(&pool.work_done);
+    }
+    pthread_mutex_unlock(&pool.lock);
+    return NULL;
+}
+
+static void stop_workers(void) {
+    pthread_mutex_lock(&pool.lock);
+    pool.stopping = true;
+    pthread_cond_broadcast(&pool.work_ready);
+    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < pool.n_workers; i++) pthread_join(pool.workers[i], NULL);
+    pool.n_workers = 0;
+    pool.stopping = false;
+}
+
+ag_status ag_set_num_threads(int n) {
+    if (n < 1 || n > MAX_THREADS)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_set_num_threads: %d threads; 1 to %d", n, MAX_THREADS);
+    /* ag's threads split the rows of a batch; OpenBLAS's own threads on
+     * these small matrices cost more than they gain (PyTorch's reference
+     * runs were slower with two), and would compete with ours. */
+    openblas_set_num_threads(1);
+    if (n - 1 == pool.n_workers) return AG_OK;
+    stop_workers();
+    for (int i = 0; i < n - 1; i++) {
+        if (pthread_create(&pool.workers[i], NULL, worker_main, NULL) != 0) {
+            stop_workers();
+            return ag_error_set(AG_ERROR_MEMORY, "ag_set_num_threads: cannot start thread %d of %d", i + 2, n);
+        }
+        pool.n_workers = i + 1;
+    }
+    return AG_OK;
+}
+
+int ag_num_threads(void) { return pool.n_workers + 1; }
+
+void ag_parallel_run(int n_tasks, void (*task)(void *arg, int index), void *arg) {
+    if (pool.n_workers == 0 || n_tasks < 2 || atomic_flag_test_and_set(&pool.in_use)) {
+        for (int i = 0; i < n_tasks; i++) task(arg, i);
+        return;
+    }
+    pthread_mutex_lock(&pool.lock);
+    pool.task = task;
+    pool.arg = arg;
+    pool.n_tasks = n_tasks;
+    atomic_store(&pool.next_task, 0);
+    pool.busy = pool.n_workers;
+    pool.generation++;
+    pthread_cond_broadcast(&pool.work_ready);
+    pthread_mutex_unlock(&pool.lock);
+    run_tasks(task, arg, n_tasks);
+    pthread_mutex_lock(&pool.lock);
+    while (pool.busy > 0) pthread_cond_wait(&pool.work_done, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
+    atomic_flag_clear(&pool.in_use);
+}

@@ -1,0 +1,403 @@
+/* Recurrent layers as single ops: a whole sequence of RNNCell or LSTMCell
+ * steps forward, and backpropagation through time backward, in one node.
+ *
+ * The same numbers as the cells stepped one op at a time (a test holds the
+ * two together), but far fewer and larger matrix products:
+ *   - the input projection of all steps is one GEMM before the recurrence,
+ *   - the weight gradients of all steps are one GEMM each after it,
+ * so only the [rows, hidden] x [hidden, gates] product of the recurrence
+ * itself runs once per step. State is kept time-major inside the op, so
+ * every matrix a GEMM needs is contiguous.
+ *
+ * The rows of a batch never meet inside the recurrence, so the batch is
+ * split into chunks that run in parallel (ag_set_num_threads). The chunks
+ * depend only on the shapes, and their weight gradients are added in chunk
+ * order, so the results are bit-identical whatever the number of threads. */
+#include <string.h>
+#include <tgmath.h>
+
+#include "ag_internal.h"
+#include "fast_math.h"
+
+/* Two chunks when each gets at least 8 rows and a step has enough work to
+ * pay for a thread's wake-up (about 5 microseconds). */
+enum { MAX_CHUNKS = 2, MIN_CHUNK_ROWS = 8, MIN_CHUNK_WORK = 8 * 32 * 32 };
+
+typedef enum layer_kind { LAYER_RNN_TANH, LAYER_RNN_RELU, LAYER_LSTM } layer_kind;
+
+typedef struct chunk {
+    int first_row, rows;
+    ag_real *x;       /* [T, rows, X], the chunk's input, time-major */
+    ag_real *gates;   /* [T, rows, G]: pre-activations; the LSTM's activated
+                         gates; their gradients during backward */
+    ag_real *h;       /* [T + 1, rows, H], h[0] = h0 */
+    ag_real *c;       /* LSTM: [T + 1, rows, H], c[0] = c0 */
+    ag_real *tanh_c;  /* LSTM: [T, rows, H], tanh(c[t + 1]) */
+    ag_real *carry_h; /* backward: [rows, H], d loss / d h[t] */
+    ag_real *carry_c; /* backward, LSTM: [rows, H], d loss / d c[t] */
+    ag_real *weight_grad; /* backward, chunks after the first: their own
+                             [G * X + G * H] weight gradients */
+    ag_real *bias_grad;   /* backward: [G], the chunk's bias gradient */
+    ag_real *zeros;       /* backward: [H] zeros, when no gradient reached c */
+} chunk;
+
+typedef struct layer {
+    layer_kind kind;
+    int batch, steps, input, hidden, gates_width;
+    const int *lengths;
+    ag_tensor *x, *h0, *c0, *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+    ag_tensor *out;      /* [B, T, H], every step's h */
+    ag_tensor *cell_out; /* LSTM: [B, T, H], every step's c */
+    ag_real *cell_grad;  /* LSTM: cell_out's gradient once backward reached it */
+    int n_chunks;
+    chunk chunks[MAX_CHUNKS];
+} layer;
+
+/* One row of one step, forward and backward side by side. `restrict`
+ * tells the compiler the rows do not overlap, so the loops vectorise.
+ * z holds the row's pre-activations; backward overwrites it with their
+ * gradient. dh (dc) comes in as the gradient reaching this step's state
+ * from later steps and leaves zeroed, to receive the recurrent product. */
+
+static void relu_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
+    for (int j = 0; j < n; j++) h[j] = z[j] > 0 ? z[j] : 0;
+}
+
+static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
+                              const ag_real *restrict h) {
+    for (int j = 0; j < n; j++) {
+        ag_real d = dh[j] + out_grad[j];
+        z[j] = h[j] > 0 ? d : 0;
+        dh[j] = 0;
+    }
+}
+
+static void tanh_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
+    for (int j = 0; j < n; j++) h[j] = ag_fast_tanh(z[j]);
+}
+
+static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
+                              const ag_real *restrict h) {
+    for (int j = 0; j < n; j++) {
+        z[j] = (dh[j] + out_grad[j]) * (1 - h[j] * h[j]);
+        dh[j] = 0;
+    }
+}
+
+/* Gate order of torch.nn.LSTMCell: input, forget, cell, output. z is
+ * overwritten with the activated gates, which backward needs. */
+static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev, ag_real *restrict c,
+                             ag_real *restrict tanh_c, ag_real *restrict h) {
+    for (int j = 0; j < n; j++) {
+        ag_real i = ag_fast_sigmoid(z[j]), f = ag_fast_sigmoid(z[n + j]), g = ag_fast_tanh(z[2 * n + j]),
+                o = ag_fast_sigmoid(z[3 * n + j]);
+        z[j] = i;
+        z[n + j] = f;
+        z[2 * n + j] = g;
+        z[3 * n + j] = o;
+        c[j] = f * c_prev[j] + i * g;
+        tanh_c[j] = ag_fast_tanh(c[j]);
+        h[j] = o * tanh_c[j];
+    }
+}
+
+static void lstm_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, ag_real *restrict dc,
+                              const ag_real *restrict out_grad, const ag_real *restrict cell_grad,
+                              const ag_real *restrict c_prev, const ag_real *restrict tanh_c) {
+    for (int j = 0; j < n; j++) {
+        ag_real i = z[j], f = z[n + j], g = z[2 * n + j], o = z[3 * n + j];
+        ag_real d_h = dh[j] + out_grad[j];
+        ag_real d_c = dc[j] + cell_grad[j] + d_h * o * (1 - tanh_c[j] * tanh_c[j]);
+        z[j] = d_c * g * i * (1 - i);
+        z[n + j] = d_c * c_prev[j] * f * (1 - f);
+        z[2 * n + j] = d_c * i * (1 - g * g);
+        z[3 * n + j] = d_h * tanh_c[j] * o * (1 - o);
+        dc[j] = d_c * f;
+        dh[j] = 0;
+    }
+}
+
+/* A row whose sequence has ended carries its state, and the gradient of
+ * its state, over unchanged. */
+static void carry_row_backward(int n, ag_real *restrict d, const ag_real *restrict grad) {
+    for (int j = 0; j < n; j++) d[j] += grad[j];
+}
+
+static void add_rows(int64_t rows, int n, const ag_real *restrict m, ag_real *restrict sum) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int j = 0; j < n; j++) sum[j] += m[r * n + j];
+}
+
+/* ------------------------------------------------------------- forward */
+
+static void forward_chunk(void *arg, int index) {
+    layer *L = arg;
+    chunk *ch = &L->chunks[index];
+    int T = L->steps, R = ch->rows, X = L->input, H = L->hidden, G = L->gates_width;
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++)
+            memcpy(ch->x + ((size_t)t * R + r) * X, L->x->data + ((size_t)(ch->first_row + r) * T + t) * X,
+                   (size_t)X * sizeof(ag_real));
+    ag_gemm(false, true, T * R, G, X, ch->x, X, L->weight_ih->data, X, 0, ch->gates, G);
+    if (L->bias_ih)
+        for (int64_t row = 0; row < (int64_t)T * R; row++) {
+            ag_real *g = ch->gates + row * G;
+            for (int j = 0; j < G; j++) g[j] += L->bias_ih->data[j] + L->bias_hh->data[j];
+        }
+    for (int r = 0; r < R; r++) {
+        memcpy(ch->h + (size_t)r * H, L->h0->data + (size_t)(ch->first_row + r) * H, (size_t)H * sizeof(ag_real));
+        if (ch->c)
+            memcpy(ch->c + (size_t)r * H, L->c0->data + (size_t)(ch->first_row + r) * H, (size_t)H * sizeof(ag_real));
+    }
+    for (int t = 0; t < T; t++) {
+        ag_real *gates = ch->gates + (size_t)t * R * G;
+        const ag_real *h = ch->h + (size_t)t * R * H;
+        ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
+        ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, gates, G);
+        for (int r = 0; r < R; r++) {
+            int b = ch->first_row + r;
+            bool running = t < L->lengths[b];
+            ag_real *z = gates + (size_t)r * G, *hn = h_next + (size_t)r * H;
+            const ag_real *hp = h + (size_t)r * H;
+            if (L->kind == LAYER_LSTM) {
+                const ag_real *cp = ch->c + ((size_t)t * R + r) * H;
+                ag_real *cn = ch->c + ((size_t)(t + 1) * R + r) * H;
+                if (running) {
+                    lstm_row_forward(H, z, cp, cn, ch->tanh_c + ((size_t)t * R + r) * H, hn);
+                } else {
+                    memcpy(hn, hp, (size_t)H * sizeof(ag_real));
+                    memcpy(cn, cp, (size_t)H * sizeof(ag_real));
+                }
+                memcpy(L->cell_out->data + ((size_t)b * T + t) * H, cn, (size_t)H * sizeof(ag_real));
+            } else if (!running) {
+                memcpy(hn, hp, (size_t)H * sizeof(ag_real));
+            } else if (L->kind == LAYER_RNN_RELU) {
+                relu_row_forward(H, z, hn);
+            } else {
+                tanh_row_forward(H, z, hn);
+            }
+            memcpy(L->out->data + ((size_t)b * T + t) * H, hn, (size_t)H * sizeof(ag_real));
+        }
+    }
+}
+
+/* ------------------------------------------------------------ backward */
+
+static bool wants_grad(const ag_tensor *t) { return t && t->requires_grad; }
+
+static void backward_chunk(void *arg, int index) {
+    layer *L = arg;
+    chunk *ch = &L->chunks[index];
+    int T = L->steps, R = ch->rows, X = L->input, H = L->hidden, G = L->gates_width;
+    ag_real *dh = ch->carry_h, *dc = ch->carry_c;
+    memset(dh, 0, (size_t)R * H * sizeof(ag_real));
+    if (dc) memset(dc, 0, (size_t)R * H * sizeof(ag_real));
+    bool need_h0 = wants_grad(L->h0) || wants_grad(L->c0);
+    for (int t = T - 1; t >= 0; t--) {
+        ag_real *gates = ch->gates + (size_t)t * R * G; /* becomes d loss / d pre-activation */
+        const ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
+        for (int r = 0; r < R; r++) {
+            int b = ch->first_row + r;
+            const ag_real *out_grad = L->out->grad + ((size_t)b * T + t) * H;
+            const ag_real *cell_grad = L->cell_grad ? L->cell_grad + ((size_t)b * T + t) * H : ch->zeros;
+            ag_real *z = gates + (size_t)r * G, *dhr = dh + (size_t)r * H, *dcr = dc ? dc + (size_t)r * H : NULL;
+            if (t >= L->lengths[b]) {
+                memset(z, 0, (size_t)G * sizeof(ag_real));
+                carry_row_backward(H, dhr, out_grad);
+                if (dcr) carry_row_backward(H, dcr, cell_grad);
+            } else if (L->kind == LAYER_LSTM) {
+                lstm_row_backward(H, z, dhr, dcr, out_grad, cell_grad, ch->c + ((size_t)t * R + r) * H,
+                                  ch->tanh_c + ((size_t)t * R + r) * H);
+            } else if (L->kind == LAYER_RNN_RELU) {
+                relu_row_backward(H, z, dhr, out_grad, h_next + (size_t)r * H);
+            } else {
+                tanh_row_backward(H, z, dhr, out_grad, h_next + (size_t)r * H);
+            }
+        }
+        if (t > 0 || need_h0) ag_gemm(false, false, R, H, G, gates, G, L->weight_hh->data, H, 1, dh, H);
+    }
+    for (int r = 0; r < R; r++) {
+        int b = ch->first_row + r;
+        for (int j = 0; j < H; j++) {
+            if (wants_grad(L->h0)) L->h0->grad[(size_t)b * H + j] += dh[(size_t)r * H + j];
+            if (wants_grad(L->c0)) L->c0->grad[(size_t)b * H + j] += dc[(size_t)r * H + j];
+        }
+    }
+    /* The first chunk adds straight into the weights' gradients; the others
+     * into their own buffers, added in chunk order afterwards. */
+    int64_t rows = (int64_t)T * R;
+    bool first = index == 0;
+    ag_real beta = first ? 1 : 0;
+    ag_real *d_weight_ih = first ? L->weight_ih->grad : ch->weight_grad;
+    ag_real *d_weight_hh = first ? L->weight_hh->grad : ch->weight_grad + G * X;
+    if (wants_grad(L->weight_ih)) ag_gemm(true, false, G, X, (int)rows, ch->gates, G, ch->x, X, beta, d_weight_ih, X);
+    if (wants_grad(L->weight_hh)) ag_gemm(true, false, G, H, (int)rows, ch->gates, G, ch->h, H, beta, d_weight_hh, H);
+    if (L->bias_ih) {
+        memset(ch->bias_grad, 0, (size_t)G * sizeof(ag_real));
+        add_rows(rows, G, ch->gates, ch->bias_grad);
+    }
+    if (wants_grad(L->x)) {
+        /* ch->x is no longer needed: it receives d loss / d x, time-major. */
+        ag_gemm(false, false, (int)rows, X, G, ch->gates, G, L->weight_ih->data, X, 0, ch->x, X);
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) {
+                ag_real *dx = L->x->grad + ((size_t)(ch->first_row + r) * T + t) * X;
+                const ag_real *src = ch->x + ((size_t)t * R + r) * X;
+                for (int i = 0; i < X; i++) dx[i] += src[i];
+            }
+    }
+}
+
+static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
+    layer *L = out->saved;
+    int X = L->input, H = L->hidden, G = L->gates_width;
+    for (int k = 0; k < L->n_chunks; k++) {
+        chunk *ch = &L->chunks[k];
+        size_t state = (size_t)ch->rows * H * sizeof(ag_real);
+        bool lstm = L->kind == LAYER_LSTM;
+        ch->carry_h = ag_arena_alloc(ctx, state);
+        ch->carry_c = lstm ? ag_arena_alloc(ctx, state) : NULL;
+        ch->zeros = lstm ? ag_arena_alloc(ctx, (size_t)H * sizeof(ag_real)) : NULL;
+        ch->weight_grad = k > 0 ? ag_arena_alloc(ctx, (size_t)G * (X + H) * sizeof(ag_real)) : NULL;
+        ch->bias_grad = ag_arena_alloc(ctx, (size_t)G * sizeof(ag_real));
+        if (!ch->carry_h || (lstm && (!ch->carry_c || !ch->zeros)) || (k > 0 && !ch->weight_grad) || !ch->bias_grad)
+            return AG_ERROR_MEMORY;
+        if (lstm) memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
+    }
+    ag_parallel_run(L->n_chunks, backward_chunk, L);
+    for (int k = 0; k < L->n_chunks; k++) {
+        const chunk *ch = &L->chunks[k];
+        ag_tensor *targets[] = {L->weight_ih, L->weight_hh, L->bias_ih, L->bias_hh};
+        const ag_real *sources[] = {ch->weight_grad, ch->weight_grad + G * X, ch->bias_grad, ch->bias_grad};
+        for (int p = k == 0 ? 2 : 0; p < 4; p++) /* chunk 0's weights are in already */
+            if (wants_grad(targets[p]))
+                for (int64_t j = 0; j < targets[p]->size; j++) targets[p]->grad[j] += sources[p][j];
+    }
+    return AG_OK;
+}
+
+/* The cell states are a second output: a node whose backward hands its
+ * gradient to the layer, whose backward runs next (the tape is walked in
+ * reverse and this node was recorded after the layer). */
+static ag_status cell_states_backward(ag_ctx *ctx, ag_tensor *out) {
+    layer *L = out->inputs[0]->saved;
+    L->cell_grad = out->grad;
+    (void)ctx;
+    return AG_OK;
+}
+
+static const ag_op rnn_sequence_op = {"ag_rnn_cell_sequence", layer_backward};
+static const ag_op lstm_sequence_op = {"ag_lstm_cell_sequence", layer_backward};
+static const ag_op lstm_cell_states_op = {"ag_lstm_cell_sequence (cell states)", cell_states_backward};
+
+/* ---------------------------------------------------------- the layers */
+
+static bool check_shape(const char *who, const char *what, const ag_tensor *t, int ndim, int d0, int d1, int d2) {
+    int expected[3] = {d0, d1, d2};
+    bool ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == expected[i];
+    if (ok) return true;
+    char shape[64];
+    if (ndim == 3)
+        ag_error_set(AG_ERROR_SHAPE, "%s: %s has shape %s, expected [%d, %d, %d]", who, what,
+                     ag_shape_string(t, shape, sizeof shape), d0, d1, d2);
+    else
+        ag_error_set(AG_ERROR_SHAPE, "%s: %s has shape %s, expected [%d, %d]", who, what,
+                     ag_shape_string(t, shape, sizeof shape), d0, d1);
+    return false;
+}
+
+static void plan_chunks(layer *L) {
+    int B = L->batch;
+    bool split = B >= MAX_CHUNKS * MIN_CHUNK_ROWS && (int64_t)B * L->hidden * L->gates_width >= MIN_CHUNK_WORK;
+    L->n_chunks = split ? MAX_CHUNKS : 1;
+    for (int k = 0, row = 0; k < L->n_chunks; k++) {
+        int rows = B / L->n_chunks + (k < B % L->n_chunks);
+        L->chunks[k] = (chunk){.first_row = row, .rows = rows};
+        row += rows;
+    }
+}
+
+/* Checks the arguments, allocates the layer's memory and runs it forward. */
+static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, layer_kind kind, int input_size,
+                                int hidden_size, ag_tensor *const weights[4], ag_tensor *x, const int *lengths,
+                                ag_tensor *h0, ag_tensor *c0, ag_tensor **cell_out) {
+    if (!x || !h0 || (kind == LAYER_LSTM && !c0)) return NULL;
+    if (x->ndim != 3) {
+        char shape[64];
+        ag_error_set(AG_ERROR_SHAPE, "%s: input has shape %s, expected [batch, steps, %d]", who,
+                     ag_shape_string(x, shape, sizeof shape), input_size);
+        return NULL;
+    }
+    int B = x->shape[0], T = x->shape[1], H = hidden_size;
+    if (!check_shape(who, "input", x, 3, B, T, input_size) || !check_shape(who, "h0", h0, 2, B, H, 0) ||
+        (c0 && !check_shape(who, "c0", c0, 2, B, H, 0)))
+        return NULL;
+    if (lengths)
+        for (int b = 0; b < B; b++)
+            if (lengths[b] < 1 || lengths[b] > T) {
+                ag_error_set(AG_ERROR_ARGUMENT, "%s: sequence %d has length %d, outside 1..%d", who, b, lengths[b], T);
+                return NULL;
+            }
+    ag_tensor *inputs[] = {x, h0, c0, weights[0], weights[1], weights[2], weights[3]};
+    ag_tensor *out = ag_node_inputs(ctx, op, 3, (int[]){B, T, H}, 7, inputs);
+    layer *L = out ? ag_arena_alloc(ctx, sizeof *L) : NULL;
+    int *own_lengths = L ? ag_arena_alloc(ctx, (size_t)B * sizeof(int)) : NULL;
+    if (!own_lengths) return NULL;
+    *L = (layer){.kind = kind, .batch = B, .steps = T, .input = input_size, .hidden = H,
+                 .gates_width = kind == LAYER_LSTM ? 4 * H : H, .lengths = own_lengths,
+                 .x = x, .h0 = h0, .c0 = c0, .weight_ih = weights[0], .weight_hh = weights[1],
+                 .bias_ih = weights[2], .bias_hh = weights[3], .out = out};
+    for (int b = 0; b < B; b++) own_lengths[b] = lengths ? lengths[b] : T;
+    out->saved = L;
+    if (kind == LAYER_LSTM) {
+        /* Recorded after the layer, so its backward runs first. */
+        L->cell_out = ag_node(ctx, out->op ? &lstm_cell_states_op : NULL, 3, (int[]){B, T, H}, 1, out, NULL, NULL);
+        if (!L->cell_out) return NULL;
+        *cell_out = L->cell_out;
+    }
+    plan_chunks(L);
+    int G = L->gates_width;
+    for (int k = 0; k < L->n_chunks; k++) {
+        chunk *ch = &L->chunks[k];
+        size_t R = (size_t)ch->rows, real = sizeof(ag_real);
+        ch->x = ag_arena_alloc(ctx, (size_t)T * R * input_size * real);
+        ch->gates = ag_arena_alloc(ctx, (size_t)T * R * G * real);
+        ch->h = ag_arena_alloc(ctx, (size_t)(T + 1) * R * H * real);
+        if (kind == LAYER_LSTM) {
+            ch->c = ag_arena_alloc(ctx, (size_t)(T + 1) * R * H * real);
+            ch->tanh_c = ag_arena_alloc(ctx, (size_t)T * R * H * real);
+            if (!ch->c || !ch->tanh_c) return NULL;
+        }
+        if (!ch->x || !ch->gates || !ch->h) return NULL;
+    }
+    ag_parallel_run(L->n_chunks, forward_chunk, L);
+    return out;
+}
+
+ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
+                                ag_tensor *h0) {
+    if (!cell) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_rnn_cell_sequence: cell is NULL");
+        return NULL;
+    }
+    ag_tensor *weights[4] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
+    layer_kind kind = cell->nonlinearity == AG_NONLINEARITY_RELU ? LAYER_RNN_RELU : LAYER_RNN_TANH;
+    return layer_forward(ctx, "ag_rnn_cell_sequence", &rnn_sequence_op, kind, cell->input_size, cell->hidden_size,
+                         weights, x, lengths, h0, NULL, NULL);
+}
+
+ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
+                                    ag_lstm_state state0) {
+    ag_lstm_state result = {NULL, NULL};
+    if (!cell) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_lstm_cell_sequence: cell is NULL");
+        return result;
+    }
+    ag_tensor *weights[4] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
+    ag_tensor *cells = NULL;
+    ag_tensor *h = layer_forward(ctx, "ag_lstm_cell_sequence", &lstm_sequence_op, LAYER_LSTM, cell->input_size,
+                                 cell->hidden_size, weights, x, lengths, state0.h, state0.c, &cells);
+    if (h && cells) result = (ag_lstm_state){h, cells};
+    return result;
+}
