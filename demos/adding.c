@@ -22,7 +22,7 @@ static const char *const SUMMARY =
 
 typedef struct options {
     const char *model, *optimizer, *run_dir;
-    long T, hidden, batch, train_size, test_size, steps, epochs, eval_every, seed;
+    long T, hidden, batch, train_size, test_size, steps, epochs, eval_every, seed, threads;
     double lr, clip, identity_scale, forget_bias, stop_below;
     bool quiet;
 } options;
@@ -75,7 +75,7 @@ static void shuffle(int64_t *order, int64_t n, ag_rng *rng) {
 int main(int argc, char **argv) {
     options o = {.model = "irnn", .optimizer = "adam", .T = 150, .hidden = 100, .batch = 16, .train_size = 100000,
                  .test_size = 10000, .steps = 20000, .eval_every = 500, .seed = 42, .lr = 1e-4, .clip = 1,
-                 .identity_scale = 1, .forget_bias = 1};
+                 .identity_scale = 1, .forget_bias = 1, .threads = 1};
     const flag_spec specs[] = {
         {"model", FLAG_STRING, &o.model, 0, 0, false, "irnn, rnn-tanh or lstm"},
         {"T", FLAG_INT, &o.T, 2, 100000, false, "sequence length"},
@@ -93,11 +93,13 @@ int main(int argc, char **argv) {
         {"eval-every", FLAG_INT, &o.eval_every, 1, 1e10, false, "steps between test evaluations"},
         {"stop-below", FLAG_DOUBLE, &o.stop_below, 0, 10, false, "stop once the test MSE is below this (0: never)"},
         {"seed", FLAG_INT, &o.seed, 0, 4294967295.0, false, "random seed (init, data, order)"},
+        {"threads", FLAG_INT, &o.threads, 1, 64, false, "threads for the rows of a batch (results are the same for any number)"},
         {"run-dir", FLAG_STRING, &o.run_dir, 0, 0, false, "where to write the run (default runs/adding-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line"},
     };
     int parsed = flags_parse("adding", SUMMARY, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (ag_set_num_threads((int)o.threads) != AG_OK) return fail("--threads");
     adding_kind kind;
     if (strcmp(o.model, "irnn") == 0)
         kind = ADDING_IRNN;
@@ -155,6 +157,7 @@ int main(int argc, char **argv) {
     ag_run_set_param(run, "steps", "%lld", (long long)steps);
     ag_run_set_param(run, "eval_every", "%ld", o.eval_every);
     ag_run_set_param(run, "seed", "%ld", o.seed);
+    ag_run_set_param(run, "threads", "%ld", o.threads);
     const char *const columns[] = {"loss", "test_mse", "grad_norm"};
     if (ag_run_write_params(run) != AG_OK || ag_run_begin_metrics(run, columns, 3) != AG_OK) return fail("run files");
 

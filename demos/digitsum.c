@@ -171,7 +171,7 @@ static ag_status evaluate(ag_ctx *ctx, const digitsum_model *model, batches *gro
 
 static int train(int argc, char **argv) {
     const char *data_path = NULL, *model_name = "lstm", *run_dir = NULL;
-    long epochs = 20, hidden = 128, batch_size = 64, seed = 42;
+    long epochs = 20, hidden = 128, batch_size = 64, seed = 42, threads = 1;
     double lr = 1e-3, split = 0.8, weight_decay = 0;
     bool quiet = false;
     const flag_spec specs[] = {
@@ -184,11 +184,13 @@ static int train(int argc, char **argv) {
         {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step"},
         {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)"},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)"},
+        {"threads", FLAG_INT, &threads, 1, 64, false, "threads for the rows of a batch (results are the same for any number)"},
         {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line"},
     };
-    int parsed = flags_parse("digitsum train", USAGE, specs, 11, argc, argv, NULL, NULL);
+    int parsed = flags_parse("digitsum train", USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (ag_set_num_threads((int)threads) != AG_OK) return fail("--threads");
     digitsum_kind kind;
     if (!parse_kind(model_name, &kind)) return 2;
     if (!data_path) {
@@ -244,6 +246,7 @@ static int train(int argc, char **argv) {
     ag_run_set_param(run, "weight_decay", "%g", weight_decay);
     ag_run_set_param(run, "batch", "%ld", batch_size);
     ag_run_set_param(run, "seed", "%ld", seed);
+    ag_run_set_param(run, "threads", "%ld", threads);
     const char *const columns[] = {"loss", "val_loss", "val_acc", "seconds"};
     if (ag_run_write_params(run) != AG_OK || ag_run_begin_metrics(run, columns, 4) != AG_OK) return fail("run files");
 

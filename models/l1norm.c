@@ -46,33 +46,20 @@ static ag_tensor *absolute_value(ag_ctx *ctx, ag_tensor *x) {
 }
 
 ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_sequence_batch *batch) {
-    ag_tensor *h = ag_zeros(ctx, 2, (int[]){batch->batch, 1});
-    for (int t = 0; t < batch->max_length && h; t++) {
-        ag_tensor *a = absolute_value(ctx, ag_sequence_input(ctx, batch, t));
-        ag_tensor *next = ag_rnn_cell_forward(ctx, &model->cell, a, h);
-        /* A finished sequence keeps its state: padding changes nothing. */
-        h = ag_where(ctx, ag_sequence_mask(ctx, batch, t, 1), next, h);
-    }
-    return h;
+    ag_tensor *absolute = absolute_value(ctx, ag_sequence_values(ctx, batch));
+    ag_tensor *h0 = ag_zeros(ctx, 2, (int[]){batch->batch, 1});
+    /* Each row's state stops at its own length: padding changes nothing. */
+    return ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute, batch->lengths, h0));
 }
 
 ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction) {
     bool was_enabled = ag_set_grad_enabled(ctx, false);
-    ag_real state = 0;
-    ag_status status = AG_OK;
-    for (int t = 0; t < length; t++) {
-        ag_ctx_reset(ctx);
-        ag_tensor *x = ag_from_array(ctx, 2, (int[]){1, 1}, &values[t]);
-        ag_tensor *h = ag_from_array(ctx, 2, (int[]){1, 1}, &state);
-        ag_tensor *next = ag_rnn_cell_forward(ctx, &model->cell, absolute_value(ctx, x), h);
-        if (!next) {
-            status = ag_error_code();
-            break;
-        }
-        state = next->data[0];
-    }
+    ag_tensor *x = ag_from_array(ctx, 3, (int[]){1, length, 1}, values);
+    ag_tensor *h = ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute_value(ctx, x), NULL,
+                                                          ag_zeros(ctx, 2, (int[]){1, 1})));
+    ag_status status = h ? AG_OK : ag_error_code();
+    if (h) *prediction = h->data[0];
     ag_ctx_reset(ctx);
     ag_set_grad_enabled(ctx, was_enabled);
-    *prediction = state;
     return status;
 }

@@ -364,9 +364,9 @@ ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence);
 
 /* Threads for the ops that split a batch (the recurrent layers); 1 (the
  * default) runs everything in the calling thread. Results are
- * bit-identical for every number of threads. Also sets OpenBLAS to one
- * thread: on the small matrices of these models its threads cost more
- * than they gain. Call it between steps, from one thread. */
+ * bit-identical for every number of threads. OpenBLAS runs single-threaded
+ * once a context exists: on the small matrices of these models its threads
+ * cost more than they gain. Call it between steps, from one thread. */
 ag_status ag_set_num_threads(int n);
 int ag_num_threads(void);
 

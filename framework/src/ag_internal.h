@@ -38,6 +38,8 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
  * (ag_set_num_threads), and returns when all are done. Tasks must not
  * depend on which thread runs them. */
 void ag_parallel_run(int n_tasks, void (*task)(void *arg, int index), void *arg);
+/* Sets OpenBLAS to one thread, once; every context calls it. */
+void ag_threads_init(void);
 
 /* The gradient buffer of `t`, zero-filled on first use; NULL on no memory. */
 ag_real *ag_grad_buffer(ag_ctx *ctx, ag_tensor *t);

@@ -95,6 +95,7 @@ ag_ctx *ag_ctx_create(void) {
         return NULL;
     }
     ctx->grad_enabled = true;
+    ag_threads_init();
     return ctx;
 }
 

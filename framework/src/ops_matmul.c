@@ -17,14 +17,22 @@ enum { DIRECT_LOOP_MAX_WORK = 64 };
 
 void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda, const ag_real *b,
              int ldb, ag_real beta, ag_real *c, int ldc) {
-    if ((int64_t)m * n * k <= DIRECT_LOOP_MAX_WORK) {
+    int64_t work = (int64_t)m * n * k;
+    int thinnest = m < n ? (m < k ? m : k) : (n < k ? n : k);
+    /* A product with a dimension of 1 or 2 (the L1 RNN's 320 x 1 x 1) is
+     * cheaper without OpenBLAS's packing up to a few thousand
+     * multiply-adds; bench/matmul.c measures the crossover. */
+    if (work <= DIRECT_LOOP_MAX_WORK || (thinnest <= 2 && work <= 4096)) {
+        /* Strides instead of branches in the inner loop. */
+        int64_t a_i = transpose_a ? 1 : lda, a_p = transpose_a ? lda : 1;
+        int64_t b_p = transpose_b ? 1 : ldb, b_j = transpose_b ? ldb : 1;
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
+                const ag_real *a_row = a + i * a_i, *b_column = b + j * b_j;
                 ag_real sum = 0;
-                for (int p = 0; p < k; p++)
-                    sum += (transpose_a ? a[(int64_t)p * lda + i] : a[(int64_t)i * lda + p]) *
-                           (transpose_b ? b[(int64_t)j * ldb + p] : b[(int64_t)p * ldb + j]);
-                c[(int64_t)i * ldc + j] = beta == 0 ? sum : beta * c[(int64_t)i * ldc + j] + sum;
+                for (int p = 0; p < k; p++) sum += a_row[p * a_p] * b_column[p * b_p];
+                ag_real *out = c + (int64_t)i * ldc + j;
+                *out = beta == 0 ? sum : beta * *out + sum;
             }
         return;
     }

@@ -66,13 +66,21 @@ static void stop_workers(void) {
     pool.stopping = false;
 }
 
+/* ag's threads split the rows of a batch; OpenBLAS's own threads on these
+ * small matrices cost more than they gain (they spin in sched_yield; the
+ * PyTorch reference runs were slower with two) and would compete with
+ * ours. So OpenBLAS runs single-threaded once ag is in use. */
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+void ag_threads_init(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_single_thread);
+}
+
 ag_status ag_set_num_threads(int n) {
     if (n < 1 || n > MAX_THREADS)
         return ag_error_set(AG_ERROR_ARGUMENT, "ag_set_num_threads: %d threads; 1 to %d", n, MAX_THREADS);
-    /* ag's threads split the rows of a batch; OpenBLAS's own threads on
-     * these small matrices cost more than they gain (PyTorch's reference
-     * runs were slower with two), and would compete with ours. */
-    openblas_set_num_threads(1);
+    ag_threads_init();
     if (n - 1 == pool.n_workers) return AG_OK;
     stop_workers();
     for (int i = 0; i < n - 1; i++) {

@@ -117,6 +117,15 @@ static void lstm_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, 
     }
 }
 
+/* The rows of the L1 RNN hold one number: a call to memcpy would cost
+ * more than the copy. */
+static inline void copy_row(int n, ag_real *restrict dst, const ag_real *restrict src) {
+    if (n == 1)
+        *dst = *src;
+    else
+        memcpy(dst, src, (size_t)n * sizeof(ag_real));
+}
+
 /* A row whose sequence has ended carries its state, and the gradient of
  * its state, over unchanged. */
 static void carry_row_backward(int n, ag_real *restrict d, const ag_real *restrict grad) {
@@ -136,8 +145,7 @@ static void forward_chunk(void *arg, int index) {
     int T = L->steps, R = ch->rows, X = L->input, H = L->hidden, G = L->gates_width;
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++)
-            memcpy(ch->x + ((size_t)t * R + r) * X, L->x->data + ((size_t)(ch->first_row + r) * T + t) * X,
-                   (size_t)X * sizeof(ag_real));
+            copy_row(X, ch->x + ((size_t)t * R + r) * X, L->x->data + ((size_t)(ch->first_row + r) * T + t) * X);
     ag_gemm(false, true, T * R, G, X, ch->x, X, L->weight_ih->data, X, 0, ch->gates, G);
     if (L->bias_ih)
         for (int64_t row = 0; row < (int64_t)T * R; row++) {
@@ -145,9 +153,9 @@ static void forward_chunk(void *arg, int index) {
             for (int j = 0; j < G; j++) g[j] += L->bias_ih->data[j] + L->bias_hh->data[j];
         }
     for (int r = 0; r < R; r++) {
-        memcpy(ch->h + (size_t)r * H, L->h0->data + (size_t)(ch->first_row + r) * H, (size_t)H * sizeof(ag_real));
+        copy_row(H, ch->h + (size_t)r * H, L->h0->data + (size_t)(ch->first_row + r) * H);
         if (ch->c)
-            memcpy(ch->c + (size_t)r * H, L->c0->data + (size_t)(ch->first_row + r) * H, (size_t)H * sizeof(ag_real));
+            copy_row(H, ch->c + (size_t)r * H, L->c0->data + (size_t)(ch->first_row + r) * H);
     }
     for (int t = 0; t < T; t++) {
         ag_real *gates = ch->gates + (size_t)t * R * G;
@@ -165,18 +173,18 @@ static void forward_chunk(void *arg, int index) {
                 if (running) {
                     lstm_row_forward(H, z, cp, cn, ch->tanh_c + ((size_t)t * R + r) * H, hn);
                 } else {
-                    memcpy(hn, hp, (size_t)H * sizeof(ag_real));
-                    memcpy(cn, cp, (size_t)H * sizeof(ag_real));
+                    copy_row(H, hn, hp);
+                    copy_row(H, cn, cp);
                 }
-                memcpy(L->cell_out->data + ((size_t)b * T + t) * H, cn, (size_t)H * sizeof(ag_real));
+                copy_row(H, L->cell_out->data + ((size_t)b * T + t) * H, cn);
             } else if (!running) {
-                memcpy(hn, hp, (size_t)H * sizeof(ag_real));
+                copy_row(H, hn, hp);
             } else if (L->kind == LAYER_RNN_RELU) {
                 relu_row_forward(H, z, hn);
             } else {
                 tanh_row_forward(H, z, hn);
             }
-            memcpy(L->out->data + ((size_t)b * T + t) * H, hn, (size_t)H * sizeof(ag_real));
+            copy_row(H, L->out->data + ((size_t)b * T + t) * H, hn);
         }
     }
 }
