@@ -231,15 +231,15 @@ static state step(ag_ctx *ctx, const digitsum_model *m, const int *symbols, int 
     return (state){ag_rnn_cell_forward(ctx, &m->rnn, x, s.h), NULL};
 }
 
-static bool check_batch(const char *who, const digitsum_example *const *batch, int n, bool same_answer_length) {
+static bool check_batch(const char *who, const digitsum_example *const *batch, int n, bool same_length) {
     if (n < 1 || n > MAX_BATCH) {
         ag_error_set(AG_ERROR_ARGUMENT, "%s: batch of %d; 1 to %d examples", who, n, MAX_BATCH);
         return false;
     }
-    for (int i = 1; i < n; i++)
-        if (batch[i]->length != batch[0]->length ||
-            (same_answer_length && batch[i]->answer_length != batch[0]->answer_length)) {
-            ag_error_set(AG_ERROR_ARGUMENT, "%s: examples of one batch must share their lengths", who);
+    for (int i = 1; i < n && same_length; i++)
+        if (batch[i]->length != batch[0]->length) {
+            ag_error_set(AG_ERROR_ARGUMENT, "%s: examples of one batch must have one input length (%d and %d)", who,
+                         batch[0]->length, batch[i]->length);
             return false;
         }
     return true;
@@ -269,43 +269,63 @@ static int encoder_symbol(const digitsum_example *e, int t) {
 
 /* The states after every step of the recurrent layer, [n, steps, hidden],
  * and the last step's state. */
-static ag_tensor *run_layer(ag_ctx *ctx, const digitsum_model *m, ag_tensor *x, state *last) {
+static ag_tensor *run_layer(ag_ctx *ctx, const digitsum_model *m, ag_tensor *x, const int *lengths, state *last) {
     int n = x ? x->shape[0] : 1;
     state s = zero_state(ctx, m, n);
     if (!x || !s.h) return NULL;
     ag_tensor *h;
     if (m->kind == DIGITSUM_LSTM) {
-        ag_lstm_state all = ag_lstm_cell_sequence(ctx, &m->lstm, x, NULL, (ag_lstm_state){s.h, s.c});
+        ag_lstm_state all = ag_lstm_cell_sequence(ctx, &m->lstm, x, lengths, (ag_lstm_state){s.h, s.c});
         h = all.h;
         if (last) *last = (state){ag_last_step(ctx, all.h), ag_last_step(ctx, all.c)};
     } else {
-        h = ag_rnn_cell_sequence(ctx, &m->rnn, x, NULL, s.h);
+        h = ag_rnn_cell_sequence(ctx, &m->rnn, x, lengths, s.h);
         if (last) *last = (state){ag_last_step(ctx, h), NULL};
     }
     return h;
 }
 
 ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n) {
-    if (!check_batch("digitsum_loss", batch, n, true)) return NULL;
-    static _Thread_local int targets[MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1)];
-    int L = batch[0]->length, m = batch[0]->answer_length, steps = L + m + 1;
-    ag_tensor *states = run_layer(ctx, model, one_hot_sequence(ctx, batch, n, steps, teacher_symbol), NULL);
-    /* Scored where the model should emit a_1, .., a_m, EOA: after reading
-     * EOS, a_1, .., a_m. */
-    ag_tensor *decoder = ag_reshape(ctx, ag_slice(ctx, states, 1, L, steps), 2, (int[]){n * (m + 1), model->hidden});
+    if (!check_batch("digitsum_loss", batch, n, false)) return NULL;
+    static _Thread_local int targets[MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1)], rows[MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1)],
+        lengths[MAX_BATCH];
+    int steps = 0, scored = 0;
+    for (int i = 0; i < n; i++) {
+        lengths[i] = batch[i]->length + batch[i]->answer_length + 1;
+        if (lengths[i] > steps) steps = lengths[i];
+    }
+    /* Rows of different lengths are padded at the end (with EOA, never
+     * read: each row stops at its own length). */
+    ag_tensor *x = ag_zeros(ctx, 3, (int[]){n, steps, DIGITSUM_SYMBOLS});
+    if (!x) return NULL;
     for (int i = 0; i < n; i++)
-        for (int j = 0; j <= m; j++) targets[i * (m + 1) + j] = j == m ? DIGITSUM_EOA : batch[i]->answer[j] - '0';
+        for (int t = 0; t < steps; t++)
+            x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + (t < lengths[i] ? teacher_symbol(batch[i], t) : DIGITSUM_EOA)] = 1;
+    /* Scored where the model should emit a_1, .., a_m, EOA: the states
+     * after reading EOS, a_1, .., a_m. */
+    for (int i = 0; i < n; i++) {
+        const digitsum_example *e = batch[i];
+        for (int j = 0; j <= e->answer_length; j++, scored++) {
+            rows[scored] = i * steps + e->length + j;
+            targets[scored] = j == e->answer_length ? DIGITSUM_EOA : e->answer[j] - '0';
+        }
+    }
+    ag_tensor *states = run_layer(ctx, model, x, lengths, NULL);
+    ag_tensor *flat = ag_reshape(ctx, states, 2, (int[]){n * steps, model->hidden});
+    ag_tensor *decoder = ag_gather_rows(ctx, flat, rows, scored);
+    /* The mean over every scored symbol of the batch, as PyTorch's
+     * cross_entropy over padded targets (ignore_index) computes it. */
     return ag_cross_entropy_loss(ctx, ag_linear_forward(ctx, &model->readout, decoder), targets, NULL);
 }
 
 ag_status digitsum_decode(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n,
                           char (*answers)[DIGITSUM_MAX_ANSWER + 2], bool *correct) {
-    if (!check_batch("digitsum_decode", batch, n, false)) return ag_error_code();
+    if (!check_batch("digitsum_decode", batch, n, true)) return ag_error_code();
     bool was_enabled = ag_set_grad_enabled(ctx, false);
     int symbols[MAX_BATCH], emitted[MAX_BATCH][DIGITSUM_MAX_ANSWER];
     bool finished[MAX_BATCH] = {false};
     state s = {NULL, NULL};
-    run_layer(ctx, model, one_hot_sequence(ctx, batch, n, batch[0]->length + 1, encoder_symbol), &s);
+    run_layer(ctx, model, one_hot_sequence(ctx, batch, n, batch[0]->length + 1, encoder_symbol), NULL, &s);
     int steps = 0;
     for (int all_done = 0; steps < DIGITSUM_MAX_ANSWER && s.h && !all_done; steps++) {
         if (steps > 0) s = step(ctx, model, symbols, n, s);

@@ -53,9 +53,10 @@ typedef struct digitsum_model {
 ag_status digitsum_model_init(digitsum_model *model, digitsum_kind kind, int hidden, ag_rng *rng);
 void digitsum_model_free(digitsum_model *model);
 
-/* Teacher-forced cross-entropy, averaged over the emitted symbols, of n
- * examples that share their input and answer lengths: the model reads
- * d_1..d_L EOS a_1..a_m and is scored where it should emit a_1..a_m EOA. */
+/* Teacher-forced cross-entropy of n examples of any lengths: each reads
+ * d_1..d_L EOS a_1..a_m and is scored where it should emit a_1..a_m EOA;
+ * the loss is the mean over all scored symbols of the batch (PyTorch's
+ * cross_entropy over padded targets with ignore_index). */
 ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n);
 
 /* Greedy decoding of n examples of one input length: writes each answer

@@ -34,6 +34,13 @@ ag_tensor *ag_node_inputs(ag_ctx *ctx, const ag_op *op, int ndim, const int *sha
 void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda, const ag_real *b,
              int ldb, ag_real beta, ag_real *c, int ldc);
 
+/* C[m, n] += A[m, k] B[k, n]: the per-step product of a recurrent layer,
+ * without OpenBLAS's packing of B on every call. B's rows must be readable
+ * up to ag_gemm_padded_width(n) (ldb at least that; zero the padding). */
+void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *b, int ldb, ag_real *c,
+                        int ldc);
+int ag_gemm_padded_width(int n);
+
 /* Runs task(arg, 0..n_tasks-1), on the worker threads when there are some
  * (ag_set_num_threads), and returns when all are done. Tasks must not
  * depend on which thread runs them. */

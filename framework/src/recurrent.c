@@ -46,6 +46,9 @@ typedef struct layer {
     int batch, steps, input, hidden, gates_width;
     const int *lengths;
     ag_tensor *x, *h0, *c0, *weight_ih, *weight_hh, *bias_ih, *bias_hh;
+    /* W_hh for the per-step products, rows padded (ag_gemm_accumulate) */
+    ag_real *weight_hh_t;      /* [H, G]: transposed, for forward */
+    ag_real *weight_hh_padded; /* [G, H]: for backward */
     ag_tensor *out;      /* [B, T, H], every step's h */
     ag_tensor *cell_out; /* LSTM: [B, T, H], every step's c */
     ag_real *cell_grad;  /* LSTM: cell_out's gradient once backward reached it */
@@ -161,7 +164,7 @@ static void forward_chunk(void *arg, int index) {
         ag_real *gates = ch->gates + (size_t)t * R * G;
         const ag_real *h = ch->h + (size_t)t * R * H;
         ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
-        ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, gates, G);
+        ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), gates, G);
         for (int r = 0; r < R; r++) {
             int b = ch->first_row + r;
             bool running = t < L->lengths[b];
@@ -222,7 +225,7 @@ static void backward_chunk(void *arg, int index) {
                 tanh_row_backward(H, z, dhr, out_grad, h_next + (size_t)r * H);
             }
         }
-        if (t > 0 || need_h0) ag_gemm(false, false, R, H, G, gates, G, L->weight_hh->data, H, 1, dh, H);
+        if (t > 0 || need_h0) ag_gemm_accumulate(R, H, G, gates, G, L->weight_hh_padded, ag_gemm_padded_width(H), dh, H);
     }
     for (int r = 0; r < R; r++) {
         int b = ch->first_row + r;
@@ -272,6 +275,12 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
             return AG_ERROR_MEMORY;
         if (lstm) memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
     }
+    int H_padded = ag_gemm_padded_width(H);
+    L->weight_hh_padded = ag_arena_alloc(ctx, (size_t)G * H_padded * sizeof(ag_real));
+    if (!L->weight_hh_padded) return AG_ERROR_MEMORY;
+    memset(L->weight_hh_padded, 0, (size_t)G * H_padded * sizeof(ag_real));
+    for (int g = 0; g < G; g++)
+        memcpy(L->weight_hh_padded + (size_t)g * H_padded, L->weight_hh->data + (size_t)g * H, (size_t)H * sizeof(ag_real));
     ag_parallel_run(L->n_chunks, backward_chunk, L);
     for (int k = 0; k < L->n_chunks; k++) {
         const chunk *ch = &L->chunks[k];
@@ -366,6 +375,12 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
     }
     plan_chunks(L);
     int G = L->gates_width;
+    int G_padded = ag_gemm_padded_width(G);
+    L->weight_hh_t = ag_arena_alloc(ctx, (size_t)G_padded * H * sizeof(ag_real));
+    if (!L->weight_hh_t) return NULL;
+    memset(L->weight_hh_t, 0, (size_t)G_padded * H * sizeof(ag_real));
+    for (int g = 0; g < G; g++)
+        for (int j = 0; j < H; j++) L->weight_hh_t[(size_t)j * G_padded + g] = L->weight_hh->data[(size_t)g * H + j];
     for (int k = 0; k < L->n_chunks; k++) {
         chunk *ch = &L->chunks[k];
         size_t R = (size_t)ch->rows, real = sizeof(ag_real);
