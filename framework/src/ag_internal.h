@@ -34,6 +34,18 @@ ag_tensor *ag_node_inputs(ag_ctx *ctx, const ag_op *op, int ndim, const int *sha
 void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda, const ag_real *b,
              int ldb, ag_real beta, ag_real *c, int ldc);
 
+/* For the hot loops: an AVX2/FMA clone beside the baseline one, picked
+ * when the program loads (GCC's function multi-versioning, x86-64 only). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define AG_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define AG_TARGET_CLONES
+#endif
+
+/* True when ag_gemm_accumulate uses its own kernel for B [k, n] (B fits in
+ * the L1 cache); otherwise it calls OpenBLAS, and B need not be padded. */
+bool ag_gemm_accumulate_in_place(int k, int n);
+
 /* C[m, n] += A[m, k] B[k, n]: the per-step product of a recurrent layer,
  * without OpenBLAS's packing of B on every call. B's rows must be readable
  * up to ag_gemm_padded_width(n) (ldb at least that; zero the padding). */

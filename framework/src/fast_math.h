@@ -24,8 +24,11 @@ static inline ag_real ag_fast_tanh(ag_real x) { return tanh(x); }
  * (Cody-Waite, ln 2 in two parts) and Cephes' polynomial for exp(r). */
 static inline float ag_fast_exp(float x) {
     x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    /* floor by truncating a positive number, which vectorises without SSE4 */
-    int32_t n = (int32_t)(x * 1.44269504088896341f + 128.5f) - 128;
+    /* floor by truncating a positive number, which vectorises without SSE4;
+     * NaN must not reach the conversion (undefined in C), and still comes
+     * out as NaN through r. */
+    float finite = x == x ? x : 0.0f;
+    int32_t n = (int32_t)(finite * 1.44269504088896341f + 128.5f) - 128;
     float nf = (float)n;
     float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -57,7 +60,9 @@ static inline float ag_fast_tanh(float x) {
     q = q * x2 + 1.18534705686654e-04f;
     q = q * x2 + 2.26843463243900e-03f;
     q = q * x2 + 4.89352518554385e-03f;
-    return x * p / q;
+    float y = x * p / q;
+    /* The approximation overshoots 1 by up to 2 ulps near |x| = 8.6. */
+    return y > 1.0f ? 1.0f : y < -1.0f ? -1.0f : y;
 }
 
 #endif

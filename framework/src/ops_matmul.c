@@ -130,9 +130,7 @@ ag_tensor *ag_transpose(ag_ctx *ctx, ag_tensor *a) {
 enum { L1_CACHE_FLOATS = 12 * 1024 }; /* 48 KB */
 typedef float vector8 __attribute__((vector_size(32), aligned(4)));
 
-#if defined(__x86_64__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+AG_TARGET_CLONES
 static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
                                    int ldc) {
     for (int i0 = 0; i0 < m; i0 += 4) {
@@ -165,13 +163,22 @@ static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda,
 
 int ag_gemm_padded_width(int n) { return (n + 15) / 16 * 16; }
 
-void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *b, int ldb, ag_real *c,
-                        int ldc) {
+bool ag_gemm_accumulate_in_place(int k, int n) {
 #ifdef AG_VECTOR_GEMM
     /* Reading B in place pays while B stays in the L1 cache (the IRNN's
      * 100 x 112: 1.2x faster a step); beyond it (the LSTM's 128 x 512)
      * OpenBLAS's packing wins. */
-    if ((int64_t)k * ldb <= L1_CACHE_FLOATS) {
+    return (int64_t)k * ag_gemm_padded_width(n) <= L1_CACHE_FLOATS;
+#else
+    (void)k, (void)n;
+    return false;
+#endif
+}
+
+void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *b, int ldb, ag_real *c,
+                        int ldc) {
+#ifdef AG_VECTOR_GEMM
+    if (ag_gemm_accumulate_in_place(k, n)) {
         gemm_accumulate_kernel(m, n, k, a, lda, b, ldb, c, ldc);
         return;
     }

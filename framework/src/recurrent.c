@@ -46,7 +46,8 @@ typedef struct layer {
     int batch, steps, input, hidden, gates_width;
     const int *lengths;
     ag_tensor *x, *h0, *c0, *weight_ih, *weight_hh, *bias_ih, *bias_hh;
-    /* W_hh for the per-step products, rows padded (ag_gemm_accumulate) */
+    /* W_hh laid out for ag_gemm_accumulate's own kernel, rows padded; NULL
+     * when the product goes to OpenBLAS with W_hh as it is */
     ag_real *weight_hh_t;      /* [H, G]: transposed, for forward */
     ag_real *weight_hh_padded; /* [G, H]: for backward */
     ag_tensor *out;      /* [B, T, H], every step's h */
@@ -62,11 +63,11 @@ typedef struct layer {
  * gradient. dh (dc) comes in as the gradient reaching this step's state
  * from later steps and leaves zeroed, to receive the recurrent product. */
 
-static void relu_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
+AG_TARGET_CLONES static void relu_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
     for (int j = 0; j < n; j++) h[j] = z[j] > 0 ? z[j] : 0;
 }
 
-static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
+AG_TARGET_CLONES static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
                               const ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
         ag_real d = dh[j] + out_grad[j];
@@ -75,11 +76,11 @@ static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, 
     }
 }
 
-static void tanh_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
+AG_TARGET_CLONES static void tanh_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
     for (int j = 0; j < n; j++) h[j] = ag_fast_tanh(z[j]);
 }
 
-static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
+AG_TARGET_CLONES static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
                               const ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
         z[j] = (dh[j] + out_grad[j]) * (1 - h[j] * h[j]);
@@ -89,7 +90,7 @@ static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, 
 
 /* Gate order of torch.nn.LSTMCell: input, forget, cell, output. z is
  * overwritten with the activated gates, which backward needs. */
-static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev, ag_real *restrict c,
+AG_TARGET_CLONES static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev, ag_real *restrict c,
                              ag_real *restrict tanh_c, ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
         ag_real i = ag_fast_sigmoid(z[j]), f = ag_fast_sigmoid(z[n + j]), g = ag_fast_tanh(z[2 * n + j]),
@@ -104,7 +105,7 @@ static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict
     }
 }
 
-static void lstm_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, ag_real *restrict dc,
+AG_TARGET_CLONES static void lstm_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, ag_real *restrict dc,
                               const ag_real *restrict out_grad, const ag_real *restrict cell_grad,
                               const ag_real *restrict c_prev, const ag_real *restrict tanh_c) {
     for (int j = 0; j < n; j++) {
@@ -164,7 +165,10 @@ static void forward_chunk(void *arg, int index) {
         ag_real *gates = ch->gates + (size_t)t * R * G;
         const ag_real *h = ch->h + (size_t)t * R * H;
         ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
-        ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), gates, G);
+        if (L->weight_hh_t)
+            ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), gates, G);
+        else
+            ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, gates, G);
         for (int r = 0; r < R; r++) {
             int b = ch->first_row + r;
             bool running = t < L->lengths[b];
@@ -225,7 +229,11 @@ static void backward_chunk(void *arg, int index) {
                 tanh_row_backward(H, z, dhr, out_grad, h_next + (size_t)r * H);
             }
         }
-        if (t > 0 || need_h0) ag_gemm_accumulate(R, H, G, gates, G, L->weight_hh_padded, ag_gemm_padded_width(H), dh, H);
+        if (t == 0 && !need_h0) continue;
+        if (L->weight_hh_padded)
+            ag_gemm_accumulate(R, H, G, gates, G, L->weight_hh_padded, ag_gemm_padded_width(H), dh, H);
+        else
+            ag_gemm(false, false, R, H, G, gates, G, L->weight_hh->data, H, 1, dh, H);
     }
     for (int r = 0; r < R; r++) {
         int b = ch->first_row + r;
@@ -275,12 +283,15 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
             return AG_ERROR_MEMORY;
         if (lstm) memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
     }
-    int H_padded = ag_gemm_padded_width(H);
-    L->weight_hh_padded = ag_arena_alloc(ctx, (size_t)G * H_padded * sizeof(ag_real));
-    if (!L->weight_hh_padded) return AG_ERROR_MEMORY;
-    memset(L->weight_hh_padded, 0, (size_t)G * H_padded * sizeof(ag_real));
-    for (int g = 0; g < G; g++)
-        memcpy(L->weight_hh_padded + (size_t)g * H_padded, L->weight_hh->data + (size_t)g * H, (size_t)H * sizeof(ag_real));
+    if (ag_gemm_accumulate_in_place(G, H)) {
+        int H_padded = ag_gemm_padded_width(H);
+        L->weight_hh_padded = ag_arena_alloc(ctx, (size_t)G * H_padded * sizeof(ag_real));
+        if (!L->weight_hh_padded) return AG_ERROR_MEMORY;
+        memset(L->weight_hh_padded, 0, (size_t)G * H_padded * sizeof(ag_real));
+        for (int g = 0; g < G; g++)
+            memcpy(L->weight_hh_padded + (size_t)g * H_padded, L->weight_hh->data + (size_t)g * H,
+                   (size_t)H * sizeof(ag_real));
+    }
     ag_parallel_run(L->n_chunks, backward_chunk, L);
     for (int k = 0; k < L->n_chunks; k++) {
         const chunk *ch = &L->chunks[k];
@@ -375,12 +386,14 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
     }
     plan_chunks(L);
     int G = L->gates_width;
-    int G_padded = ag_gemm_padded_width(G);
-    L->weight_hh_t = ag_arena_alloc(ctx, (size_t)G_padded * H * sizeof(ag_real));
-    if (!L->weight_hh_t) return NULL;
-    memset(L->weight_hh_t, 0, (size_t)G_padded * H * sizeof(ag_real));
-    for (int g = 0; g < G; g++)
-        for (int j = 0; j < H; j++) L->weight_hh_t[(size_t)j * G_padded + g] = L->weight_hh->data[(size_t)g * H + j];
+    if (ag_gemm_accumulate_in_place(H, G)) {
+        int G_padded = ag_gemm_padded_width(G);
+        L->weight_hh_t = ag_arena_alloc(ctx, (size_t)G_padded * H * sizeof(ag_real));
+        if (!L->weight_hh_t) return NULL;
+        memset(L->weight_hh_t, 0, (size_t)G_padded * H * sizeof(ag_real));
+        for (int g = 0; g < G; g++)
+            for (int j = 0; j < H; j++) L->weight_hh_t[(size_t)j * G_padded + g] = L->weight_hh->data[(size_t)g * H + j];
+    }
     for (int k = 0; k < L->n_chunks; k++) {
         chunk *ch = &L->chunks[k];
         size_t R = (size_t)ch->rows, real = sizeof(ag_real);

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# `make bench`: ag against PyTorch on the demos' training steps, side by
+# side. For each round, each workload and each thread count, ag runs, then
+# PyTorch (A B A B ...), so both see the same machine; the table gives
+# medians of ROUNDS (default 5) and is written to bench/results.csv, and
+# plots/bench.png shows the ratios. PyTorch is skipped, with a note, when
+# /usr/bin/python3 cannot import torch.
+#
+# Units: l1norm and adding per training step, digitsum per epoch (8,000
+# sequences). GFLOP/s counts the matrix products of the recurrence
+# (forward, input gradient, weight gradient: 6 x rows x (hidden + input) x
+# gates a step) and sets them against a 512^3 sgemm timed in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-5}
+threads_list=${THREADS:-"1 2"}
+have_torch=0
+/usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+[ -f data/seq_len_4_only.csv ] || bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv >/dev/null
+
+# name|unit|ag command|torch command|flops per unit (0: not counted)
+# 6 x 16 x (100 + 2) x 100 x T for the IRNN; digitsum: 8,000 sequences of
+# 6.93 steps on average (7.15% of the sums have one digit), 12 inputs.
+workloads=(
+  "l1norm|us/step|bin/l1norm --quiet|bench/pytorch/l1norm.py|0"
+  "adding T=150|ms/step|bin/adding --T 150 --steps 300 --eval-every 1000000 --test-size 16 --quiet|bench/pytorch/adding.py 150|146880000"
+  "adding T=400|ms/step|bin/adding --T 400 --steps 150 --eval-every 1000000 --test-size 16 --quiet|bench/pytorch/adding.py 400|391680000"
+  "digitsum lstm|s/epoch|bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 2 --quiet|bench/pytorch/digitsum.py lstm|23840000000"
+  "digitsum rnn|s/epoch|bin/digitsum train --model rnn --data data/seq_len_4_only.csv --epochs 2 --quiet|bench/pytorch/digitsum.py rnn|5960000000"
+)
+
+# field FILE KEY: the value of KEY=V on FILE's last line.
+field() { tail -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# The time per unit, in the workload's unit.
+ag_value() {
+  case "$2" in
+    l1norm) awk -v s="$(field "$1" seconds)" -v n="$(field "$1" steps)" 'BEGIN{printf "%.4f\n", s / n * 1e6}' ;;
+    adding*) field "$1" step_ms ;;
+    digitsum*) field "$1" epoch_seconds ;;
+  esac
+}
+torch_value() {
+  case "$2" in
+    l1norm) field "$1" step_us ;;
+    adding*) field "$1" step_ms ;;
+    digitsum*) field "$1" epoch_seconds ;;
+  esac
+}
+median() { sort -g | awk '{v[NR]=$1} END{if (NR) print v[int((NR+1)/2)]; else print "nan"}'; }
+
+${CC:-cc} -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I/usr/include/x86_64-linux-gnu bench/sgemm_peak.c -lopenblas \
+  -o "$tmp/sgemm_peak"
+
+for round in $(seq "$rounds"); do
+  OPENBLAS_NUM_THREADS=1 "$tmp/sgemm_peak" >> "$tmp/peak"
+  for w in "${!workloads[@]}"; do
+    IFS='|' read -r name unit ag_cmd torch_cmd flops <<<"${workloads[$w]}"
+    for threads in $threads_list; do
+      key="$w-$threads"
+      /usr/bin/time -f "%M" -o "$tmp/rss" $ag_cmd --threads "$threads" --run-dir "$tmp/run-$key-$round" > "$tmp/out" 2>&1 ||
+        { echo "bench: ag failed on $name:"; tail -n 3 "$tmp/out"; exit 1; }
+      ag_value "$tmp/out" "$name" >> "$tmp/ag-$key"; cat "$tmp/rss" >> "$tmp/ag-rss-$key"
+      if [ $have_torch = 1 ]; then
+        /usr/bin/time -f "%M" -o "$tmp/rss" /usr/bin/python3 $torch_cmd "$threads" > "$tmp/out" 2>&1 ||
+          { echo "bench: PyTorch failed on $name:"; tail -n 3 "$tmp/out"; exit 1; }
+        torch_value "$tmp/out" "$name" >> "$tmp/torch-$key"; cat "$tmp/rss" >> "$tmp/torch-rss-$key"
+      fi
+    done
+  done
+  echo "round $round of $rounds done" >&2
+done
+
+peak=$(median < "$tmp/peak")
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+date=$(date +%F)
+echo "ag vs PyTorch, medians of $rounds alternating runs; $date; $cpu, $(nproc) cores; sgemm 512^3 peak $peak GFLOP/s"
+[ $have_torch = 1 ] || echo "(PyTorch not installed: apt-get install python3-torch to compare; its columns are empty)"
+printf "%-15s %7s %8s %11s %11s %8s %8s %9s %8s\n" workload threads unit ag PyTorch speedup "ag MB" "torch MB" "ag GF/s"
+csv="$tmp/results.csv"
+echo "date,cpu,workload,threads,unit,ag,torch,speedup,ag_rss_mb,torch_rss_mb,ag_gflops,sgemm_peak_gflops" > "$csv"
+for w in "${!workloads[@]}"; do
+  IFS='|' read -r name unit ag_cmd torch_cmd flops <<<"${workloads[$w]}"
+  for threads in $threads_list; do
+    key="$w-$threads"
+    ag=$(median < "$tmp/ag-$key"); ag_rss=$(median < "$tmp/ag-rss-$key")
+    torch=nan; torch_rss=nan
+    if [ $have_torch = 1 ]; then torch=$(median < "$tmp/torch-$key"); torch_rss=$(median < "$tmp/torch-rss-$key"); fi
+    awk -v n="$name" -v th="$threads" -v u="$unit" -v a="$ag" -v t="$torch" -v ar="$ag_rss" -v tr="$torch_rss" \
+        -v f="$flops" -v peak="$peak" -v date="$date" -v cpu="$cpu" -v csv="$csv" 'BEGIN {
+      scale = u ~ /^us/ ? 1e-6 : u ~ /^ms/ ? 1e-3 : 1
+      ratio = t == "nan" ? "nan" : sprintf("%.2f", t / a)
+      gflops = f > 0 ? sprintf("%.1f", f / (a * scale) / 1e9) : "nan"
+      trm = tr == "nan" ? "nan" : sprintf("%.1f", tr / 1024)
+      printf "%-15s %7s %8s %11.4g %11s %8s %8.1f %8s %9s\n", n, th, u, a, t == "nan" ? "-" : sprintf("%.4g", t),
+             ratio == "nan" ? "-" : ratio "x", ar / 1024, trm == "nan" ? "-" : trm, gflops == "nan" ? "-" : gflops
+      printf "%s,\"%s\",%s,%s,%s,%s,%s,%s,%.1f,%s,%s,%s\n", date, cpu, n, th, u, a, t, ratio, ar / 1024, trm, gflops, peak >> csv
+    }'
+  done
+done
+mv "$csv" bench/results.csv.tmp && mv bench/results.csv.tmp bench/results.csv
+echo "wrote bench/results.csv"
+if command -v gnuplot >/dev/null && [ $have_torch = 1 ]; then
+  # One line per workload: name, speed-up with 1 thread, with 2.
+  awk -F, 'NR > 1 { key = $3; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+                    speedup[key, $4] = $8 }
+           END { for (i = 1; i <= n; i++) printf "\"%s\" %s %s\n", order[i], speedup[order[i], 1], speedup[order[i], 2] }' \
+    bench/results.csv > "$tmp/speedups.dat"
+  gnuplot -e "data='$tmp/speedups.dat'; output='plots/bench.png.tmp'" plots/bench.gp &&
+    mv plots/bench.png.tmp plots/bench.png && echo "wrote plots/bench.png"
+fi
