@@ -98,10 +98,10 @@ check-valgrind: deps
 demo: deps
 	$(MAKE) --no-print-directory all
 	bin/l1norm
-	OPENBLAS_NUM_THREADS=1 bin/adding --model irnn --T 150 --steps 30000 --eval-every 500 --test-size 1000 --stop-below 0.01
+	bin/adding --model irnn --T 150 --steps 30000 --eval-every 500 --test-size 1000 --stop-below 0.01
 	test -f data/seq_len_4.csv || bin/digitsum gen-data --len 4 --out data/seq_len_4.csv
 	bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv
-	OPENBLAS_NUM_THREADS=1 bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 20
+	bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 20
 	$(MAKE) --no-print-directory plots
 
 # The newest run of each demo, drawn into plots/DEMO.png.

@@ -75,7 +75,7 @@ static void shuffle(int64_t *order, int64_t n, ag_rng *rng) {
 int main(int argc, char **argv) {
     options o = {.model = "irnn", .optimizer = "adam", .T = 150, .hidden = 100, .batch = 16, .train_size = 100000,
                  .test_size = 10000, .steps = 20000, .eval_every = 500, .seed = 42, .lr = 1e-4, .clip = 1,
-                 .identity_scale = 1, .forget_bias = 1, .threads = 1};
+                 .identity_scale = 1, .forget_bias = 1, .threads = 0};
     const flag_spec specs[] = {
         {"model", FLAG_STRING, &o.model, 0, 0, false, "irnn, rnn-tanh or lstm"},
         {"T", FLAG_INT, &o.T, 2, 100000, false, "sequence length"},
@@ -93,12 +93,13 @@ int main(int argc, char **argv) {
         {"eval-every", FLAG_INT, &o.eval_every, 1, 1e10, false, "steps between test evaluations"},
         {"stop-below", FLAG_DOUBLE, &o.stop_below, 0, 10, false, "stop once the test MSE is below this (0: never)"},
         {"seed", FLAG_INT, &o.seed, 0, 4294967295.0, false, "random seed (init, data, order)"},
-        {"threads", FLAG_INT, &o.threads, 1, 64, false, "threads for the rows of a batch (results are the same for any number)"},
+        {"threads", FLAG_INT, &o.threads, 0, 64, false, "threads for the rows of a batch (0: one a core); results do not depend on it"},
         {"run-dir", FLAG_STRING, &o.run_dir, 0, 0, false, "where to write the run (default runs/adding-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line"},
     };
     int parsed = flags_parse("adding", SUMMARY, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (o.threads == 0) o.threads = demo_default_threads();
     if (ag_set_num_threads((int)o.threads) != AG_OK) return fail("--threads");
     adding_kind kind;
     if (strcmp(o.model, "irnn") == 0)

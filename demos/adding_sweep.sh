@@ -23,7 +23,7 @@ done
 run_one() {
   local model=$1 T=$2
   bin/adding --model "$model" --T "$T" --steps "$steps" --eval-every "$eval_every" --test-size "$test_size" \
-    --quiet --run-dir "$out/$model-T$T" > "$out/$model-T$T.log" 2>&1 || echo "adding_sweep: $model T=$T failed (see $out/$model-T$T.log)" >&2
+    --threads 1 --quiet --run-dir "$out/$model-T$T" > "$out/$model-T$T.log" 2>&1 || echo "adding_sweep: $model T=$T failed (see $out/$model-T$T.log)" >&2
   echo "done: $model T=$T: $(tail -n 1 "$out/$model-T$T.log")"
 }
 export -f run_one

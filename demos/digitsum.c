@@ -178,7 +178,7 @@ static ag_status evaluate(ag_ctx *ctx, const digitsum_model *model, batches *gro
 
 static int train(int argc, char **argv) {
     const char *data_path = NULL, *model_name = "lstm", *run_dir = NULL;
-    long epochs = 20, hidden = 128, batch_size = 64, seed = 42, threads = 1;
+    long epochs = 20, hidden = 128, batch_size = 64, seed = 42, threads = 0;
     double lr = 1e-3, split = 0.8, weight_decay = 0;
     bool quiet = false;
     const flag_spec specs[] = {
@@ -191,12 +191,13 @@ static int train(int argc, char **argv) {
         {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step"},
         {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)"},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)"},
-        {"threads", FLAG_INT, &threads, 1, 64, false, "threads for the rows of a batch (results are the same for any number)"},
+        {"threads", FLAG_INT, &threads, 0, 64, false, "threads for the rows of a batch (0: one a core); results do not depend on it"},
         {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line"},
     };
     int parsed = flags_parse("digitsum train", USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (threads == 0) threads = demo_default_threads();
     if (ag_set_num_threads((int)threads) != AG_OK) return fail("--threads");
     digitsum_kind kind;
     if (!parse_kind(model_name, &kind)) return 2;

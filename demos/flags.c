@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_usage(const char *program, const char *summary, const flag_spec *specs, int n_specs) {
     printf("%s\n\nFlags:\n", summary);
@@ -120,4 +121,9 @@ int flags_parse(const char *program, const char *summary, const flag_spec *specs
     }
     if (n_positional) *n_positional = positional_count;
     return FLAGS_OK;
+}
+
+long demo_default_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > 64 ? 64 : cores;
 }

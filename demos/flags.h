@@ -26,4 +26,7 @@ enum { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_ERROR = 2 };
 int flags_parse(const char *program, const char *summary, const flag_spec *specs, int n_specs, int argc,
                 char **argv, char **positional, int *n_positional);
 
+/* The number of online cores (1 to 64): the demos' default --threads. */
+long demo_default_threads(void);
+
 #endif

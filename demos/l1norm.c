@@ -76,7 +76,7 @@ static int fail(const char *what) {
 
 int main(int argc, char **argv) {
     options o = {.seed = 42, .batch = 32, .max_length = 10, .max_steps = 50000, .test_length = 10000,
-                 .lr = 1e-3, .bias_tolerance = 1e-10, .init = "default", .threads = 1};
+                 .lr = 1e-3, .bias_tolerance = 1e-10, .init = "default", .threads = 0};
     const flag_spec specs[] = {
         {"seed", FLAG_INT, &o.seed, 0, 4294967295.0, false, "random seed (init, data and test sequence)"},
         {"lr", FLAG_DOUBLE, &o.lr, 0, 10, true, "Adam learning rate"},
@@ -88,12 +88,13 @@ int main(int argc, char **argv) {
         {"bias-tolerance", FLAG_DOUBLE, &o.bias_tolerance, 0, 1, true,
          "with --bias: converged once the mean loss of the last 100 steps is below this"},
         {"test-len", FLAG_INT, &o.test_length, 1, 1e8, false, "length of the test sequence"},
-        {"threads", FLAG_INT, &o.threads, 1, 64, false, "threads for the rows of a batch (results are the same for any number)"},
+        {"threads", FLAG_INT, &o.threads, 0, 64, false, "threads for the rows of a batch (0: one a core); results do not depend on it"},
         {"run-dir", FLAG_STRING, &o.run_dir, 0, 0, false, "where to write the run (default runs/l1norm-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line"},
     };
     int parsed = flags_parse("l1norm", SUMMARY, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (o.threads == 0) o.threads = demo_default_threads();
     if (ag_set_num_threads((int)o.threads) != AG_OK) return fail("--threads");
 
     /* Model: one RNNCell(1, 1, relu), PyTorch's init or the given weights. */

@@ -42,7 +42,7 @@ run_case() {
   else
     flags+=(--init "w_ih=$w_ih,w_hh=$w_hh")
   fi
-  bin/l1norm "${flags[@]}" | tail -n 1 > "$out/$name.summary"
+  bin/l1norm --threads 1 "${flags[@]}" | tail -n 1 > "$out/$name.summary"
 }
 export -f run_case
 export out max_steps

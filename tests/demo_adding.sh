@@ -113,6 +113,8 @@ bad_case() {
 bad_case --T --T 1
 bad_case --hidden --hidden 0
 bad_case --clip --clip -1
+bad_case --threads --threads 65
+bad_case --threads --threads -1
 bad_case --clip --clip 0
 bad_case --model --model foo
 bad_case --optim --optim rmsprop
@@ -136,5 +138,22 @@ mse_c=$(summary test_mse)
 expect "--seed 7 twice gives the same test_mse (got '$mse_a' and '$mse_b')" [ -n "$mse_a" -a "$mse_a" = "$mse_b" ]
 expect "the same seed writes the same metrics.csv" cmp -s "$tmp/seed7a/metrics.csv" "$tmp/seed7b/metrics.csv"
 expect "--seed 8 gives another test_mse than --seed 7 (got '$mse_c' and '$mse_a')" [ -n "$mse_c" -a "$mse_c" != "$mse_a" ]
+
+# --------------------------------------------------------------- threads
+# The batch is split in two chunks (batch 16, hidden 32): one thread and
+# two must give the same bits.
+threaded=(--T 30 --hidden 32 --batch 16 --steps 60 --eval-every 30 --test-size 64 --quiet --seed 3)
+adding "${threaded[@]}" --threads 1 --run-dir "$tmp/threads1"
+adding "${threaded[@]}" --threads 2 --run-dir "$tmp/threads2"
+expect "--threads 1 and --threads 2 write the same metrics.csv" \
+  cmp -s "$tmp/threads1/metrics.csv" "$tmp/threads2/metrics.csv"
+# The tensors, after the header (which records --threads among the settings).
+tensors() { tail -c +$((9 + $(od -An -t u8 -N 8 "$1" | tr -d ' '))) "$1"; }
+expect "--threads 1 and --threads 2 save the same weights" \
+  cmp -s <(tensors "$tmp/threads1/model.safetensors") <(tensors "$tmp/threads2/model.safetensors")
+adding "${threaded[@]}" --seed 4 --threads 2 --run-dir "$tmp/threads-seed4"
+differ() { ! cmp -s "$1" "$2"; }
+expect "another seed's weights differ (so the comparison can fail)" \
+  differ <(tensors "$tmp/threads1/model.safetensors") <(tensors "$tmp/threads-seed4/model.safetensors")
 
 finish
