@@ -13,6 +13,18 @@
 
 enum { MAX_THREADS = 64 };
 
+/* Waking a sleeping thread costs tens of microseconds on a VM, against
+ * about a millisecond of work per job; a thread waiting for the next job
+ * or for the end of one first spins this many pauses (about 50 to 100
+ * microseconds), then sleeps. */
+enum { SPIN_PAUSES = 1 << 12 };
+
+static inline void pause_briefly(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t work_ready, work_done;
@@ -23,8 +35,8 @@ static struct {
     void *arg;
     int n_tasks;
     atomic_int next_task;
-    int busy;            /* workers still inside the current job */
-    uint64_t generation; /* bumped for each job, so a worker joins each once */
+    atomic_int busy;             /* workers still inside the current job */
+    atomic_uint_fast64_t generation; /* bumped for each job, so a worker joins each once */
     bool stopping;
     atomic_flag in_use; /* a second caller at once runs its tasks itself */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -41,16 +53,20 @@ static void *worker_main(void *unused) {
     uint64_t seen = 0;
     pthread_mutex_lock(&pool.lock);
     for (;;) {
-        while (!pool.stopping && pool.generation == seen) pthread_cond_wait(&pool.work_ready, &pool.lock);
+        pthread_mutex_unlock(&pool.lock);
+        for (int i = 0; i < SPIN_PAUSES && atomic_load(&pool.generation) == seen; i++) pause_briefly();
+        pthread_mutex_lock(&pool.lock);
+        while (!pool.stopping && atomic_load(&pool.generation) == seen)
+            pthread_cond_wait(&pool.work_ready, &pool.lock);
         if (pool.stopping) break;
-        seen = pool.generation;
+        seen = atomic_load(&pool.generation);
         void (*task)(void *, int) = pool.task;
         void *arg = pool.arg;
         int n_tasks = pool.n_tasks;
         pthread_mutex_unlock(&pool.lock);
         run_tasks(task, arg, n_tasks);
         pthread_mutex_lock(&pool.lock);
-        if (--pool.busy == 0) pthread_cond_signal(&pool.work_done);
+        if (atomic_fetch_sub(&pool.busy, 1) == 1) pthread_cond_signal(&pool.work_done);
     }
     pthread_mutex_unlock(&pool.lock);
     return NULL;
@@ -105,13 +121,14 @@ void ag_parallel_run(int n_tasks, void (*task)(void *arg, int index), void *arg)
     pool.arg = arg;
     pool.n_tasks = n_tasks;
     atomic_store(&pool.next_task, 0);
-    pool.busy = pool.n_workers;
-    pool.generation++;
+    atomic_store(&pool.busy, pool.n_workers);
+    atomic_fetch_add(&pool.generation, 1);
     pthread_cond_broadcast(&pool.work_ready);
     pthread_mutex_unlock(&pool.lock);
     run_tasks(task, arg, n_tasks);
+    for (int i = 0; i < SPIN_PAUSES && atomic_load(&pool.busy) > 0; i++) pause_briefly();
     pthread_mutex_lock(&pool.lock);
-    while (pool.busy > 0) pthread_cond_wait(&pool.work_done, &pool.lock);
+    while (atomic_load(&pool.busy) > 0) pthread_cond_wait(&pool.work_done, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     atomic_flag_clear(&pool.in_use);
 }
