@@ -167,8 +167,9 @@ bool ag_gemm_accumulate_in_place(int k, int n) {
 #ifdef AG_VECTOR_GEMM
     /* Reading B in place pays while B stays in the L1 cache (the IRNN's
      * 100 x 112: 1.2x faster a step); beyond it (the LSTM's 128 x 512)
-     * OpenBLAS's packing wins. */
-    return (int64_t)k * ag_gemm_padded_width(n) <= L1_CACHE_FLOATS;
+     * OpenBLAS's packing wins. Below 8 columns (the L1 RNN's one) the
+     * 16-wide blocks are mostly padding: ag_gemm's direct loop is faster. */
+    return n >= 8 && (int64_t)k * ag_gemm_padded_width(n) <= L1_CACHE_FLOATS;
 #else
     (void)k, (void)n;
     return false;
