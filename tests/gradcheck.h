@@ -108,6 +108,13 @@ gc_result gc_run(const gc_config *config);
 gc_result gc_run_simple(const char *name, gc_build_fn build, void *user, const gc_input *inputs, int n_inputs,
                         ag_rng *rng);
 
+/* Checks a module: re-initialises every parameter of p (may be NULL) in
+ * [-param_scale, param_scale] so that gradients are not all tiny, then
+ * asserts that the gradients of the inputs and of every parameter pass.
+ * build or build_multi (the other NULL) makes the outputs. */
+void gc_check_module(const char *name, gc_build_fn build, gc_build_multi_fn build_multi, void *user,
+                     const gc_input *inputs, int n_inputs, ag_params *p, ag_rng *rng, double param_scale);
+
 /* Asserts (check framework) that a configuration passes. */
 #define GC_ASSERT(config_ptr)                                   \
     do {                                                        \

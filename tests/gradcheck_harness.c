@@ -353,3 +353,42 @@ gc_result gc_run_simple(const char *name, gc_build_fn build_fn, void *user, cons
     cfg.rng = rng;
     return gc_run(&cfg);
 }
+
+/* ------------------------------------------------- modules with params */
+
+/* Re-initialises every parameter in [-scale, scale] so that gradients are
+ * not all tiny, and collects them for the harness. */
+static int collect_params(ag_params *p, ag_rng *rng, double scale, ag_tensor **tensors, const char **names) {
+    int n = ag_params_count(p);
+    ck_assert_int_le(n, GC_MAX_PARAMS);
+    for (int i = 0; i < n; i++) {
+        tensors[i] = ag_params_get(p, i);
+        names[i] = ag_params_name(p, i);
+        ck_assert_ptr_nonnull(tensors[i]);
+        ck_assert(tensors[i]->requires_grad);
+        ck_assert_ptr_nonnull(tensors[i]->grad);
+        ag_init_uniform(tensors[i], rng, -scale, scale);
+    }
+    return n;
+}
+
+void gc_check_module(const char *name, gc_build_fn build_one, gc_build_multi_fn build_multi, void *user,
+                     const gc_input *inputs, int n_inputs, ag_params *p, ag_rng *rng, double param_scale) {
+    ag_tensor *tensors[GC_MAX_PARAMS];
+    const char *names[GC_MAX_PARAMS];
+    int n_params = p ? collect_params(p, rng, param_scale, tensors, names) : 0;
+    gc_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.name = name;
+    cfg.build = build_one;
+    cfg.build_multi = build_multi;
+    cfg.user = user;
+    cfg.inputs = inputs;
+    cfg.n_inputs = n_inputs;
+    cfg.params = p;
+    cfg.param_tensors = tensors;
+    cfg.param_names = names;
+    cfg.n_params = n_params;
+    cfg.rng = rng;
+    GC_ASSERT(&cfg);
+}

@@ -13,43 +13,6 @@
 enum { INPUT = 2, HIDDEN = 3, BATCH = 3, MAX_LEN = 3 };
 static const int LENGTHS[BATCH] = {1, 3, 2};
 
-/* Re-initialises every parameter in [-scale, scale] so that gradients are
- * not all tiny, and collects them for the harness. */
-static int collect_params(ag_params *p, ag_rng *rng, double scale, ag_tensor **tensors, const char **names) {
-    int n = ag_params_count(p);
-    ck_assert_int_le(n, GC_MAX_PARAMS);
-    for (int i = 0; i < n; i++) {
-        tensors[i] = ag_params_get(p, i);
-        names[i] = ag_params_name(p, i);
-        ck_assert_ptr_nonnull(tensors[i]);
-        ck_assert(tensors[i]->requires_grad);
-        ck_assert_ptr_nonnull(tensors[i]->grad);
-        ag_init_uniform(tensors[i], rng, -scale, scale);
-    }
-    return n;
-}
-
-static void run_config(const char *name, gc_build_fn build, gc_build_multi_fn build_multi, void *user,
-                       const gc_input *inputs, int n_inputs, ag_params *p, ag_rng *rng, double param_scale) {
-    ag_tensor *tensors[GC_MAX_PARAMS];
-    const char *names[GC_MAX_PARAMS];
-    int n_params = p ? collect_params(p, rng, param_scale, tensors, names) : 0;
-    gc_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.name = name;
-    cfg.build = build;
-    cfg.build_multi = build_multi;
-    cfg.user = user;
-    cfg.inputs = inputs;
-    cfg.n_inputs = n_inputs;
-    cfg.params = p;
-    cfg.param_tensors = tensors;
-    cfg.param_names = names;
-    cfg.n_params = n_params;
-    cfg.rng = rng;
-    GC_ASSERT(&cfg);
-}
-
 /* -------------------------------------------------------------- linear */
 
 static ag_tensor *build_linear(ag_ctx *ctx, ag_tensor *const *in, void *user) {
@@ -72,7 +35,7 @@ START_TEST(test_grad_linear) {
             gc_input x = gc_in(2, (int[]){b, in_f}, -2.0, 2.0);
             char name[96];
             snprintf(name, sizeof name, "ag_linear_forward(in %d, out %d, batch %d, bias %d)", in_f, out_f, b, bias);
-            run_config(name, build_linear, NULL, &m, &x, 1, p, &rng, 1.0);
+            gc_check_module(name, build_linear, NULL, &m, &x, 1, p, &rng, 1.0);
             ag_params_free(p);
         }
     }
@@ -98,7 +61,7 @@ START_TEST(test_grad_rnn_cell) {
             gc_input in[2] = {gc_in(2, (int[]){BATCH, INPUT}, -1.5, 1.5), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
             char name[96];
             snprintf(name, sizeof name, "ag_rnn_cell_forward(%s, bias %d)", act ? "relu" : "tanh", bias);
-            run_config(name, build_rnn_cell, NULL, &cell, in, 2, p, &rng, 0.8);
+            gc_check_module(name, build_rnn_cell, NULL, &cell, in, 2, p, &rng, 0.8);
             ag_params_free(p);
         }
     }
@@ -124,7 +87,7 @@ START_TEST(test_grad_lstm_cell) {
         ck_assert_int_eq(ag_params_count(p), bias ? 4 : 2);
         gc_input in[3] = {gc_in(2, (int[]){BATCH, INPUT}, -1.5, 1.5), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0),
                           gc_in(2, (int[]){BATCH, HIDDEN}, -1.5, 1.5)};
-        run_config(bias ? "ag_lstm_cell_forward(bias)" : "ag_lstm_cell_forward(no bias)", NULL, build_lstm_cell,
+        gc_check_module(bias ? "ag_lstm_cell_forward(bias)" : "ag_lstm_cell_forward(no bias)", NULL, build_lstm_cell,
                    &cell, in, 3, p, &rng, 0.8);
         ag_params_free(p);
     }
@@ -170,7 +133,7 @@ START_TEST(test_grad_rnn_run) {
             gc_input h0 = gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0);
             char name[96];
             snprintf(name, sizeof name, "ag_rnn_cell_run(%s, bias %d, lengths 1,3,2)", act ? "relu" : "tanh", bias);
-            run_config(name, build_rnn_run, NULL, &u, &h0, 1, p, &rng, 0.8);
+            gc_check_module(name, build_rnn_run, NULL, &u, &h0, 1, p, &rng, 0.8);
             ag_sequence_batch_free(&seq);
             ag_params_free(p);
         }
@@ -201,7 +164,7 @@ START_TEST(test_grad_lstm_run) {
         make_batch(&seq, &rng, -50.0);
         lstm_run_user u = {&cell, &seq};
         gc_input in[2] = {gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0), gc_in(2, (int[]){BATCH, HIDDEN}, -1.5, 1.5)};
-        run_config(bias ? "ag_lstm_cell_run(bias, lengths 1,3,2)" : "ag_lstm_cell_run(no bias, lengths 1,3,2)", NULL,
+        gc_check_module(bias ? "ag_lstm_cell_run(bias, lengths 1,3,2)" : "ag_lstm_cell_run(no bias, lengths 1,3,2)", NULL,
                    build_lstm_run, &u, in, 2, p, &rng, 0.8);
         ag_sequence_batch_free(&seq);
         ag_params_free(p);
@@ -357,7 +320,7 @@ START_TEST(test_grad_mse_loss) {
         int nd = 1 + rep % 3, shape[3];
         for (int i = 0; i < nd; i++) shape[i] = gc_rand_int(&rng, 1, 4);
         gc_input in[2] = {gc_in(nd, shape, -2.0, 2.0), gc_in(nd, shape, -2.0, 2.0)};
-        run_config("ag_mse_loss", build_mse, NULL, NULL, in, 2, NULL, &rng, 0);
+        gc_check_module("ag_mse_loss", build_mse, NULL, NULL, in, 2, NULL, &rng, 0);
     }
 }
 END_TEST
@@ -386,15 +349,15 @@ START_TEST(test_grad_cross_entropy_loss) {
         ce_user plain = {targets, NULL}, masked = {targets, mask};
         char name[96];
         snprintf(name, sizeof name, "ag_cross_entropy_loss(n %d, classes %d)", n, classes);
-        run_config(name, build_ce, NULL, &plain, &logits, 1, NULL, &rng, 0);
+        gc_check_module(name, build_ce, NULL, &plain, &logits, 1, NULL, &rng, 0);
         snprintf(name, sizeof name, "ag_cross_entropy_loss(n %d, classes %d, mask 1,0,1,..)", n, classes);
-        run_config(name, build_ce, NULL, &masked, &logits, 1, NULL, &rng, 0);
+        gc_check_module(name, build_ce, NULL, &masked, &logits, 1, NULL, &rng, 0);
     }
     /* A single row. */
     int one_target[1] = {1};
     ce_user single = {one_target, NULL};
     gc_input one = gc_in(2, (int[]){1, 3}, -3.0, 3.0);
-    run_config("ag_cross_entropy_loss(1 row)", build_ce, NULL, &single, &one, 1, NULL, &rng, 0);
+    gc_check_module("ag_cross_entropy_loss(1 row)", build_ce, NULL, &single, &one, 1, NULL, &rng, 0);
 }
 END_TEST
 
@@ -427,7 +390,7 @@ START_TEST(test_grad_model) {
     const int targets[BATCH] = {3, 0, 3};
     model_user u = {&cell, &head, &seq, targets};
     gc_input in[2] = {gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
-    run_config("lstm -> linear -> cross-entropy", build_model, NULL, &u, in, 2, p, &rng, 0.8);
+    gc_check_module("lstm -> linear -> cross-entropy", build_model, NULL, &u, in, 2, p, &rng, 0.8);
     ag_sequence_batch_free(&seq);
     ag_params_free(p);
 }

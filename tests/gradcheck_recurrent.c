@@ -23,43 +23,6 @@ static const int LENGTHS[BATCH] = {1, 3, 2};
  * (16 * 24 * 24 = 9216 for the RNN, 16 * 12 * 48 = 9216 for the LSTM). */
 enum { CHUNK_BATCH = 16, CHUNK_RNN_HIDDEN = 24, CHUNK_LSTM_HIDDEN = 12, CHUNK_STEPS = 3, CHUNK_INPUT = 2 };
 
-/* Re-initialises every parameter in [-scale, scale] so that gradients are
- * not all tiny, and collects them for the harness. */
-static int collect_params(ag_params *p, ag_rng *rng, double scale, ag_tensor **tensors, const char **names) {
-    int n = ag_params_count(p);
-    ck_assert_int_le(n, GC_MAX_PARAMS);
-    for (int i = 0; i < n; i++) {
-        tensors[i] = ag_params_get(p, i);
-        names[i] = ag_params_name(p, i);
-        ck_assert_ptr_nonnull(tensors[i]);
-        ck_assert(tensors[i]->requires_grad);
-        ck_assert_ptr_nonnull(tensors[i]->grad);
-        ag_init_uniform(tensors[i], rng, -scale, scale);
-    }
-    return n;
-}
-
-static void run_config(const char *name, gc_build_fn build, gc_build_multi_fn build_multi, void *user,
-                       const gc_input *inputs, int n_inputs, ag_params *p, ag_rng *rng, double param_scale) {
-    ag_tensor *tensors[GC_MAX_PARAMS];
-    const char *names[GC_MAX_PARAMS];
-    int n_params = p ? collect_params(p, rng, param_scale, tensors, names) : 0;
-    gc_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.name = name;
-    cfg.build = build;
-    cfg.build_multi = build_multi;
-    cfg.user = user;
-    cfg.inputs = inputs;
-    cfg.n_inputs = n_inputs;
-    cfg.params = p;
-    cfg.param_tensors = tensors;
-    cfg.param_names = names;
-    cfg.n_params = n_params;
-    cfg.rng = rng;
-    GC_ASSERT(&cfg);
-}
-
 /* ------------------------------------------------------------------ RNN */
 
 typedef struct rnn_user {
@@ -97,7 +60,7 @@ START_TEST(test_grad_rnn_sequence) {
                 char name[128];
                 snprintf(name, sizeof name, "ag_rnn_cell_sequence(%s, bias %d, lengths %s)", act ? "relu" : "tanh",
                          bias, masked ? "1,3,2" : "NULL");
-                run_config(name, build_rnn_sequence, NULL, &u, in, 2, p, &rng, 0.8);
+                gc_check_module(name, build_rnn_sequence, NULL, &u, in, 2, p, &rng, 0.8);
                 ag_params_free(p);
             }
         }
@@ -120,7 +83,7 @@ START_TEST(test_grad_rnn_sequence_constant_inputs) {
                           gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
         in[0].constant = true;
         in[1].constant = true;
-        run_config(act ? "ag_rnn_cell_sequence(relu, x and h0 constant)" : "ag_rnn_cell_sequence(tanh, x and h0 constant)",
+        gc_check_module(act ? "ag_rnn_cell_sequence(relu, x and h0 constant)" : "ag_rnn_cell_sequence(tanh, x and h0 constant)",
                    build_rnn_sequence, NULL, &u, in, 2, p, &rng, 0.8);
         ag_params_free(p);
     }
@@ -142,7 +105,7 @@ START_TEST(test_grad_rnn_sequence_chunked) {
         gc_input in[2] = {gc_in(3, (int[]){CHUNK_BATCH, CHUNK_STEPS, CHUNK_INPUT}, -1.5, 1.5),
                           gc_in(2, (int[]){CHUNK_BATCH, CHUNK_RNN_HIDDEN}, -1.0, 1.0)};
         /* 0.3: the recurrent product of 24 states stays of order 1 */
-        run_config(act ? "ag_rnn_cell_sequence(relu, batch 16, hidden 24: 2 chunks)"
+        gc_check_module(act ? "ag_rnn_cell_sequence(relu, batch 16, hidden 24: 2 chunks)"
                        : "ag_rnn_cell_sequence(tanh, batch 16, hidden 24: 2 chunks)",
                    build_rnn_sequence, NULL, &u, in, 2, p, &rng, 0.3);
         ag_params_free(p);
@@ -194,7 +157,7 @@ START_TEST(test_grad_lstm_sequence) {
                 char name[128];
                 snprintf(name, sizeof name, "ag_lstm_cell_sequence(bias %d, lengths %s, loss on %s)", bias,
                          masked ? "1,3,2" : "NULL", LOSS_NAMES[outputs]);
-                run_config(name, NULL, build_lstm_sequence, &u, in, 3, p, &rng, 0.8);
+                gc_check_module(name, NULL, build_lstm_sequence, &u, in, 3, p, &rng, 0.8);
                 ag_params_free(p);
             }
         }
@@ -216,7 +179,7 @@ START_TEST(test_grad_lstm_sequence_constant_inputs) {
                           gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0), gc_in(2, (int[]){BATCH, HIDDEN}, -1.5, 1.5)};
         in[0].constant = true;
         in[which].constant = true;
-        run_config(which == 1 ? "ag_lstm_cell_sequence(x and h0 constant)" : "ag_lstm_cell_sequence(x and c0 constant)",
+        gc_check_module(which == 1 ? "ag_lstm_cell_sequence(x and h0 constant)" : "ag_lstm_cell_sequence(x and c0 constant)",
                    NULL, build_lstm_sequence, &u, in, 3, p, &rng, 0.8);
         ag_params_free(p);
     }
@@ -240,7 +203,7 @@ START_TEST(test_grad_lstm_sequence_chunked) {
         char name[128];
         snprintf(name, sizeof name, "ag_lstm_cell_sequence(batch 16, hidden 12: 2 chunks, loss on %s)",
                  LOSS_NAMES[outputs]);
-        run_config(name, NULL, build_lstm_sequence, &u, in, 3, p, &rng, 0.5);
+        gc_check_module(name, NULL, build_lstm_sequence, &u, in, 3, p, &rng, 0.5);
         ag_params_free(p);
     }
 }
@@ -262,16 +225,16 @@ START_TEST(test_grad_last_step) {
     ag_rng rng;
     SEED(&rng);
     gc_input seq = gc_in(3, (int[]){2, 3, 4}, -2.0, 2.0);
-    run_config("ag_last_step([2, 3, 4])", build_last_step, NULL, NULL, &seq, 1, NULL, &rng, 0);
+    gc_check_module("ag_last_step([2, 3, 4])", build_last_step, NULL, NULL, &seq, 1, NULL, &rng, 0);
     gc_input one = gc_in(3, (int[]){3, 1, 2}, -2.0, 2.0);
-    run_config("ag_last_step([3, 1, 2])", build_last_step, NULL, NULL, &one, 1, NULL, &rng, 0);
+    gc_check_module("ag_last_step([3, 1, 2])", build_last_step, NULL, NULL, &one, 1, NULL, &rng, 0);
 
     ag_params *p = ag_params_create();
     ag_rnn_cell cell;
     ck_assert_int_eq(ag_rnn_cell_init(&cell, p, "rnn", INPUT, HIDDEN, AG_NONLINEARITY_TANH, true, &rng), AG_OK);
     rnn_user u = {&cell, LENGTHS};
     gc_input in[2] = {gc_in(3, (int[]){BATCH, STEPS, INPUT}, -1.5, 1.5), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
-    run_config("ag_last_step(ag_rnn_cell_sequence(tanh, lengths 1,3,2))", build_rnn_last, NULL, &u, in, 2, p, &rng,
+    gc_check_module("ag_last_step(ag_rnn_cell_sequence(tanh, lengths 1,3,2))", build_rnn_last, NULL, &u, in, 2, p, &rng,
                0.8);
     ag_params_free(p);
 }
