@@ -19,8 +19,10 @@
 #include "ag_internal.h"
 #include "fast_math.h"
 
-/* Two chunks when each gets at least 8 rows and a step has enough work to
- * pay for a thread's wake-up (about 5 microseconds). */
+/* Two chunks when each gets at least 8 rows and a step has enough work
+ * (batch x hidden x gates) to pay for handing a chunk to another thread;
+ * the IRNN's 16 x 100 x 100 and the digit-sum LSTM's 64 x 128 x 512 split,
+ * the L1 RNN's 32 x 1 x 1 does not. */
 enum { MAX_CHUNKS = 2, MIN_CHUNK_ROWS = 8, MIN_CHUNK_WORK = 8 * 32 * 32 };
 
 typedef enum layer_kind { LAYER_RNN_TANH, LAYER_RNN_RELU, LAYER_LSTM } layer_kind;
