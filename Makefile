@@ -134,4 +134,7 @@ bench: deps $(BUILD)/libag.a $(PROGRAMS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/matmul.c $(BUILD)/libag.a $(LDLIBS) -o $(BUILD)/bench_matmul
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_matmul
+	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) bench/l1norm_forward.c models/l1norm.c $(BUILD)/libag.a $(LDLIBS) \
+	  -o $(BUILD)/bench_l1norm_forward
+	$(BUILD)/bench_l1norm_forward
 	bench/run.sh
