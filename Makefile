@@ -52,10 +52,15 @@ $(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/incl
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
-# A demo is demos/NAME.c with models/NAME.c and the shared flag parser.
+# A demo is demos/NAME.c with models/NAME.c, any further model files listed
+# as its prerequisites below, and the shared flag parser.
 bin/%: demos/%.c models/%.c models/%.h demos/flags.c demos/flags.h $(BUILD)/libag.a framework/include/ag_run.h
 	@mkdir -p bin
-	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c models/$*.c demos/flags.c $(BUILD)/libag.a $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) demos/flags.c $(BUILD)/libag.a \
+	  $(LDLIBS) -o $@
+
+# The adding demo also offers the GRU, a model written as a user would.
+bin/adding: models/gru.c models/gru.h
 
 $(BUILD)/libag.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -67,9 +72,12 @@ $(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h mod
 	$(CC) $(CPPFLAGS) -Itests -Imodels $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
 	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(BUILD)/libag.a $(CHECK_LIBS) $(LDLIBS) -o $@
 
-$(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(BUILD)/libag-double.a
-	$(CC) $(CPPFLAGS) -DAG_DOUBLE -Itests $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-	  $(GRADCHECK_SRC) $(TEST_UTIL) $(BUILD)/libag-double.a $(CHECK_LIBS) $(LDLIBS) -o $@
+# Models written as a user would (models/gru.c) get their gradients checked
+# in double precision too.
+GRADCHECK_MODELS = models/gru.c
+$(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(GRADCHECK_MODELS) models/gru.h $(BUILD)/libag-double.a
+	$(CC) $(CPPFLAGS) -DAG_DOUBLE -Itests -Imodels $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
+	  $(GRADCHECK_SRC) $(GRADCHECK_MODELS) $(TEST_UTIL) $(BUILD)/libag-double.a $(CHECK_LIBS) $(LDLIBS) -o $@
 
 TESTS = $(BUILD)/test_ag $(BUILD)/test_gradcheck
 
