@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Keeps docs/adding-a-model.md from rotting: every ```c block after a
+# "<!-- from FILE -->" line must appear word for word in FILE, and the
+# block after "<!-- program -->" must compile with -Werror against
+# models/gru.c and build/libag.a and bring its loss down 20-fold.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+doc="$root/docs/adding-a-model.md"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "docs_tutorial: FAIL: $*"; }
+
+# Splits the doc into numbered blocks: block-N.c and block-N.source (the
+# FILE of the marker before it, or "program").
+awk -v dir="$work" '
+  /^<!-- from [^ ]+ -->$/ { source = $3; next }
+  /^<!-- program -->$/ { source = "program"; next }
+  /^```c$/ && source != "" { n++; inside = 1; file = dir "/block-" n ".c"; print source > (dir "/block-" n ".source"); next }
+  inside && /^```$/ { inside = 0; source = ""; next }
+  inside { print > file }
+' "$doc"
+
+blocks=$(ls "$work"/block-*.source 2>/dev/null | wc -l)
+[ "$blocks" -ge 5 ] && pass || fail "expected at least 5 marked code blocks in $doc, found $blocks"
+program=""
+for marker in "$work"/block-*.source; do
+  [ -e "$marker" ] || continue
+  source=$(cat "$marker")
+  block="${marker%.source}.c"
+  if [ "$source" = program ]; then program=$block; continue; fi
+  # Word for word: the block's lines must occur as consecutive lines of the file.
+  # (perl-base is essential on Debian)
+  if perl -0777 -e 'open my $b, "<", $ARGV[0] or exit 2; open my $f, "<", $ARGV[1] or exit 2;
+      my $block = <$b>; my $text = <$f>; $block =~ s/\n+\z//; exit(length($block) && index($text, $block) >= 0 ? 0 : 1)' \
+      "$block" "$root/$source"
+  then pass; else fail "a snippet no longer matches $source:"; sed 's/^/    /' "$block" | head -5; fi
+done
+
+if [ -z "$program" ]; then
+  fail "no <!-- program --> block in $doc"
+elif ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -I"$root/framework/include" -I"$root/models" \
+    "$program" "$root/models/gru.c" "$root/build/libag.a" -lopenblas -lcjson -lm -lpthread -o "$work/train_gru" \
+    2> "$work/cc.err"; then
+  pass
+  if (cd "$work" && ./train_gru > out.txt 2> err.txt); then pass; else fail "the program failed: $(head -c 300 "$work/err.txt")"; fi
+  first=$(awk '/loss/{print $4; exit}' "$work/out.txt")
+  last=$(awk '/loss/{v=$4} END{print v}' "$work/out.txt")
+  if [ -n "$first" ] && awk -v f="$first" -v l="$last" 'BEGIN{exit !(l < f / 20)}'; then pass
+  else fail "the loss went from '$first' to '$last', not 20-fold down"; fi
+  [ -s "$work/gru.safetensors" ] && pass || fail "the program wrote no gru.safetensors"
+  echo "docs_tutorial: loss $first -> $last"
+else
+  fail "the program does not compile:"; sed 's/^/    /' "$work/cc.err" | head -10
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
