@@ -895,6 +895,70 @@ END_TEST
 
 static void teardown_threads(void) { ag_set_num_threads(1); }
 
+/* ag_rnn_cell_run and ag_lstm_cell_run output only the last state; they
+ * must give the same bits, forward and backward, as ag_last_step of the
+ * whole-sequence layer (two chunks: batch 17, variable lengths). */
+static void run_gradients(kind k, bool whole_sequence, const int *lengths, ag_real *out, ag_real *grads,
+                          int64_t *n_grads) {
+    ag_rng rng;
+    ag_rng_seed(&rng, 99, (uint64_t)k);
+    enum { INPUT = 3 };
+    model m;
+    int H = chunked_hidden(k), B = 17, T = 6;
+    model_init(&m, k, INPUT, H, true, &rng);
+    ag_sequence_batch seq;
+    ck_assert_int_eq(ag_sequence_batch_init(&seq, B, T, INPUT), AG_OK);
+    for (int64_t i = 0; i < (int64_t)B * T * INPUT; i++) seq.values[i] = (ag_real)ag_rng_uniform(&rng) - 0.5f;
+    for (int b = 0; b < B; b++) seq.lengths[b] = lengths[b];
+    ag_ctx *ctx = ag_ctx_create();
+    ag_tensor *h0 = ag_zeros(ctx, 2, (int[]){B, H}), *c0 = ag_zeros(ctx, 2, (int[]){B, H});
+    ag_tensor *h, *c = NULL;
+    if (whole_sequence) {
+        ag_tensor *x = ag_sequence_values(ctx, &seq);
+        ag_lstm_state all = model_sequence(ctx, &m, x, seq.lengths, h0, c0);
+        h = ag_last_step(ctx, all.h);
+        if (all.c) c = ag_last_step(ctx, all.c);
+    } else if (k == KIND_LSTM) {
+        ag_lstm_state last = ag_lstm_cell_run(ctx, &m.lstm, &seq, (ag_lstm_state){h0, c0});
+        h = last.h;
+        c = last.c;
+    } else {
+        h = ag_rnn_cell_run(ctx, &m.rnn, &seq, h0);
+    }
+    ck_assert_msg(h != NULL, "%s", ag_error_message());
+    ag_tensor *loss = ag_sum(ctx, ag_mul(ctx, h, h));
+    if (c) loss = ag_add(ctx, loss, ag_sum(ctx, ag_mul(ctx, c, ag_scale(ctx, c, 0.5f))));
+    ag_params_zero_grad(m.params);
+    ck_assert_int_eq(ag_backward(ctx, loss), AG_OK);
+    memcpy(out, h->data, (size_t)B * H * sizeof(ag_real));
+    *n_grads = ag_params_size(m.params);
+    memcpy(grads, ag_params_grad(m.params), (size_t)*n_grads * sizeof(ag_real));
+    ag_ctx_free(ctx);
+    ag_sequence_batch_free(&seq);
+    model_free(&m);
+}
+
+START_TEST(test_run_equals_last_step_of_sequence) {
+    kind k = (kind)_i;
+    const int lengths[17] = {6, 1, 3, 6, 2, 5, 4, 6, 1, 2, 3, 4, 5, 6, 6, 2, 3};
+    enum { MAX_VALUES = 17 * 48 + 4 * 48 * (48 + 2 + 2) };
+    static ag_real out_run[MAX_VALUES], out_sequence[MAX_VALUES], grads_run[MAX_VALUES], grads_sequence[MAX_VALUES];
+    int64_t n_run = 0, n_sequence = 0;
+    run_gradients(k, false, lengths, out_run, grads_run, &n_run);
+    run_gradients(k, true, lengths, out_sequence, grads_sequence, &n_sequence);
+    ck_assert_int_eq(n_run, n_sequence);
+    ck_assert_int_le(n_run, MAX_VALUES);
+    int H = chunked_hidden(k);
+    ck_assert_msg(memcmp(out_run, out_sequence, (size_t)17 * H * sizeof(ag_real)) == 0,
+                  "%s: the run's last states differ from the sequence's", KIND_NAMES[k]);
+    ck_assert_msg(memcmp(grads_run, grads_sequence, (size_t)n_run * sizeof(ag_real)) == 0,
+                  "%s: the run's parameter gradients differ from the sequence's", KIND_NAMES[k]);
+    double norm = 0;
+    for (int64_t i = 0; i < n_run; i++) norm += fabs((double)grads_run[i]);
+    ck_assert_msg(norm > 0, "%s: all gradients are zero", KIND_NAMES[k]);
+}
+END_TEST
+
 AG_TEST_SUITE(recurrent_suite)
 static Suite *recurrent_suite(void) {
     Suite *s = suite_create("recurrent");
@@ -910,6 +974,7 @@ static Suite *recurrent_suite(void) {
     tcase_add_test(tc, test_num_threads_errors);
     tcase_add_test(tc, test_fast_tanh_sigmoid_accuracy);
     tcase_add_loop_test(tc, test_repeat_step_no_new_arena_memory, 0, 6);
+    tcase_add_loop_test(tc, test_run_equals_last_step_of_sequence, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -40,7 +40,7 @@ typedef struct chunk {
     ag_real *weight_grad; /* backward, chunks after the first: their own
                              [G * X + G * H] weight gradients */
     ag_real *bias_grad;   /* backward: [G], the chunk's bias gradient */
-    ag_real *zeros;       /* backward: [H] zeros, when no gradient reached c */
+    ag_real *zeros;       /* backward: [H] zeros, for steps no gradient reaches */
 } chunk;
 
 typedef struct layer {
@@ -52,8 +52,9 @@ typedef struct layer {
      * when the product goes to OpenBLAS with W_hh as it is */
     ag_real *weight_hh_t;      /* [H, G]: transposed, for forward */
     ag_real *weight_hh_padded; /* [G, H]: for backward */
-    ag_tensor *out;      /* [B, T, H], every step's h */
-    ag_tensor *cell_out; /* LSTM: [B, T, H], every step's c */
+    bool last_only;      /* out holds only the last step's state */
+    ag_tensor *out;      /* [B, T, H], every step's h; [B, H] if last_only */
+    ag_tensor *cell_out; /* LSTM: the same for c */
     ag_real *cell_grad;  /* LSTM: cell_out's gradient once backward reached it */
     int n_chunks;
     chunk chunks[MAX_CHUNKS];
@@ -143,6 +144,11 @@ static void add_rows(int64_t rows, int n, const ag_real *restrict m, ag_real *re
         for (int j = 0; j < n; j++) sum[j] += m[r * n + j];
 }
 
+/* Where step t of row b lies in the layer's outputs. */
+static inline size_t output_offset(const layer *L, int b, int t) {
+    return L->last_only ? (size_t)b * L->hidden : ((size_t)b * L->steps + t) * L->hidden;
+}
+
 /* ------------------------------------------------------------- forward */
 
 static void forward_chunk(void *arg, int index) {
@@ -185,7 +191,7 @@ static void forward_chunk(void *arg, int index) {
                     copy_row(H, hn, hp);
                     copy_row(H, cn, cp);
                 }
-                copy_row(H, L->cell_out->data + ((size_t)b * T + t) * H, cn);
+                if (!L->last_only || t == T - 1) copy_row(H, L->cell_out->data + output_offset(L, b, t), cn);
             } else if (!running) {
                 copy_row(H, hn, hp);
             } else if (L->kind == LAYER_RNN_RELU) {
@@ -193,7 +199,7 @@ static void forward_chunk(void *arg, int index) {
             } else {
                 tanh_row_forward(H, z, hn);
             }
-            copy_row(H, L->out->data + ((size_t)b * T + t) * H, hn);
+            if (!L->last_only || t == T - 1) copy_row(H, L->out->data + output_offset(L, b, t), hn);
         }
     }
 }
@@ -215,8 +221,9 @@ static void backward_chunk(void *arg, int index) {
         const ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
         for (int r = 0; r < R; r++) {
             int b = ch->first_row + r;
-            const ag_real *out_grad = L->out->grad + ((size_t)b * T + t) * H;
-            const ag_real *cell_grad = L->cell_grad ? L->cell_grad + ((size_t)b * T + t) * H : ch->zeros;
+            bool has_output = !L->last_only || t == T - 1;
+            const ag_real *out_grad = has_output ? L->out->grad + output_offset(L, b, t) : ch->zeros;
+            const ag_real *cell_grad = L->cell_grad && has_output ? L->cell_grad + output_offset(L, b, t) : ch->zeros;
             ag_real *z = gates + (size_t)r * G, *dhr = dh + (size_t)r * H, *dcr = dc ? dc + (size_t)r * H : NULL;
             if (t >= L->lengths[b]) {
                 memset(z, 0, (size_t)G * sizeof(ag_real));
@@ -278,12 +285,12 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
         bool lstm = L->kind == LAYER_LSTM;
         ch->carry_h = ag_arena_alloc(ctx, state);
         ch->carry_c = lstm ? ag_arena_alloc(ctx, state) : NULL;
-        ch->zeros = lstm ? ag_arena_alloc(ctx, (size_t)H * sizeof(ag_real)) : NULL;
+        ch->zeros = ag_arena_alloc(ctx, (size_t)H * sizeof(ag_real));
         ch->weight_grad = k > 0 ? ag_arena_alloc(ctx, (size_t)G * (X + H) * sizeof(ag_real)) : NULL;
         ch->bias_grad = ag_arena_alloc(ctx, (size_t)G * sizeof(ag_real));
-        if (!ch->carry_h || (lstm && (!ch->carry_c || !ch->zeros)) || (k > 0 && !ch->weight_grad) || !ch->bias_grad)
+        if (!ch->carry_h || (lstm && !ch->carry_c) || !ch->zeros || (k > 0 && !ch->weight_grad) || !ch->bias_grad)
             return AG_ERROR_MEMORY;
-        if (lstm) memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
+        memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
     }
     if (ag_gemm_accumulate_in_place(G, H)) {
         int H_padded = ag_gemm_padded_width(H);
@@ -351,7 +358,7 @@ static void plan_chunks(layer *L) {
 /* Checks the arguments, allocates the layer's memory and runs it forward. */
 static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, layer_kind kind, int input_size,
                                 int hidden_size, ag_tensor *const weights[4], ag_tensor *x, const int *lengths,
-                                ag_tensor *h0, ag_tensor *c0, ag_tensor **cell_out) {
+                                ag_tensor *h0, ag_tensor *c0, bool last_only, ag_tensor **cell_out) {
     if (!x || !h0 || (kind == LAYER_LSTM && !c0)) return NULL;
     if (x->ndim != 3) {
         char shape[64];
@@ -370,19 +377,21 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
                 return NULL;
             }
     ag_tensor *inputs[] = {x, h0, c0, weights[0], weights[1], weights[2], weights[3]};
-    ag_tensor *out = ag_node_inputs(ctx, op, 3, (int[]){B, T, H}, 7, inputs);
+    int out_ndim = last_only ? 2 : 3;
+    const int *out_shape = last_only ? (int[]){B, H} : (int[]){B, T, H};
+    ag_tensor *out = ag_node_inputs(ctx, op, out_ndim, out_shape, 7, inputs);
     layer *L = out ? ag_arena_alloc(ctx, sizeof *L) : NULL;
     int *own_lengths = L ? ag_arena_alloc(ctx, (size_t)B * sizeof(int)) : NULL;
     if (!own_lengths) return NULL;
     *L = (layer){.kind = kind, .batch = B, .steps = T, .input = input_size, .hidden = H,
                  .gates_width = kind == LAYER_LSTM ? 4 * H : H, .lengths = own_lengths,
                  .x = x, .h0 = h0, .c0 = c0, .weight_ih = weights[0], .weight_hh = weights[1],
-                 .bias_ih = weights[2], .bias_hh = weights[3], .out = out};
+                 .bias_ih = weights[2], .bias_hh = weights[3], .last_only = last_only, .out = out};
     for (int b = 0; b < B; b++) own_lengths[b] = lengths ? lengths[b] : T;
     out->saved = L;
     if (kind == LAYER_LSTM) {
         /* Recorded after the layer, so its backward runs first. */
-        L->cell_out = ag_node(ctx, out->op ? &lstm_cell_states_op : NULL, 3, (int[]){B, T, H}, 1, out, NULL, NULL);
+        L->cell_out = ag_node(ctx, out->op ? &lstm_cell_states_op : NULL, out_ndim, out_shape, 1, out, NULL, NULL);
         if (!L->cell_out) return NULL;
         *cell_out = L->cell_out;
     }
@@ -413,29 +422,53 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
     return out;
 }
 
-ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
-                                ag_tensor *h0) {
+static ag_tensor *rnn_layer(ag_ctx *ctx, const char *who, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
+                            ag_tensor *h0, bool last_only) {
     if (!cell) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_rnn_cell_sequence: cell is NULL");
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: cell is NULL", who);
         return NULL;
     }
     ag_tensor *weights[4] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
     layer_kind kind = cell->nonlinearity == AG_NONLINEARITY_RELU ? LAYER_RNN_RELU : LAYER_RNN_TANH;
-    return layer_forward(ctx, "ag_rnn_cell_sequence", &rnn_sequence_op, kind, cell->input_size, cell->hidden_size,
-                         weights, x, lengths, h0, NULL, NULL);
+    return layer_forward(ctx, who, &rnn_sequence_op, kind, cell->input_size, cell->hidden_size, weights, x, lengths,
+                         h0, NULL, last_only, NULL);
 }
 
-ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
-                                    ag_lstm_state state0) {
+static ag_lstm_state lstm_layer(ag_ctx *ctx, const char *who, const ag_lstm_cell *cell, ag_tensor *x,
+                                const int *lengths, ag_lstm_state state0, bool last_only) {
     ag_lstm_state result = {NULL, NULL};
     if (!cell) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_lstm_cell_sequence: cell is NULL");
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: cell is NULL", who);
         return result;
     }
     ag_tensor *weights[4] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
     ag_tensor *cells = NULL;
-    ag_tensor *h = layer_forward(ctx, "ag_lstm_cell_sequence", &lstm_sequence_op, LAYER_LSTM, cell->input_size,
-                                 cell->hidden_size, weights, x, lengths, state0.h, state0.c, &cells);
+    ag_tensor *h = layer_forward(ctx, who, &lstm_sequence_op, LAYER_LSTM, cell->input_size, cell->hidden_size, weights,
+                                 x, lengths, state0.h, state0.c, last_only, &cells);
     if (h && cells) result = (ag_lstm_state){h, cells};
     return result;
+}
+
+ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
+                                ag_tensor *h0) {
+    return rnn_layer(ctx, "ag_rnn_cell_sequence", cell, x, lengths, h0, false);
+}
+
+ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
+                                    ag_lstm_state state0) {
+    return lstm_layer(ctx, "ag_lstm_cell_sequence", cell, x, lengths, state0, false);
+}
+
+/* The runs need only the last state: the layer then neither writes every
+ * step's state nor needs a gradient buffer of that size. */
+ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0) {
+    if (!h0) return NULL;
+    return rnn_layer(ctx, "ag_rnn_cell_run", cell, ag_sequence_values(ctx, s), s->lengths, h0, true);
+}
+
+ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
+                               ag_lstm_state state0) {
+    ag_lstm_state failed = {NULL, NULL};
+    if (!state0.h || !state0.c) return failed;
+    return lstm_layer(ctx, "ag_lstm_cell_run", cell, ag_sequence_values(ctx, s), s->lengths, state0, true);
 }

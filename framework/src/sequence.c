@@ -72,17 +72,3 @@ ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence) {
 ag_tensor *ag_sequence_values(ag_ctx *ctx, const ag_sequence_batch *s) {
     return ag_from_array(ctx, 3, (int[]){s->batch, s->max_length, s->features}, s->values);
 }
-
-ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0) {
-    if (!h0) return NULL;
-    return ag_last_step(ctx, ag_rnn_cell_sequence(ctx, cell, ag_sequence_values(ctx, s), s->lengths, h0));
-}
-
-ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
-                               ag_lstm_state state0) {
-    ag_lstm_state failed = {NULL, NULL};
-    if (!state0.h || !state0.c) return failed;
-    ag_lstm_state all = ag_lstm_cell_sequence(ctx, cell, ag_sequence_values(ctx, s), s->lengths, state0);
-    ag_lstm_state last = {ag_last_step(ctx, all.h), ag_last_step(ctx, all.c)};
-    return last.h && last.c ? last : failed;
-}
