@@ -1,4 +1,4 @@
-/*
+/** @file
  * ag: a small tensor and reverse-mode autodiff library for training small
  * recurrent networks in C.
  *
@@ -53,20 +53,21 @@ typedef float ag_real;
 
 typedef enum ag_status {
     AG_OK = 0,
-    AG_ERROR_SHAPE = -1,    /* shapes do not fit the operation */
-    AG_ERROR_ARGUMENT = -2, /* a value out of range, a NULL where one is needed */
-    AG_ERROR_MEMORY = -3,   /* an allocation failed */
-    AG_ERROR_IO = -4,       /* a file could not be opened, read or written */
-    AG_ERROR_FORMAT = -5,   /* a file's content is malformed */
-    AG_ERROR_STATE = -6     /* the call is not valid now (e.g. backward twice) */
+    AG_ERROR_SHAPE = -1,    /**< shapes do not fit the operation */
+    AG_ERROR_ARGUMENT = -2, /**< a value out of range, a NULL where one is needed */
+    AG_ERROR_MEMORY = -3,   /**< an allocation failed */
+    AG_ERROR_IO = -4,       /**< a file could not be opened, read or written */
+    AG_ERROR_FORMAT = -5,   /**< a file's content is malformed */
+    AG_ERROR_STATE = -6     /**< the call is not valid now (e.g. backward twice) */
 } ag_status;
 
-/* The message of the last failure in this thread ("" if none). */
+/** The message of the last failure in this thread ("" if none). */
 const char *ag_error_message(void);
-/* The status of the last failure in this thread (AG_OK if none). */
+/** The status of the last failure in this thread (AG_OK if none). */
 ag_status ag_error_code(void);
+/** Resets this thread's message to "" and its status to AG_OK. */
 void ag_error_clear(void);
-/* Records a failure; for modules and models built on ag. Returns `code`. */
+/** Records a failure; for modules and models built on ag. Returns `code`. */
 ag_status ag_error_set(ag_status code, const char *format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -75,23 +76,24 @@ ag_status ag_error_set(ag_status code, const char *format, ...)
 
 /* ------------------------------------------------------- random numbers */
 
-/* PCG32 (O'Neill 2014): small state, so a run's generator can be saved in a
+/** PCG32 (O'Neill 2014): small state, so a run's generator can be saved in a
  * checkpoint and restored exactly. Copy the struct to save it. */
 typedef struct ag_rng {
     uint64_t state;
     uint64_t increment;
 } ag_rng;
 
-/* PCG's seeding with the seed hashed (SplitMix64) first, so that nearby
+/** PCG's seeding with the seed hashed (SplitMix64) first, so that nearby
  * seeds give unrelated sequences; different streams of one seed are
  * independent sequences. */
 void ag_rng_seed(ag_rng *rng, uint64_t seed, uint64_t stream);
+/** The next 32 random bits (PCG32's XSH RR output); advances the state. */
 uint32_t ag_rng_next_u32(ag_rng *rng);
-/* Uniform in [0, 1), 53 random bits. */
+/** Uniform in [0, 1), 53 random bits. */
 double ag_rng_uniform(ag_rng *rng);
-/* Standard normal (Box-Muller, no cached second value). */
+/** Standard normal (Box-Muller, no cached second value). */
 double ag_rng_normal(ag_rng *rng);
-/* Uniform integer in [0, n), without modulo bias; n must be > 0. */
+/** Uniform integer in [0, n), without modulo bias; n must be > 0. */
 uint32_t ag_rng_below(ag_rng *rng, uint32_t n);
 
 /* ---------------------------------------------------------------- tensors */
@@ -102,65 +104,78 @@ typedef struct ag_tensor ag_tensor;
 
 struct ag_tensor {
     ag_real *data;
-    /* Gradient of the last backward pass, same shape as data; NULL while no
+    /** Gradient of the last backward pass, same shape as data; NULL while no
      * gradient has reached a step tensor. Parameters always have one. */
     ag_real *grad;
-    int64_t size; /* number of elements */
+    int64_t size; /**< number of elements */
     int ndim;
     int shape[AG_MAX_DIMS];
     bool requires_grad;
 
-    /* Graph bookkeeping, read by the ops; not for users. */
-    const ag_op *op;         /* NULL for a leaf */
-    ag_tensor *inputs[AG_MAX_INPUTS]; /* an optional input may be NULL */
+    /** Graph bookkeeping, read by the ops; not for users. */
+    const ag_op *op;         /**< NULL for a leaf */
+    ag_tensor *inputs[AG_MAX_INPUTS]; /**< an optional input may be NULL */
     int n_inputs;
-    int int_args[3];         /* axis, start, ... as the op needs */
-    ag_real real_arg;        /* the constant of ag_scale */
-    void *saved;             /* op data kept for backward, in the arena */
+    int int_args[3];         /**< axis, start, ... as the op needs */
+    ag_real real_arg;        /**< the constant of ag_scale */
+    void *saved;             /**< op data kept for backward, in the arena */
 };
 
-/* Step tensors, allocated in the context's arena. `shape` has `ndim` sizes,
+/** Step tensors, allocated in the context's arena. `shape` has `ndim` sizes,
  * each >= 1. */
+/** A step tensor of zeros. Like every step tensor: owned by `ctx` until ag_ctx_reset, `shape` has
+ * `ndim` (1 to AG_MAX_DIMS) sizes >= 1, NULL with the error set on a bad shape or no memory. */
 ag_tensor *ag_zeros(ag_ctx *ctx, int ndim, const int *shape);
+/** A step tensor of ones. */
 ag_tensor *ag_ones(ag_ctx *ctx, int ndim, const int *shape);
+/** A step tensor filled with `value`. */
 ag_tensor *ag_full(ag_ctx *ctx, int ndim, const int *shape, ag_real value);
-/* Copies `values` (size = product of shape). */
+/** Copies `values` (size = product of shape). */
 ag_tensor *ag_from_array(ag_ctx *ctx, int ndim, const int *shape, const ag_real *values);
+/** A step tensor of shape [1] holding `value`; broadcasts against any shape. */
 ag_tensor *ag_scalar(ag_ctx *ctx, ag_real value);
+/** A step tensor of values uniform in [low, high), drawn from `rng`. */
 ag_tensor *ag_rand_uniform(ag_ctx *ctx, ag_rng *rng, int ndim, const int *shape, double low, double high);
+/** A step tensor of values from N(mean, std^2), drawn from `rng`. */
 ag_tensor *ag_randn(ag_ctx *ctx, ag_rng *rng, int ndim, const int *shape, double mean, double std);
-/* A copy of the values with no graph history (like torch's detach().clone()). */
+/** A copy of the values with no graph history (like torch's detach().clone()). */
 ag_tensor *ag_copy(ag_ctx *ctx, const ag_tensor *t);
-/* Marks a step tensor as a leaf whose gradient backward should compute. */
+/** Marks a step tensor as a leaf whose gradient backward should compute. */
 void ag_set_requires_grad(ag_tensor *t, bool requires_grad);
 
-/* Caller-owned tensors (zero-filled), for data that outlives steps. */
+/** Caller-owned tensors (zero-filled), for data that outlives steps. */
 ag_tensor *ag_tensor_new(int ndim, const int *shape);
+/** Frees a tensor from ag_tensor_new (and its grad, if one was allocated); NULL is a no-op. */
 void ag_tensor_free(ag_tensor *t);
 
+/** True if a and b have the same dimensions and sizes. */
 bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
-/* Flat offset of a multi-index (one index per dimension), or -1 if out of range. */
+/** Flat offset of a multi-index (one index per dimension), or -1 if out of range. */
 int64_t ag_offset(const ag_tensor *t, const int *index);
-/* Writes "[2, 3]" into buf; returns buf. For error messages. */
+/** Writes "[2, 3]" into buf; returns buf. For error messages. */
 const char *ag_shape_string(const ag_tensor *t, char *buf, size_t buf_size);
-/* Prints name, shape and values (at most `max_values`, 0 for all). */
+/** Prints name, shape and values (at most `max_values`, 0 for all). */
 void ag_print(FILE *out, const char *name, const ag_tensor *t, int max_values);
 
 /* --------------------------------------------------------------- context */
 
+/** A context: the arena and tape of one step at a time. Recording is on. NULL (error set) if out of
+ * memory. Also sets OpenBLAS to one thread (see ag_set_num_threads). */
 ag_ctx *ag_ctx_create(void);
+/** Frees the context and every step tensor it owns; NULL is a no-op. */
 void ag_ctx_free(ag_ctx *ctx);
-/* Frees every step tensor and the tape; keeps the memory for the next step. */
+/** Frees every step tensor and the tape; keeps the memory for the next step. */
 void ag_ctx_reset(ag_ctx *ctx);
-/* Turns recording off (evaluation) or on; returns the previous setting. */
+/** Turns recording off (evaluation) or on; returns the previous setting. */
 bool ag_set_grad_enabled(ag_ctx *ctx, bool enabled);
+/** Whether ops record themselves for backward. */
 bool ag_grad_enabled(const ag_ctx *ctx);
-/* Bytes the arena holds, and how many times it has called malloc: a step
+/** Bytes the arena holds, and how many times it has called malloc: a step
  * that needs no new memory leaves the count unchanged. */
 size_t ag_ctx_arena_bytes(const ag_ctx *ctx);
 uint64_t ag_ctx_arena_allocations(const ag_ctx *ctx);
 
-/* Backpropagates from a scalar (size 1) tensor: afterwards every tensor that
+/** Backpropagates from a scalar (size 1) tensor: afterwards every tensor that
  * requires a gradient and that `loss` depends on has `grad` += d loss / d t.
  * Parameter gradients accumulate across calls until ag_params_zero_grad();
  * a graph can be backpropagated once, then the context must be reset. */
@@ -171,96 +186,114 @@ ag_status ag_backward(ag_ctx *ctx, ag_tensor *loss);
  * last dimension and a dimension of size 1 (or a missing leading one)
  * stretches, e.g. [B, H] + [H] or [B, H] * [B, 1]. */
 
+/** a + b, broadcasting. Every op returns a step tensor owned by `ctx`, or NULL with an error naming
+ * the op and the shapes (an input that is NULL gives NULL and leaves the message alone). */
 ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
+/** a - b, broadcasting. */
 ag_tensor *ag_sub(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
+/** a * b elementwise, broadcasting. */
 ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
+/** a / b elementwise, broadcasting (IEEE division: x / 0 is +-inf or NaN). */
 ag_tensor *ag_div(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
+/** -a. */
 ag_tensor *ag_neg(ag_ctx *ctx, ag_tensor *a);
+/** factor * a for a constant factor. */
 ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, ag_real factor);
 
+/** max(a, 0); its derivative at 0 is taken as 0, as PyTorch does. */
 ag_tensor *ag_relu(ag_ctx *ctx, ag_tensor *a);
+/** tanh(a) (to a few float ulps: a vectorised approximation in the float build). */
 ag_tensor *ag_tanh(ag_ctx *ctx, ag_tensor *a);
+/** 1 / (1 + exp(-a)), without overflow for any input. */
 ag_tensor *ag_sigmoid(ag_ctx *ctx, ag_tensor *a);
+/** exp(a). */
 ag_tensor *ag_exp(ag_ctx *ctx, ag_tensor *a);
-/* Natural log; fails on non-positive input rather than returning -inf/NaN. */
+/** Natural log; fails on non-positive input rather than returning -inf/NaN. */
 ag_tensor *ag_log(ag_ctx *ctx, ag_tensor *a);
-/* |a|; its derivative at 0 is taken as 0, as PyTorch does. */
+/** |a|; its derivative at 0 is taken as 0, as PyTorch does. */
 ag_tensor *ag_abs(ag_ctx *ctx, ag_tensor *a);
 
-/* Masks of 1.0 where a < b (a > b), else 0.0; broadcasting; no gradient. */
+/** Masks of 1.0 where a < b (a > b), else 0.0; broadcasting; no gradient. */
 ag_tensor *ag_lt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
-/* mask != 0 ? a : b elementwise; all three of one shape. The gradient flows
+/** mask != 0 ? a : b elementwise; all three of one shape. The gradient flows
  * to a where the mask is set and to b elsewhere. */
 ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b);
 
-/* [m, k] x [k, n] -> [m, n]. */
+/** [m, k] x [k, n] -> [m, n]. */
 ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
-/* [m, k] x [n, k]^T -> [m, n]: a times b transposed without a copy of b,
+/** [m, k] x [n, k]^T -> [m, n]: a times b transposed without a copy of b,
  * for PyTorch-layout weights ([out, in]). */
 ag_tensor *ag_matmul_transpose_b(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
-/* 2-D transpose. */
+/** 2-D transpose. */
 ag_tensor *ag_transpose(ag_ctx *ctx, ag_tensor *a);
 
-/* Sum / mean of all elements, as a [1] tensor. Accumulated in double. */
+/** Sum / mean of all elements, as a [1] tensor. Accumulated in double. */
 ag_tensor *ag_sum(ag_ctx *ctx, ag_tensor *a);
 ag_tensor *ag_mean(ag_ctx *ctx, ag_tensor *a);
-/* Sum / mean along one axis, which is removed ([B, H] axis 1 -> [B]); a
+/** Sum / mean along one axis, which is removed ([B, H] axis 1 -> [B]); a
  * result with no dimension left has shape [1]. */
 ag_tensor *ag_sum_axis(ag_ctx *ctx, ag_tensor *a, int axis);
 ag_tensor *ag_mean_axis(ag_ctx *ctx, ag_tensor *a, int axis);
 
-/* Along the last axis, with the maximum subtracted first so that exp never
+/** Along the last axis, with the maximum subtracted first so that exp never
  * overflows and log never sees 0. */
 ag_tensor *ag_softmax(ag_ctx *ctx, ag_tensor *a);
 ag_tensor *ag_log_softmax(ag_ctx *ctx, ag_tensor *a);
 
-/* Joins a and b along `axis` (all other sizes equal). */
+/** Joins a and b along `axis` (all other sizes equal). */
 ag_tensor *ag_concat(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int axis);
-/* Elements start..end-1 along `axis`. */
+/** Elements start..end-1 along `axis`. */
 ag_tensor *ag_slice(ag_ctx *ctx, ag_tensor *a, int axis, int start, int end);
-/* Rows table[indices[i]] of a 2-D table -> [n, columns]: an embedding
+/** Rows table[indices[i]] of a 2-D table -> [n, columns]: an embedding
  * lookup, or a one-hot encoding when table is the identity. */
 ag_tensor *ag_gather_rows(ag_ctx *ctx, ag_tensor *table, const int *indices, int n);
-/* Same elements, new shape of the same size. */
+/** Same elements, new shape of the same size. */
 ag_tensor *ag_reshape(ag_ctx *ctx, ag_tensor *a, int ndim, const int *shape);
 
 /* ------------------------------------------------------------ parameters */
 
 typedef struct ag_params ag_params;
 
+/** An empty parameter set; NULL (error set) if out of memory. */
 ag_params *ag_params_create(void);
+/** Frees the set and every parameter tensor in it; NULL is a no-op. */
 void ag_params_free(ag_params *params);
-/* Adds a zero-filled parameter named `name` (unique, e.g. "lstm.weight_ih").
+/** Adds a zero-filled parameter named `name` (unique, e.g. "lstm.weight_ih").
  * The returned tensor stays valid until ag_params_free; its data and grad
  * live in the two shared buffers. */
 ag_tensor *ag_params_add(ag_params *params, const char *name, int ndim, const int *shape);
+/** The number of parameters, in the order they were added. */
 int ag_params_count(const ag_params *params);
+/** Parameter `index` (0 to count - 1), or NULL if out of range. */
 ag_tensor *ag_params_get(const ag_params *params, int index);
+/** The name of parameter `index`, or NULL if out of range. */
 const char *ag_params_name(const ag_params *params, int index);
+/** The parameter named `name`, or NULL if there is none. */
 ag_tensor *ag_params_find(const ag_params *params, const char *name);
-/* Total number of scalars, and the two buffers of that many values. */
+/** Total number of scalars, and the two buffers of that many values. */
 int64_t ag_params_size(const ag_params *params);
 ag_real *ag_params_data(ag_params *params);
 ag_real *ag_params_grad(ag_params *params);
+/** Sets every gradient to 0; call before each backward (gradients accumulate). */
 void ag_params_zero_grad(ag_params *params);
-/* Scales all gradients together so that their global L2 norm is at most
+/** Scales all gradients together so that their global L2 norm is at most
  * max_norm (torch.nn.utils.clip_grad_norm_). Returns the norm before. */
 double ag_params_clip_grad_norm(ag_params *params, double max_norm);
 
-/* Initialisers; they fill a tensor's values in place. */
+/** Initialisers; they fill a tensor's values in place. */
 void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high);
 void ag_init_normal(ag_tensor *t, ag_rng *rng, double mean, double std);
 void ag_init_constant(ag_tensor *t, double value);
-/* scale * I for a square 2-D tensor (the IRNN recurrent weight). */
+/** scale * I for a square 2-D tensor (the IRNN recurrent weight). */
 ag_status ag_init_identity(ag_tensor *t, double scale);
 
-/* Checkpoints in the safetensors format, named by ag_params_name. Saving is
+/** Checkpoints in the safetensors format, named by ag_params_name. Saving is
  * atomic (temporary file, fsync, rename). `metadata` holds n_metadata
  * key/value pairs as {"key1", "value1", "key2", "value2", ...}. */
 ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata,
                          int n_metadata);
-/* Loads every parameter by name. The whole file is checked (header, dtype,
+/** Loads every parameter by name. The whole file is checked (header, dtype,
  * shapes, offsets, size) before any parameter changes; tensors in the file
  * that the model does not have are ignored. */
 ag_status ag_params_load(ag_params *params, const char *path);
@@ -269,79 +302,94 @@ ag_status ag_params_load(ag_params *params, const char *path);
 
 typedef enum ag_nonlinearity { AG_NONLINEARITY_TANH = 0, AG_NONLINEARITY_RELU = 1 } ag_nonlinearity;
 
-/* y = x W^T + b; W is [out, in] (torch.nn.Linear, named PREFIX.weight and
+/** y = x W^T + b; W is [out, in] (torch.nn.Linear, named PREFIX.weight and
  * PREFIX.bias); initialised U(-1/sqrt(in), 1/sqrt(in)) like PyTorch. */
 typedef struct ag_linear {
     ag_tensor *weight;
-    ag_tensor *bias; /* NULL without bias */
+    ag_tensor *bias; /**< NULL without bias */
     int in_features, out_features;
 } ag_linear;
+/** Adds PREFIX.weight (and PREFIX.bias) to `params` and initialises them from `rng`.
+ * AG_ERROR_ARGUMENT on a size < 1 or a NULL params/rng; the error of ag_params_add otherwise. */
 ag_status ag_linear_init(ag_linear *m, ag_params *params, const char *prefix, int in_features,
                          int out_features, bool bias, ag_rng *rng);
+/** x [batch, in] -> [batch, out]; NULL with AG_ERROR_SHAPE if x is not [batch, in]. */
 ag_tensor *ag_linear_forward(ag_ctx *ctx, const ag_linear *m, ag_tensor *x);
 
-/* h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh) (torch.nn.RNNCell); weights
+/** h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh) (torch.nn.RNNCell); weights
  * U(-1/sqrt(hidden), 1/sqrt(hidden)). */
 typedef struct ag_rnn_cell {
-    ag_tensor *weight_ih, *weight_hh; /* [hidden, input], [hidden, hidden] */
-    ag_tensor *bias_ih, *bias_hh;     /* [hidden], NULL without bias */
+    ag_tensor *weight_ih, *weight_hh; /**< [hidden, input], [hidden, hidden] */
+    ag_tensor *bias_ih, *bias_hh;     /**< [hidden], NULL without bias */
     int input_size, hidden_size;
     ag_nonlinearity nonlinearity;
 } ag_rnn_cell;
+/** Adds PREFIX.weight_ih, PREFIX.weight_hh (and PREFIX.bias_ih, PREFIX.bias_hh) to `params`,
+ * initialised from `rng`; errors as ag_linear_init. */
 ag_status ag_rnn_cell_init(ag_rnn_cell *cell, ag_params *params, const char *prefix, int input_size,
                            int hidden_size, ag_nonlinearity nonlinearity, bool bias, ag_rng *rng);
+/** One step: x [batch, input], h [batch, hidden] -> h' [batch, hidden]; NULL with AG_ERROR_SHAPE on
+ * other shapes. */
 ag_tensor *ag_rnn_cell_forward(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, ag_tensor *h);
 
-/* torch.nn.LSTMCell: gates = x W_ih^T + b_ih + h W_hh^T + b_hh, split in
+/** torch.nn.LSTMCell: gates = x W_ih^T + b_ih + h W_hh^T + b_hh, split in
  * order input, forget, cell, output:
  *   i = sigmoid, f = sigmoid, g = tanh, o = sigmoid
  *   c' = f * c + i * g,  h' = o * tanh(c')
  * W_ih is [4 hidden, input], W_hh [4 hidden, hidden]. */
 typedef struct ag_lstm_cell {
     ag_tensor *weight_ih, *weight_hh;
-    ag_tensor *bias_ih, *bias_hh; /* [4 hidden], NULL without bias */
+    ag_tensor *bias_ih, *bias_hh; /**< [4 hidden], NULL without bias */
     int input_size, hidden_size;
 } ag_lstm_cell;
 typedef struct ag_lstm_state {
-    ag_tensor *h, *c; /* both NULL after an error */
+    ag_tensor *h, *c; /**< both NULL after an error */
 } ag_lstm_state;
+/** Adds the four PREFIX.* parameters of torch.nn.LSTMCell to `params`, initialised from `rng`;
+ * errors as ag_linear_init. */
 ag_status ag_lstm_cell_init(ag_lstm_cell *cell, ag_params *params, const char *prefix, int input_size,
                             int hidden_size, bool bias, ag_rng *rng);
+/** One step: x [batch, input] and state {h, c} [batch, hidden] -> the next state; {NULL, NULL} with
+ * AG_ERROR_SHAPE on other shapes. */
 ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x,
                                    ag_lstm_state state);
-/* Sets the forget gate's part of bias_ih to `value` and of bias_hh to 0. */
+/** Sets the forget gate's part of bias_ih to `value` and of bias_hh to 0. */
 ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value);
 
 /* ------------------------------------------------ variable-length batches */
 
-/* A batch of sequences of different lengths, padded to max_length:
+/** A batch of sequences of different lengths, padded to max_length:
  * values[(b * max_length + t) * features + f]. Values past a sequence's
  * length are ignored by the helpers below. */
 typedef struct ag_sequence_batch {
     ag_real *values;
-    int *lengths; /* each in 1..max_length */
+    int *lengths; /**< each in 1..max_length */
     int batch, max_length, features;
 } ag_sequence_batch;
+/** Allocates a zero-filled batch, every length set to max_length; caller-owned, freed by
+ * ag_sequence_batch_free. AG_ERROR_ARGUMENT on a size < 1, AG_ERROR_MEMORY. */
 ag_status ag_sequence_batch_init(ag_sequence_batch *s, int batch, int max_length, int features);
+/** Frees the batch's arrays and zeroes the struct. */
 void ag_sequence_batch_free(ag_sequence_batch *s);
-/* Step t of every sequence as a [batch, features] tensor (zeros where a
+/** Step t of every sequence as a [batch, features] tensor (zeros where a
  * sequence has ended). */
 ag_tensor *ag_sequence_input(ag_ctx *ctx, const ag_sequence_batch *s, int t);
-/* [batch, width] of 1.0 for sequences still running at step t, else 0.0. */
+/** [batch, width] of 1.0 for sequences still running at step t, else 0.0. */
 ag_tensor *ag_sequence_mask(ag_ctx *ctx, const ag_sequence_batch *s, int t, int width);
-/* The whole batch as one [batch, max_length, features] tensor, the input
+/** The whole batch as one [batch, max_length, features] tensor, the input
  * of ag_rnn_cell_sequence and ag_lstm_cell_sequence. */
 ag_tensor *ag_sequence_values(ag_ctx *ctx, const ag_sequence_batch *s);
-/* Runs a cell over the batch from state h0 ([batch, hidden]); each row of
+/** Runs a cell over the batch from state h0 ([batch, hidden]); each row of
  * the result is the state after that sequence's own last element, so the
  * padding never changes a result or a gradient. One op
  * (ag_rnn_cell_sequence, ag_lstm_cell_sequence) for the whole sequence. */
 ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0);
+/** The same for an LSTM cell: the last {h, c} of each row. */
 ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
                                ag_lstm_state state0);
 
 /* ------------------------------------------------------ recurrent layers */
-/* A cell run over whole sequences as one op: the same numbers as calling
+/** A cell run over whole sequences as one op: the same numbers as calling
  * the cell's forward step by step (up to float rounding), several times
  * faster, because the input projections of all steps and the weight
  * gradients of all steps are one matrix product each, and the rows of the
@@ -356,43 +404,48 @@ ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_s
  * padding changes no result and no gradient. */
 ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
                                 ag_tensor *h0);
-/* h and c after every step, each [batch, steps, hidden]. */
+/** h and c after every step, each [batch, steps, hidden]. */
 ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
                                     ag_lstm_state state0);
-/* sequence[:, steps - 1, :] as [batch, hidden]: the last state of each row. */
+/** sequence[:, steps - 1, :] as [batch, hidden]: the last state of each row. */
 ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence);
 
-/* Threads for the ops that split a batch (the recurrent layers); 1 (the
+/** Threads for the ops that split a batch (the recurrent layers); 1 (the
  * default) runs everything in the calling thread. Results are
  * bit-identical for every number of threads. OpenBLAS runs single-threaded
  * once a context exists: on the small matrices of these models its threads
  * cost more than they gain. Call it between steps, from one thread. */
 ag_status ag_set_num_threads(int n);
+/** The number of threads set by ag_set_num_threads (1 by default). */
 int ag_num_threads(void);
 
 /* ----------------------------------------------------------------- losses */
 
-/* mean((prediction - target)^2) (torch.nn.MSELoss). */
+/** mean((prediction - target)^2) (torch.nn.MSELoss). */
 ag_tensor *ag_mse_loss(ag_ctx *ctx, ag_tensor *prediction, ag_tensor *target);
-/* Cross-entropy of logits [n, classes] against integer targets, through
+/** Cross-entropy of logits [n, classes] against integer targets, through
  * log_softmax: mean over the rows whose mask is non-zero (mask NULL: all
  * rows) of -log_softmax(logits)[row, target]. */
 ag_tensor *ag_cross_entropy_loss(ag_ctx *ctx, ag_tensor *logits, const int *targets, const ag_real *mask);
 
 /* ------------------------------------------------------------- optimizers */
 
-/* torch.optim.SGD: g = grad + weight_decay * p; buf = momentum * buf + g
+/** torch.optim.SGD: g = grad + weight_decay * p; buf = momentum * buf + g
  * (buf = g on the first step); p -= lr * (momentum ? buf : g). */
 typedef struct ag_sgd {
     double lr, momentum, weight_decay;
-    ag_real *velocity; /* NULL without momentum */
+    ag_real *velocity; /**< NULL without momentum */
     int64_t size, step;
 } ag_sgd;
+/** Sets up SGD for `params` (set opt->weight_decay after, if wanted); AG_ERROR_ARGUMENT on empty
+ * params, lr <= 0 or momentum outside [0, 1), AG_ERROR_MEMORY. Free with ag_sgd_free. */
 ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double momentum);
+/** One update of every parameter from its gradient. */
 void ag_sgd_step(ag_sgd *opt, ag_params *params);
+/** Frees the optimizer's state. */
 void ag_sgd_free(ag_sgd *opt);
 
-/* torch.optim.Adam (single-tensor path, float arithmetic as PyTorch's):
+/** torch.optim.Adam (single-tensor path, float arithmetic as PyTorch's):
  * g = grad + weight_decay * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
  * Defaults: betas 0.9, 0.999, eps 1e-8, weight decay 0; set the fields
@@ -402,8 +455,12 @@ typedef struct ag_adam {
     ag_real *m, *v;
     int64_t size, step;
 } ag_adam;
+/** Sets up Adam for `params` with zero moments; AG_ERROR_ARGUMENT on empty params or lr <= 0,
+ * AG_ERROR_MEMORY. Free with ag_adam_free. */
 ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr);
+/** One update of every parameter from its gradient. */
 void ag_adam_step(ag_adam *opt, ag_params *params);
+/** Frees the optimizer's moments. */
 void ag_adam_free(ag_adam *opt);
 
 #ifdef __cplusplus

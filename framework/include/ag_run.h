@@ -1,4 +1,4 @@
-/*
+/** @file
  * ag_run: what every training program needs around the model: a run
  * directory with params.csv, metrics.csv and model.safetensors, a progress
  * line, and a monotonic clock. Optional: the core (ag.h) does not use it.
@@ -15,47 +15,48 @@ extern "C" {
 
 typedef struct ag_run ag_run;
 
-/* Creates the run directory `dir`, or runs/<demo>-<YYYYmmdd>-<HHMMSS> when
+/** Creates the run directory `dir`, or runs/<demo>-<YYYYmmdd>-<HHMMSS> when
  * dir is NULL (with -2, -3, ... appended if two runs start in the same
  * second). Refuses an existing directory that already holds a
  * metrics.csv, so no run is overwritten. */
 ag_run *ag_run_create(const char *demo, const char *dir);
+/** The run's directory. */
 const char *ag_run_dir(const ag_run *run);
 
-/* Records one setting for params.csv (name,value); recording a name
+/** Records one setting for params.csv (name,value); recording a name
  * again replaces its value. */
 ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* Writes params.csv atomically. */
+/** Writes params.csv atomically. */
 ag_status ag_run_write_params(ag_run *run);
 
-/* Starts metrics.csv with the header "step,<columns...>" (column names of
+/** Starts metrics.csv with the header "step,<columns...>" (column names of
  * letters, digits and '_'). */
 ag_status ag_run_begin_metrics(ag_run *run, const char *const *columns, int n_columns);
-/* Appends one row; a NaN value leaves its field empty (for columns that are
+/** Appends one row; a NaN value leaves its field empty (for columns that are
  * only measured now and then). Flushed at least once a second, so a killed
  * run keeps its curve. */
 ag_status ag_run_log(ag_run *run, int64_t step, const double *values);
 
-/* Writes the logged rows to disk now (call it when training ends, before
+/** Writes the logged rows to disk now (call it when training ends, before
  * a long evaluation). */
 ag_status ag_run_flush(ag_run *run);
 
-/* Saves DIR/model.safetensors (atomically) with params.csv's settings as
+/** Saves DIR/model.safetensors (atomically) with params.csv's settings as
  * metadata. */
 ag_status ag_run_save_model(ag_run *run, const ag_params *params);
 
-/* Flushes and closes metrics.csv and frees the run. Returns an error if a
+/** Flushes and closes metrics.csv and frees the run. Returns an error if a
  * write failed at any point (e.g. a full disk). */
 ag_status ag_run_close(ag_run *run);
 
-/* Seconds on a monotonic clock. */
+/** Seconds on a monotonic clock. */
 double ag_seconds(void);
 
-/* The progress line: on a terminal, one line rewritten in place at most 10
+/** The progress line: on a terminal, one line rewritten in place at most 10
  * times a second (step, loss, steps/s, elapsed, remaining); otherwise a
  * plain line every `plain_every` steps; nothing when quiet. */
 typedef struct ag_progress {
@@ -66,7 +67,7 @@ typedef struct ag_progress {
 } ag_progress;
 void ag_progress_start(ag_progress *p, FILE *out, int64_t total_steps, int64_t plain_every, bool quiet);
 void ag_progress_update(ag_progress *p, int64_t step, double loss);
-/* Ends the line on a terminal, so later output starts on a fresh one. */
+/** Ends the line on a terminal, so later output starts on a fresh one. */
 void ag_progress_end(ag_progress *p);
 
 #ifdef __cplusplus
