@@ -22,7 +22,7 @@ GRADCHECK_SRC = $(wildcard tests/gradcheck_*.c)
 TEST_UTIL = tests/check_main.c
 MODEL_SRC = $(wildcard models/*.c)
 
-DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config
+DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++
 
 DEMOS = l1norm adding digitsum
 PROGRAMS = $(DEMOS:%=bin/%)
@@ -68,6 +68,82 @@ $(BUILD)/libag.a: $(LIB_OBJ)
 $(BUILD)/libag-double.a: $(LIB_DOUBLE_OBJ)
 	$(AR) rcs $@ $^
 
+# The shared library: the same sources compiled position-independent into
+# their own object directory, linked with what they call (OpenBLAS in
+# ops_matmul.c and parallel.c, cJSON in checkpoint.c, libcsv in run.c,
+# libm, pthreads in parallel.c). --no-undefined: a library missing from
+# SHARED_LDLIBS fails here, not in a user's link.
+VERSION   = 0.1.0
+SOVERSION = 0
+SONAME    = libag.so.$(SOVERSION)
+SHARED_LIB = $(BUILD)/libag.so.$(VERSION)
+LIB_PIC_OBJ = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj-pic/%.o)
+SHARED_LDLIBS = -lopenblas -lcjson -lcsv -lm -lpthread
+all: $(SHARED_LIB)
+
+$(BUILD)/obj-pic/ops_matmul.o: CFLAGS += -ffp-contract=fast
+
+$(BUILD)/obj-pic/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(SHARED_LIB): $(LIB_PIC_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $^ $(SHARED_LDLIBS) -o $@
+	ln -sfn libag.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sfn $(SONAME) $(BUILD)/libag.so
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]: the public
+# headers, both libraries and a pkg-config file, so that a program builds
+# with `cc prog.c $$(pkg-config --cflags --libs ag)` (add --static to link
+# libag.a: Libs.private and Requires.private name what libag.a needs).
+# make uninstall with the same PREFIX and DESTDIR removes those files and
+# nothing else (directories stay: they may hold other packages' files).
+PREFIX     ?= /usr/local
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR     ?= $(PREFIX)/lib
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL    ?= install
+PUBLIC_HEADERS = $(wildcard framework/include/*.h)
+# The .pc file's paths, relative to ${prefix} where they lie under it.
+PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+INSTALLED_FILES = $(PUBLIC_HEADERS:framework/include/%=$(INCLUDEDIR)/%) \
+  $(LIBDIR)/libag.a $(LIBDIR)/libag.so.$(VERSION) $(LIBDIR)/$(SONAME) $(LIBDIR)/libag.so $(PKGCONFIGDIR)/ag.pc
+
+.PHONY: install uninstall docs
+install: $(BUILD)/libag.a $(SHARED_LIB)
+	$(INSTALL) -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
+	$(INSTALL) -m 644 $(PUBLIC_HEADERS) "$(DESTDIR)$(INCLUDEDIR)/"
+	$(INSTALL) -m 644 $(BUILD)/libag.a "$(DESTDIR)$(LIBDIR)/"
+	$(INSTALL) -m 755 $(SHARED_LIB) "$(DESTDIR)$(LIBDIR)/"
+	ln -sfn libag.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libag.so"
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCLUDEDIR)' '' \
+	  'Name: ag' \
+	  'Description: Small tensor and reverse-mode autodiff library for training small recurrent networks' \
+	  'Version: $(VERSION)' \
+	  'Requires.private: openblas libcjson' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -lag' \
+	  'Libs.private: -lcsv -lm -lpthread' >"$(DESTDIR)$(PKGCONFIGDIR)/ag.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/ag.pc"
+	@# Installed for real by root: refresh the loader's cache, so that
+	@# programs find libag.so.0 in a directory such as /usr/local/lib.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	rm -f $(foreach f,$(INSTALLED_FILES),"$(DESTDIR)$(f)")
+
+# make docs: the API reference from the public headers into docs/api/
+# (docs/api/html/index.html) with Doxygen, installed first if missing the
+# way `make deps` installs the build's packages (not part of check or demo).
+DOCS_PACKAGES = doxygen
+docs:
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(DOCS_PACKAGES)"
+	rm -rf docs/api
+	AG_VERSION=$(VERSION) doxygen docs/Doxyfile
+	@echo "docs/api/html/index.html"
+
 $(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h models/*.h) $(wildcard tests/fixtures/*.h) $(BUILD)/libag.a
 	$(CC) $(CPPFLAGS) -Itests -Imodels $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
 	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(BUILD)/libag.a $(CHECK_LIBS) $(LDLIBS) -o $@
@@ -83,7 +159,7 @@ TESTS = $(BUILD)/test_ag $(BUILD)/test_gradcheck
 
 # OPENBLAS_NUM_THREADS=1: tests compare numbers, not speed.
 check: deps
-	$(MAKE) --no-print-directory $(TESTS) $(BUILD)/libag.a $(PROGRAMS)
+	$(MAKE) --no-print-directory $(TESTS) $(BUILD)/libag.a $(SHARED_LIB) $(PROGRAMS)
 	@export OPENBLAS_NUM_THREADS=1; status=0; \
 	for t in $(TESTS); do echo "== $$t"; $$t || status=1; done; \
 	for t in tests/*.sh; do echo "== $$t"; $$t || status=1; done; exit $$status

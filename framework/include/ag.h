@@ -58,7 +58,7 @@ typedef enum ag_status {
     AG_ERROR_MEMORY = -3,   /**< an allocation failed */
     AG_ERROR_IO = -4,       /**< a file could not be opened, read or written */
     AG_ERROR_FORMAT = -5,   /**< a file's content is malformed */
-    AG_ERROR_STATE = -6     /**< the call is not valid now (e.g. backward twice) */
+    AG_ERROR_STATE = -6     /**< the call is not valid now (such as backward twice) */
 } ag_status;
 
 /** The message of the last failure in this thread ("" if none). */
@@ -112,7 +112,7 @@ struct ag_tensor {
     int shape[AG_MAX_DIMS];
     bool requires_grad;
 
-    /** Graph bookkeeping, read by the ops; not for users. */
+    /* Graph bookkeeping, read by the ops; not for users. */
     const ag_op *op;         /**< NULL for a leaf */
     ag_tensor *inputs[AG_MAX_INPUTS]; /**< an optional input may be NULL */
     int n_inputs;
@@ -130,7 +130,7 @@ ag_tensor *ag_zeros(ag_ctx *ctx, int ndim, const int *shape);
 ag_tensor *ag_ones(ag_ctx *ctx, int ndim, const int *shape);
 /** A step tensor filled with `value`. */
 ag_tensor *ag_full(ag_ctx *ctx, int ndim, const int *shape, ag_real value);
-/** Copies `values` (size = product of shape). */
+/** A step tensor holding a copy of `values` (as many as the shape's product). */
 ag_tensor *ag_from_array(ag_ctx *ctx, int ndim, const int *shape, const ag_real *values);
 /** A step tensor of shape [1] holding `value`; broadcasts against any shape. */
 ag_tensor *ag_scalar(ag_ctx *ctx, ag_real value);
@@ -143,7 +143,8 @@ ag_tensor *ag_copy(ag_ctx *ctx, const ag_tensor *t);
 /** Marks a step tensor as a leaf whose gradient backward should compute. */
 void ag_set_requires_grad(ag_tensor *t, bool requires_grad);
 
-/** Caller-owned tensors (zero-filled), for data that outlives steps. */
+/** A caller-owned tensor (zero-filled), for data that outlives steps; free
+ * it with ag_tensor_free. NULL (error set) on a bad shape or no memory. */
 ag_tensor *ag_tensor_new(int ndim, const int *shape);
 /** Frees a tensor from ag_tensor_new (and its grad, if one was allocated); NULL is a no-op. */
 void ag_tensor_free(ag_tensor *t);
@@ -170,9 +171,10 @@ void ag_ctx_reset(ag_ctx *ctx);
 bool ag_set_grad_enabled(ag_ctx *ctx, bool enabled);
 /** Whether ops record themselves for backward. */
 bool ag_grad_enabled(const ag_ctx *ctx);
-/** Bytes the arena holds, and how many times it has called malloc: a step
- * that needs no new memory leaves the count unchanged. */
+/** Bytes the context's arena holds. */
 size_t ag_ctx_arena_bytes(const ag_ctx *ctx);
+/** How many times the arena has called malloc: a step that needs no new
+ * memory leaves the count unchanged. */
 uint64_t ag_ctx_arena_allocations(const ag_ctx *ctx);
 
 /** Backpropagates from a scalar (size 1) tensor: afterwards every tensor that
@@ -213,8 +215,9 @@ ag_tensor *ag_log(ag_ctx *ctx, ag_tensor *a);
 /** |a|; its derivative at 0 is taken as 0, as PyTorch does. */
 ag_tensor *ag_abs(ag_ctx *ctx, ag_tensor *a);
 
-/** Masks of 1.0 where a < b (a > b), else 0.0; broadcasting; no gradient. */
+/** A mask of 1.0 where a < b, else 0.0; broadcasting; a constant (no gradient). */
 ag_tensor *ag_lt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
+/** A mask of 1.0 where a > b, else 0.0; broadcasting; a constant (no gradient). */
 ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 /** mask != 0 ? a : b elementwise; all three of one shape. The gradient flows
  * to a where the mask is set and to b elsewhere. */
@@ -228,17 +231,22 @@ ag_tensor *ag_matmul_transpose_b(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 /** 2-D transpose. */
 ag_tensor *ag_transpose(ag_ctx *ctx, ag_tensor *a);
 
-/** Sum / mean of all elements, as a [1] tensor. Accumulated in double. */
+/** The sum of all elements, as a [1] tensor, accumulated in double. */
 ag_tensor *ag_sum(ag_ctx *ctx, ag_tensor *a);
+/** The mean of all elements, as a [1] tensor, accumulated in double. */
 ag_tensor *ag_mean(ag_ctx *ctx, ag_tensor *a);
-/** Sum / mean along one axis, which is removed ([B, H] axis 1 -> [B]); a
- * result with no dimension left has shape [1]. */
+/** The sum along one axis, which is removed ([B, H] axis 1 -> [B]); a
+ * result with no dimension left has shape [1]. AG_ERROR_ARGUMENT on an
+ * axis outside 0..ndim-1. */
 ag_tensor *ag_sum_axis(ag_ctx *ctx, ag_tensor *a, int axis);
+/** The mean along one axis, which is removed, as ag_sum_axis. */
 ag_tensor *ag_mean_axis(ag_ctx *ctx, ag_tensor *a, int axis);
 
-/** Along the last axis, with the maximum subtracted first so that exp never
- * overflows and log never sees 0. */
+/** Softmax along the last axis, with the maximum subtracted first so that
+ * exp never overflows. */
 ag_tensor *ag_softmax(ag_ctx *ctx, ag_tensor *a);
+/** log(softmax) along the last axis, computed as x - max - log(sum(exp(x -
+ * max))) so that log never sees 0. */
 ag_tensor *ag_log_softmax(ag_ctx *ctx, ag_tensor *a);
 
 /** Joins a and b along `axis` (all other sizes equal). */
@@ -259,7 +267,7 @@ typedef struct ag_params ag_params;
 ag_params *ag_params_create(void);
 /** Frees the set and every parameter tensor in it; NULL is a no-op. */
 void ag_params_free(ag_params *params);
-/** Adds a zero-filled parameter named `name` (unique, e.g. "lstm.weight_ih").
+/** Adds a zero-filled parameter named `name` (unique, such as "lstm.weight_ih").
  * The returned tensor stays valid until ag_params_free; its data and grad
  * live in the two shared buffers. */
 ag_tensor *ag_params_add(ag_params *params, const char *name, int ndim, const int *shape);
@@ -271,9 +279,12 @@ ag_tensor *ag_params_get(const ag_params *params, int index);
 const char *ag_params_name(const ag_params *params, int index);
 /** The parameter named `name`, or NULL if there is none. */
 ag_tensor *ag_params_find(const ag_params *params, const char *name);
-/** Total number of scalars, and the two buffers of that many values. */
+/** The total number of scalars in all parameters. */
 int64_t ag_params_size(const ag_params *params);
+/** The one buffer of all parameter values (ag_params_size of them), in the
+ * order the parameters were added; owned by `params`. */
 ag_real *ag_params_data(ag_params *params);
+/** The one buffer of all gradients, laid out as ag_params_data. */
 ag_real *ag_params_grad(ag_params *params);
 /** Sets every gradient to 0; call before each backward (gradients accumulate). */
 void ag_params_zero_grad(ag_params *params);
@@ -281,9 +292,12 @@ void ag_params_zero_grad(ag_params *params);
  * max_norm (torch.nn.utils.clip_grad_norm_). Returns the norm before. */
 double ag_params_clip_grad_norm(ag_params *params, double max_norm);
 
-/** Initialisers; they fill a tensor's values in place. */
+/* Initialisers: they fill a tensor's values in place. */
+/** Values uniform in [low, high), drawn from `rng` in row-major order. */
 void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high);
+/** Values from N(mean, std^2), drawn from `rng` in row-major order. */
 void ag_init_normal(ag_tensor *t, ag_rng *rng, double mean, double std);
+/** Every value set to `value`. */
 void ag_init_constant(ag_tensor *t, double value);
 /** scale * I for a square 2-D tensor (the IRNN recurrent weight). */
 ag_status ag_init_identity(ag_tensor *t, double scale);

@@ -15,7 +15,7 @@ extern "C" {
 
 typedef struct ag_run ag_run;
 
-/** Creates the run directory `dir`, or runs/<demo>-<YYYYmmdd>-<HHMMSS> when
+/** Creates the run directory `dir`, or `runs/<demo>-<YYYYmmdd>-<HHMMSS>` when
  * dir is NULL (with -2, -3, ... appended if two runs start in the same
  * second). Refuses an existing directory that already holds a
  * metrics.csv, so no run is overwritten. */
@@ -50,7 +50,7 @@ ag_status ag_run_flush(ag_run *run);
 ag_status ag_run_save_model(ag_run *run, const ag_params *params);
 
 /** Flushes and closes metrics.csv and frees the run. Returns an error if a
- * write failed at any point (e.g. a full disk). */
+ * write failed at any point (a full disk, say). */
 ag_status ag_run_close(ag_run *run);
 
 /** Seconds on a monotonic clock. */
@@ -65,7 +65,10 @@ typedef struct ag_progress {
     int64_t total, plain_every;
     double start, last_print;
 } ag_progress;
+/** Starts the clock of a progress line for `total_steps` steps on `out`
+ * (a terminal is detected with isatty). */
 void ag_progress_start(ag_progress *p, FILE *out, int64_t total_steps, int64_t plain_every, bool quiet);
+/** Reports that `step` is done with this loss; prints only when due. */
 void ag_progress_update(ag_progress *p, int64_t step, double loss);
 /** Ends the line on a terminal, so later output starts on a fresh one. */
 void ag_progress_end(ag_progress *p);
