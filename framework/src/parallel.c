@@ -37,6 +37,7 @@ static struct {
     atomic_int next_task;
     atomic_int busy;             /* workers still inside the current job */
     atomic_uint_fast64_t generation; /* bumped for each job, so a worker joins each once */
+    uint64_t workers_made_at;        /* the generation when the workers were made */
     bool stopping;
     atomic_flag in_use; /* a second caller at once runs its tasks itself */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -50,7 +51,8 @@ static void run_tasks(void (*task)(void *, int), void *arg, int n_tasks) {
 
 static void *worker_main(void *unused) {
     (void)unused;
-    uint64_t seen = 0;
+    /* The last job before this worker was made is not one to join. */
+    uint64_t seen = pool.workers_made_at;
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         pthread_mutex_unlock(&pool.lock);
@@ -99,6 +101,7 @@ ag_status ag_set_num_threads(int n) {
     ag_threads_init();
     if (n - 1 == pool.n_workers) return AG_OK;
     stop_workers();
+    pool.workers_made_at = atomic_load(&pool.generation);
     for (int i = 0; i < n - 1; i++) {
         if (pthread_create(&pool.workers[i], NULL, worker_main, NULL) != 0) {
             stop_workers();
