@@ -1,7 +1,7 @@
 /* adding: the adding problem of Le, Jaitly and Hinton (2015), "A Simple Way
  * to Initialize Recurrent Networks of Rectified Linear Units": an IRNN
- * (ReLU RNN with an identity recurrent weight) against a tanh RNN and an
- * LSTM, for sequence lengths up to hundreds of steps. */
+ * (ReLU RNN with an identity recurrent weight) against a tanh RNN, an LSTM
+ * and a GRU, for sequence lengths up to hundreds of steps. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,9 @@
 static const char *const SUMMARY =
     "adding: train a recurrent net on the adding problem: read T pairs (value in [0,1), marker) and output\n"
     "the sum of the two marked values (one marker in each half). Always answering 1 scores a test MSE of\n"
-    "about 0.167: the baseline to beat.\n\n"
+    "about 0.167: the baseline to beat.\n"
+    "Models (--model): irnn (ReLU RNN, W_hh = identity), rnn-tanh, lstm, gru (torch.nn.GRUCell's equations and\n"
+    "init, models/gru.c); each with a Linear readout of the last state.\n\n"
     "Usage: adding [flags]\n"
     "Writes RUN_DIR/params.csv, metrics.csv (step,loss,test_mse,grad_norm) and model.safetensors; the last\n"
     "line on stdout is 'summary: key=value ...'.";
@@ -77,7 +79,7 @@ int main(int argc, char **argv) {
                  .test_size = 10000, .steps = 20000, .eval_every = 500, .seed = 42, .lr = 1e-4, .clip = 1,
                  .identity_scale = 1, .forget_bias = 1, .threads = 0};
     const flag_spec specs[] = {
-        {"model", FLAG_STRING, &o.model, 0, 0, false, "irnn, rnn-tanh or lstm"},
+        {"model", FLAG_STRING, &o.model, 0, 0, false, "irnn, rnn-tanh, lstm or gru"},
         {"T", FLAG_INT, &o.T, 2, 100000, false, "sequence length"},
         {"hidden", FLAG_INT, &o.hidden, 1, 4096, false, "hidden units"},
         {"batch", FLAG_INT, &o.batch, 1, 65536, false, "sequences per step"},
@@ -108,8 +110,10 @@ int main(int argc, char **argv) {
         kind = ADDING_RNN_TANH;
     else if (strcmp(o.model, "lstm") == 0)
         kind = ADDING_LSTM;
+    else if (strcmp(o.model, "gru") == 0)
+        kind = ADDING_GRU;
     else {
-        fprintf(stderr, "adding: --model: '%s' is not one of irnn, rnn-tanh, lstm\n", o.model);
+        fprintf(stderr, "adding: --model: '%s' is not one of irnn, rnn-tanh, lstm, gru\n", o.model);
         return 2;
     }
     bool use_sgd = strcmp(o.optimizer, "sgd") == 0;

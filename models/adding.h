@@ -5,6 +5,7 @@
 #define AG_MODEL_ADDING_H
 
 #include "ag.h"
+#include "gru.h"
 
 /* Example `index` of a data set, written into row `row` of `batch`
  * (features 2, max_length T); returns the target. The same (seed, split,
@@ -13,19 +14,21 @@
 ag_real adding_example(uint64_t seed, int split, int64_t index, ag_sequence_batch *batch, int row);
 enum { ADDING_TRAIN = 0, ADDING_TEST = 1 };
 
-typedef enum adding_kind { ADDING_IRNN, ADDING_RNN_TANH, ADDING_LSTM } adding_kind;
+typedef enum adding_kind { ADDING_IRNN, ADDING_RNN_TANH, ADDING_LSTM, ADDING_GRU } adding_kind;
 
 typedef struct adding_model {
     adding_kind kind;
     ag_params *params;
     ag_rnn_cell rnn;   /* irnn, rnn-tanh: parameters "rnn.*" */
     ag_lstm_cell lstm; /* lstm: parameters "lstm.*" */
+    gru_cell gru;      /* gru: parameters "gru.*" (models/gru.h) */
     ag_linear readout; /* hidden -> 1: "linear.*" */
 } adding_model;
 
 /* irnn: W_hh = identity_scale * I, biases 0, W_ih ~ N(0, 0.001^2) (the
  * paper's recipe); rnn-tanh: PyTorch's init; lstm: PyTorch's init with the
- * forget-gate bias set to forget_bias. The readout has PyTorch's init. */
+ * forget-gate bias set to forget_bias; gru: PyTorch's init (torch.nn.GRUCell).
+ * The readout has PyTorch's init. */
 ag_status adding_model_init(adding_model *model, adding_kind kind, int hidden, double identity_scale,
                             double forget_bias, ag_rng *rng);
 void adding_model_free(adding_model *model);

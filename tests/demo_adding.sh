@@ -2,7 +2,7 @@
 # Runs bin/adding end to end and checks what it promises: a short IRNN run
 # with its summary line and run directory (params.csv, metrics.csv with a
 # row per step and a test MSE every --eval-every steps, model.safetensors),
-# the rnn-tanh and lstm models, --optim sgd, --stop-below, --help, one-line
+# the rnn-tanh, lstm and gru models, --optim sgd, --stop-below, --help, one-line
 # errors for bad flags that create nothing, and reproducible seeds. Prints
 # "N passed, M failed"; exits 1 if M > 0.
 demo=adding
@@ -65,14 +65,20 @@ fi
 
 # ------------------------------------------------------------ other models, sgd
 tiny=(--T 10 --hidden 8 --steps 20 --eval-every 10 --test-size 50 --quiet)
-for model in rnn-tanh lstm; do
+for model in rnn-tanh lstm gru; do
   adding --model "$model" "${tiny[@]}" --run-dir "$tmp/$model"
   expect "--model $model exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
   expect "--model $model: summary model=$model (got '$(summary model)')" [ "$(summary model)" = "$model" ]
   expect "--model $model: summary steps=20 (got '$(summary steps)')" [ "$(summary steps)" = 20 ]
   expect "--model $model: test_mse is a number (got '$(summary test_mse)')" between "$(summary test_mse)" 0 1e6
   expect "--model $model writes model.safetensors" [ -s "$tmp/$model/model.safetensors" ]
+  expect "--model $model is recorded in params.csv" grep -qx "\"model\",\"$model\"" "$tmp/$model/params.csv"
 done
+# The GRU's checkpoint holds torch.nn.GRUCell's names under "gru." and the readout.
+for name in gru.weight_ih gru.weight_hh gru.bias_ih gru.bias_hh linear.weight linear.bias; do
+  expect "--model gru: model.safetensors names $name" grep -qF "\"$name\"" "$tmp/gru/model.safetensors"
+done
+expect "--model gru: model.safetensors has no rnn.* tensor" [ -z "$(grep -aF '"rnn.' "$tmp/gru/model.safetensors")" ]
 adding --optim sgd --lr 0.01 "${tiny[@]}" --run-dir "$tmp/sgd"
 expect "--optim sgd exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
 expect "--optim sgd: summary steps=20 (got '$(summary steps)')" [ "$(summary steps)" = 20 ]
@@ -91,6 +97,9 @@ expect "--help exits with 0 (got $code)" [ "$code" -eq 0 ]
 for flag in --model --T --hidden --batch --lr --optim --clip --identity-scale --forget-bias --train-size --test-size \
   --steps --epochs --eval-every --stop-below --seed --run-dir --quiet; do
   expect "--help mentions $flag" grep -q -e "$flag\b" "$tmp/out"
+done
+for model in irnn rnn-tanh lstm gru; do
+  expect "--help names the model $model" grep -qw -e "$model" "$tmp/out"
 done
 expect "--help writes nothing to stderr" [ ! -s "$tmp/err" ]
 expect "--help creates nothing" [ -z "$(ls -A "$tmp/work")" ]
@@ -117,6 +126,8 @@ bad_case --threads --threads 65
 bad_case --threads --threads -1
 bad_case --clip --clip 0
 bad_case --model --model foo
+expect "--model foo: the error lists the models irnn, rnn-tanh, lstm, gru (got '$(head -n 1 "$tmp/err")')" \
+  grep -qF "'foo' is not one of irnn, rnn-tanh, lstm, gru" "$tmp/err"
 bad_case --optim --optim rmsprop
 bad_case --lr --lr 0
 bad_case --batch --batch abc

@@ -1,7 +1,7 @@
 /* The adding problem (models/adding.h): the examples are what the task
  * promises (two markers, one in each half, the target their values' sum),
  * reproducible and distinct across seeds, splits and indices; always
- * answering 1 scores about 1/6; the three models start as documented and
+ * answering 1 scores about 1/6; the four models start as documented and
  * give [batch, 1]; a short IRNN run beats the baseline; gradient clipping
  * keeps the gradient's direction. */
 #include <math.h>
@@ -344,10 +344,50 @@ START_TEST(test_rnn_tanh_init) {
 }
 END_TEST
 
+START_TEST(test_gru_init) {
+    enum { H = 25 };
+    ag_rng rng;
+    ag_rng_seed(&rng, 5, 0);
+    adding_model model;
+    ck_assert_msg(adding_model_init(&model, ADDING_GRU, H, 1.0, 1.0, &rng) == AG_OK, "init: %s", ag_error_message());
+    ck_assert_int_eq(model.kind, ADDING_GRU);
+    ck_assert_int_eq(ag_params_count(model.params), 6);
+    check_param(&model, 0, "gru.weight_ih", 2, (int[]){3 * H, 2});
+    check_param(&model, 1, "gru.weight_hh", 2, (int[]){3 * H, H});
+    check_param(&model, 2, "gru.bias_ih", 1, (int[]){3 * H});
+    check_param(&model, 3, "gru.bias_hh", 1, (int[]){3 * H});
+    check_readout(&model, 4, H);
+    ck_assert_ptr_eq(model.gru.weight_ih, ag_params_find(model.params, "gru.weight_ih"));
+    ck_assert_ptr_eq(model.gru.bias_hh, ag_params_find(model.params, "gru.bias_hh"));
+    ck_assert_int_eq(model.gru.input_size, 2);
+    ck_assert_int_eq(model.gru.hidden_size, H);
+    /* PyTorch's init for every GRU parameter, identity_scale and
+     * forget_bias ignored. */
+    double bound = 1 / sqrt(H);
+    check_uniform(model.gru.weight_ih, "gru.weight_ih", bound);
+    check_uniform(model.gru.weight_hh, "gru.weight_hh", bound);
+    check_uniform(model.gru.bias_ih, "gru.bias_ih", bound);
+    check_uniform(model.gru.bias_hh, "gru.bias_hh", bound);
+    /* Exactly gru_cell_init's draw from the same generator state: nothing
+     * overwrites it afterwards. */
+    ag_rng same;
+    ag_rng_seed(&same, 5, 0);
+    ag_params *alone = ag_params_create();
+    gru_cell cell;
+    ck_assert_int_eq(gru_cell_init(&cell, alone, "gru", 2, H, true, &same), AG_OK);
+    ck_assert_int_eq(ag_params_size(alone), 3 * H * 2 + 3 * H * H + 2 * 3 * H);
+    ck_assert_msg(memcmp(ag_params_data(alone), ag_params_data(model.params),
+                         (size_t)ag_params_size(alone) * sizeof(ag_real)) == 0,
+                  "the GRU's parameters differ from gru_cell_init's with the same seed");
+    ag_params_free(alone);
+    adding_model_free(&model);
+}
+END_TEST
+
 START_TEST(test_forward_shape) {
-    const adding_kind kinds[] = {ADDING_IRNN, ADDING_RNN_TANH, ADDING_LSTM};
+    const adding_kind kinds[] = {ADDING_IRNN, ADDING_RNN_TANH, ADDING_LSTM, ADDING_GRU};
     const int batches[] = {1, 5};
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         for (int b = 0; b < 2; b++) {
             int B = batches[b], T = 7;
             ag_rng rng;
@@ -537,6 +577,7 @@ static Suite *adding_suite(void) {
     tcase_add_test(tc, test_irnn_init);
     tcase_add_test(tc, test_lstm_init);
     tcase_add_test(tc, test_rnn_tanh_init);
+    tcase_add_test(tc, test_gru_init);
     tcase_add_test(tc, test_forward_shape);
     tcase_add_test(tc, test_irnn_learns);
     tcase_add_test(tc, test_clipping_keeps_direction);
