@@ -5,8 +5,9 @@ CC      ?= cc
 CFLAGS  ?= -O3 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter
 # Float comparisons that cannot trap let the gate loops (clamps in
-# fast_math.h) vectorise; ag never enables floating-point exceptions.
-CFLAGS  += -fno-trapping-math
+# fast_math.h) vectorise, and sqrt without errno Adam's loop; ag never
+# enables floating-point exceptions nor reads errno after math calls.
+CFLAGS  += -fno-trapping-math -fno-math-errno
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -Iframework/include -I/usr/include/x86_64-linux-gnu
 LDLIBS  = -lopenblas -lcjson -lcsv -lm -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ag.h"
+#include "ag_internal.h"
 
 static ag_status check_params(const char *who, const ag_params *params, double lr) {
     if (!params || ag_params_size(params) == 0)
@@ -79,6 +79,33 @@ ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr) {
     return AG_OK;
 }
 
+/* One Adam update of elements [first, end): elementwise, so the parameter
+ * buffer can be split between threads with the same bits as one pass. */
+typedef struct adam_update {
+    ag_real *restrict p, *restrict m, *restrict v;
+    const ag_real *restrict grad;
+    ag_real beta1, beta2, one_minus_beta1, one_minus_beta2, step_size, eps, correction, decay;
+    int64_t size;
+} adam_update;
+
+enum { PARALLEL_MIN_ELEMENTS = 1 << 15, UPDATE_PARTS = 2 };
+
+static void adam_update_part(void *arg, int part) {
+    const adam_update *u = arg;
+    int64_t first = u->size * part / UPDATE_PARTS, end = u->size * (part + 1) / UPDATE_PARTS;
+    ag_real *restrict p = u->p, *restrict m = u->m, *restrict v = u->v;
+    const ag_real *restrict grad = u->grad;
+    for (int64_t i = first; i < end; i++) {
+        ag_real g = grad[i];
+        if (u->decay != 0) g += u->decay * p[i];
+        m[i] = m[i] * u->beta1 + u->one_minus_beta1 * g;
+        v[i] = v[i] * u->beta2 + u->one_minus_beta2 * g * g;
+        ag_real root = sqrt(v[i]);
+        ag_real denominator = root / u->correction + u->eps;
+        p[i] += -u->step_size * (m[i] / denominator);
+    }
+}
+
 void ag_adam_step(ag_adam *opt, ag_params *params) {
     if (check_size("ag_adam_step", opt->size, params) != AG_OK) return;
     opt->step++;
@@ -86,20 +113,16 @@ void ag_adam_step(ag_adam *opt, ag_params *params) {
      * PyTorch; the per-element arithmetic is in the tensors' precision. */
     double correction1 = 1 - pow(opt->beta1, (double)opt->step);
     double correction2_sqrt = sqrt(1 - pow(opt->beta2, (double)opt->step));
-    ag_real beta1 = (ag_real)opt->beta1, beta2 = (ag_real)opt->beta2;
-    ag_real one_minus_beta1 = (ag_real)(1 - opt->beta1), one_minus_beta2 = (ag_real)(1 - opt->beta2);
-    ag_real step_size = (ag_real)(opt->lr / correction1), eps = (ag_real)opt->eps;
-    ag_real correction = (ag_real)correction2_sqrt, decay = (ag_real)opt->weight_decay;
-    ag_real *p = ag_params_data(params);
-    const ag_real *grad = ag_params_grad(params);
-    for (int64_t i = 0; i < opt->size; i++) {
-        ag_real g = grad[i];
-        if (decay != 0) g += decay * p[i];
-        opt->m[i] = opt->m[i] * beta1 + one_minus_beta1 * g;
-        opt->v[i] = opt->v[i] * beta2 + one_minus_beta2 * g * g;
-        ag_real root = sqrt(opt->v[i]);
-        ag_real denominator = root / correction + eps;
-        p[i] += -step_size * (opt->m[i] / denominator);
+    adam_update u = {.p = ag_params_data(params), .m = opt->m, .v = opt->v, .grad = ag_params_grad(params),
+                     .beta1 = (ag_real)opt->beta1, .beta2 = (ag_real)opt->beta2,
+                     .one_minus_beta1 = (ag_real)(1 - opt->beta1), .one_minus_beta2 = (ag_real)(1 - opt->beta2),
+                     .step_size = (ag_real)(opt->lr / correction1), .eps = (ag_real)opt->eps,
+                     .correction = (ag_real)correction2_sqrt, .decay = (ag_real)opt->weight_decay,
+                     .size = opt->size};
+    if (opt->size >= PARALLEL_MIN_ELEMENTS) {
+        ag_parallel_run(UPDATE_PARTS, adam_update_part, &u);
+    } else {
+        for (int part = 0; part < UPDATE_PARTS; part++) adam_update_part(&u, part);
     }
 }
 
