@@ -959,6 +959,41 @@ START_TEST(test_run_equals_last_step_of_sequence) {
 }
 END_TEST
 
+/* Adam over a buffer large enough to be split between threads (40,000
+ * values): 1 and 2 threads give the same bits, and the update moved every
+ * value. */
+static void adam_run(int threads, ag_real *out, int64_t n) {
+    ck_assert_int_eq(ag_set_num_threads(threads), AG_OK);
+    ag_rng rng;
+    ag_rng_seed(&rng, 5, 1);
+    ag_params *params = ag_params_create();
+    ck_assert_ptr_nonnull(ag_params_add(params, "w", 2, (int[]){200, 200}));
+    ck_assert_int_eq(ag_params_size(params), n);
+    ag_adam adam;
+    ck_assert_int_eq(ag_adam_init(&adam, params, 1e-2), AG_OK);
+    adam.weight_decay = 0.01;
+    for (int step = 0; step < 3; step++) {
+        for (int64_t i = 0; i < n; i++) ag_params_grad(params)[i] = (ag_real)ag_rng_normal(&rng);
+        ag_adam_step(&adam, params);
+    }
+    memcpy(out, ag_params_data(params), (size_t)n * sizeof(ag_real));
+    ag_adam_free(&adam);
+    ag_params_free(params);
+    ck_assert_int_eq(ag_set_num_threads(1), AG_OK);
+}
+
+START_TEST(test_adam_threads_bit_identical) {
+    enum { N = 40000 };
+    static ag_real one[N], two[N];
+    adam_run(1, one, N);
+    adam_run(2, two, N);
+    ck_assert_msg(memcmp(one, two, sizeof one) == 0, "Adam with 2 threads differs from 1 thread");
+    int64_t moved = 0;
+    for (int64_t i = 0; i < N; i++) moved += one[i] != 0;
+    ck_assert_int_eq(moved, N);
+}
+END_TEST
+
 AG_TEST_SUITE(recurrent_suite)
 static Suite *recurrent_suite(void) {
     Suite *s = suite_create("recurrent");
@@ -975,6 +1010,7 @@ static Suite *recurrent_suite(void) {
     tcase_add_test(tc, test_fast_tanh_sigmoid_accuracy);
     tcase_add_loop_test(tc, test_repeat_step_no_new_arena_memory, 0, 6);
     tcase_add_loop_test(tc, test_run_equals_last_step_of_sequence, 0, 3);
+    tcase_add_test(tc, test_adam_threads_bit_identical);
     suite_add_tcase(s, tc);
     return s;
 }
