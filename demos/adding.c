@@ -95,7 +95,8 @@ int main(int argc, char **argv) {
         {"eval-every", FLAG_INT, &o.eval_every, 1, 1e10, false, "steps between test evaluations"},
         {"stop-below", FLAG_DOUBLE, &o.stop_below, 0, 10, false, "stop once the test MSE is below this (0: never)"},
         {"seed", FLAG_INT, &o.seed, 0, 4294967295.0, false, "random seed (init, data, order)"},
-        {"threads", FLAG_INT, &o.threads, 0, 64, false, "threads for the rows of a batch (0: one a core); results do not depend on it"},
+        {"threads", FLAG_INT, &o.threads, 0, 64, false,
+         "threads for the rows of a batch (0: one a core); results do not depend on it"},
         {"run-dir", FLAG_STRING, &o.run_dir, 0, 0, false, "where to write the run (default runs/adding-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line"},
     };

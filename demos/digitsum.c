@@ -191,7 +191,8 @@ static int train(int argc, char **argv) {
         {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step"},
         {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)"},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)"},
-        {"threads", FLAG_INT, &threads, 0, 64, false, "threads for the rows of a batch (0: one a core); results do not depend on it"},
+        {"threads", FLAG_INT, &threads, 0, 64, false,
+         "threads for the rows of a batch (0: one a core); results do not depend on it"},
         {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line"},
     };

@@ -88,7 +88,8 @@ int main(int argc, char **argv) {
         {"bias-tolerance", FLAG_DOUBLE, &o.bias_tolerance, 0, 1, true,
          "with --bias: converged once the mean loss of the last 100 steps is below this"},
         {"test-len", FLAG_INT, &o.test_length, 1, 1e8, false, "length of the test sequence"},
-        {"threads", FLAG_INT, &o.threads, 0, 64, false, "threads for the rows of a batch (0: one a core); results do not depend on it"},
+        {"threads", FLAG_INT, &o.threads, 0, 64, false,
+         "threads for the rows of a batch (0: one a core); results do not depend on it"},
         {"run-dir", FLAG_STRING, &o.run_dir, 0, 0, false, "where to write the run (default runs/l1norm-DATE-TIME)"},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line"},
     };

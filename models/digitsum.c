@@ -287,8 +287,8 @@ static ag_tensor *run_layer(ag_ctx *ctx, const digitsum_model *m, ag_tensor *x, 
 
 ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsum_example *const *batch, int n) {
     if (!check_batch("digitsum_loss", batch, n, false)) return NULL;
-    static _Thread_local int targets[MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1)], rows[MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1)],
-        lengths[MAX_BATCH];
+    enum { MAX_SCORED = MAX_BATCH * (DIGITSUM_MAX_ANSWER + 1) };
+    static _Thread_local int targets[MAX_SCORED], rows[MAX_SCORED], lengths[MAX_BATCH];
     int steps = 0, scored = 0;
     for (int i = 0; i < n; i++) {
         lengths[i] = batch[i]->length + batch[i]->answer_length + 1;
@@ -299,8 +299,10 @@ ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsu
     ag_tensor *x = ag_zeros(ctx, 3, (int[]){n, steps, DIGITSUM_SYMBOLS});
     if (!x) return NULL;
     for (int i = 0; i < n; i++)
-        for (int t = 0; t < steps; t++)
-            x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + (t < lengths[i] ? teacher_symbol(batch[i], t) : DIGITSUM_EOA)] = 1;
+        for (int t = 0; t < steps; t++) {
+            int symbol = t < lengths[i] ? teacher_symbol(batch[i], t) : DIGITSUM_EOA;
+            x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + symbol] = 1;
+        }
     /* Scored where the model should emit a_1, .., a_m, EOA: the states
      * after reading EOS, a_1, .., a_m. */
     for (int i = 0; i < n; i++) {

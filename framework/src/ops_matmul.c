@@ -138,7 +138,8 @@ static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda,
         for (int j = 0; j < n; j += 16) {
             int width = n - j < 16 ? n - j : 16;
             float block[4][16] = {{0}};
-            for (int i = 0; i < rows; i++) memcpy(block[i], c + (int64_t)(i0 + i) * ldc + j, (size_t)width * sizeof(float));
+            for (int i = 0; i < rows; i++)
+                memcpy(block[i], c + (int64_t)(i0 + i) * ldc + j, (size_t)width * sizeof(float));
             vector8 acc[4][2];
             memcpy(acc, block, sizeof acc);
             for (int p = 0; p < k; p++) {
@@ -155,7 +156,8 @@ static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda,
                 }
             }
             memcpy(block, acc, sizeof acc);
-            for (int i = 0; i < rows; i++) memcpy(c + (int64_t)(i0 + i) * ldc + j, block[i], (size_t)width * sizeof(float));
+            for (int i = 0; i < rows; i++)
+                memcpy(c + (int64_t)(i0 + i) * ldc + j, block[i], (size_t)width * sizeof(float));
         }
     }
 }

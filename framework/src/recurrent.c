@@ -70,8 +70,8 @@ AG_TARGET_CLONES static void relu_row_forward(int n, const ag_real *restrict z, 
     for (int j = 0; j < n; j++) h[j] = z[j] > 0 ? z[j] : 0;
 }
 
-AG_TARGET_CLONES static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
-                              const ag_real *restrict h) {
+AG_TARGET_CLONES static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh,
+                                                const ag_real *restrict out_grad, const ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
         ag_real d = dh[j] + out_grad[j];
         z[j] = h[j] > 0 ? d : 0;
@@ -83,8 +83,8 @@ AG_TARGET_CLONES static void tanh_row_forward(int n, const ag_real *restrict z, 
     for (int j = 0; j < n; j++) h[j] = ag_fast_tanh(z[j]);
 }
 
-AG_TARGET_CLONES static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
-                              const ag_real *restrict h) {
+AG_TARGET_CLONES static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh,
+                                                const ag_real *restrict out_grad, const ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
         z[j] = (dh[j] + out_grad[j]) * (1 - h[j] * h[j]);
         dh[j] = 0;
@@ -93,8 +93,8 @@ AG_TARGET_CLONES static void tanh_row_backward(int n, ag_real *restrict z, ag_re
 
 /* Gate order of torch.nn.LSTMCell: input, forget, cell, output. z is
  * overwritten with the activated gates, which backward needs. */
-AG_TARGET_CLONES static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev, ag_real *restrict c,
-                             ag_real *restrict tanh_c, ag_real *restrict h) {
+AG_TARGET_CLONES static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev,
+                                               ag_real *restrict c, ag_real *restrict tanh_c, ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
         ag_real i = ag_fast_sigmoid(z[j]), f = ag_fast_sigmoid(z[n + j]), g = ag_fast_tanh(z[2 * n + j]),
                 o = ag_fast_sigmoid(z[3 * n + j]);
@@ -109,8 +109,8 @@ AG_TARGET_CLONES static void lstm_row_forward(int n, ag_real *restrict z, const 
 }
 
 AG_TARGET_CLONES static void lstm_row_backward(int n, ag_real *restrict z, ag_real *restrict dh, ag_real *restrict dc,
-                              const ag_real *restrict out_grad, const ag_real *restrict cell_grad,
-                              const ag_real *restrict c_prev, const ag_real *restrict tanh_c) {
+                                                const ag_real *restrict out_grad, const ag_real *restrict cell_grad,
+                                                const ag_real *restrict c_prev, const ag_real *restrict tanh_c) {
     for (int j = 0; j < n; j++) {
         ag_real i = z[j], f = z[n + j], g = z[2 * n + j], o = z[3 * n + j];
         ag_real d_h = dh[j] + out_grad[j];
@@ -403,7 +403,8 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
         if (!L->weight_hh_t) return NULL;
         memset(L->weight_hh_t, 0, (size_t)G_padded * H * sizeof(ag_real));
         for (int g = 0; g < G; g++)
-            for (int j = 0; j < H; j++) L->weight_hh_t[(size_t)j * G_padded + g] = L->weight_hh->data[(size_t)g * H + j];
+            for (int j = 0; j < H; j++)
+                L->weight_hh_t[(size_t)j * G_padded + g] = L->weight_hh->data[(size_t)g * H + j];
     }
     for (int k = 0; k < L->n_chunks; k++) {
         chunk *ch = &L->chunks[k];
