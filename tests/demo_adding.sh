@@ -106,19 +106,6 @@ expect "--help creates nothing" [ -z "$(ls -A "$tmp/work")" ]
 
 # ------------------------------------------------------------ bad input
 listing_before=$(ls -A "$tmp")
-n=0
-# bad_case TOKEN ARGS...: exits with 0 < code < 128, one line on stderr
-# naming TOKEN, and does not create its --run-dir $tmp/bad-N.
-bad_case() {
-  local token=$1
-  shift
-  n=$((n + 1))
-  local dir="$tmp/bad-$n"
-  adding --run-dir "$dir" "$@"
-  local what="adding $*:"
-  expect_one_line_error "$what" "$token"
-  expect "$what fails before creating its run directory" [ ! -e "$dir" ]
-}
 bad_case --T --T 1
 bad_case --hidden --hidden 0
 bad_case --clip --clip -1

@@ -1,34 +1,13 @@
 # Shared by the demo scripts (tests/demo_*.sh), which source it after
-# setting $demo (the program's name in bin/). Not a test itself: it has no
-# .sh suffix, so `make check` does not run it.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-root=$(pwd)
+# setting $demo (the program's name in bin/): check_common.bash, and what
+# running a demo and checking its output needs. Not a test itself: it has
+# no .sh suffix, so `make check` does not run it.
+check_name="demo_$demo"
+. "$(dirname "$0")/check_common.bash"
 program="$root/bin/$demo"
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 # Every run starts in $tmp/work, so a program that wrongly made runs/ would
 # do it there (where it is seen), never in the repository.
 mkdir "$tmp/work"
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "demo_$demo: FAIL: $*"
-}
-# expect DESCRIPTION COMMAND...: passes if COMMAND succeeds.
-expect() {
-  local what=$1
-  shift
-  if "$@"; then pass; else fail "$what"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
 
 # run_demo ARGS...: runs the program in $tmp/work with stdin from $tmp/in
 # (empty unless a check fills it), stdout to $tmp/out, stderr to $tmp/err
@@ -51,7 +30,6 @@ less_than() { is_number "$1" && awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < 
 between() { is_number "$1" && awk -v a="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(a + 0 >= lo + 0 && a + 0 <= hi + 0) }'; }
 # close A B TOLERANCE: |A - B| <= TOLERANCE for two numbers.
 close() { is_number "$1" && is_number "$2" && awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
-show() { sed 's/^/    /' "$@" | head -n 20; }
 
 # expect_one_line_error WHAT TOKEN: the last run failed with 0 < code < 128
 # and printed exactly one line on stderr, naming TOKEN.
@@ -64,4 +42,27 @@ expect_one_line_error() {
     show "$tmp/err"
   fi
   expect "$what the error names '$token': '$(head -n 1 "$tmp/err")'" grep -qF -e "$token" "$tmp/err"
+}
+
+# bad_case TOKEN ARGS...: the program, given ARGS and a fresh --run-dir,
+# fails with 0 < code < 128 and exactly one line on stderr naming TOKEN,
+# and creates neither its run directory nor anything in the working
+# directory. bad_case_args DIR ARGS... sets the array `args` to what the
+# program gets; a demo with subcommands redefines it.
+bad_case_args() {
+  local dir=$1
+  shift
+  args=(--run-dir "$dir" "$@")
+}
+bad_cases=0
+bad_case() {
+  local token=$1
+  shift
+  bad_cases=$((bad_cases + 1))
+  local dir="$tmp/bad-$bad_cases" what="$demo $*:"
+  bad_case_args "$dir" "$@"
+  run_demo "${args[@]}"
+  expect_one_line_error "$what" "$token"
+  expect "$what creates no run directory" [ ! -e "$dir" ]
+  expect "$what creates nothing in the working directory" [ -z "$(ls -A "$tmp/work")" ]
 }

@@ -83,19 +83,6 @@ expect "--help writes nothing to stderr" [ ! -s "$tmp/err" ]
 # ------------------------------------------------------------ bad input
 metrics_before=$(cksum <"$metrics" 2>/dev/null)
 listing_before=$(ls -A "$tmp")
-n=0
-# bad_case TOKEN ARGS...: exits with 0 < code < 128, one line on stderr
-# naming TOKEN, and does not create its --run-dir $tmp/bad-N.
-bad_case() {
-  local token=$1
-  shift
-  n=$((n + 1))
-  local dir="$tmp/bad-$n"
-  l1norm --run-dir "$dir" "$@"
-  local what="l1norm $*:"
-  expect_one_line_error "$what" "$token"
-  expect "$what fails before creating its run directory" [ ! -e "$dir" ]
-}
 bad_case --lr --lr -1
 bad_case --lr --lr abc
 bad_case --batch --batch 0

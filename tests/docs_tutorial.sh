@@ -3,14 +3,11 @@
 # "<!-- from FILE -->" line must appear word for word in FILE, and the
 # block after "<!-- program -->" must compile with -Werror against
 # models/gru.c and build/libag.a and bring its loss down 20-fold.
-set -uo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+check_name=docs_tutorial
+. "$(dirname "$0")/check_common.bash"
+set -o pipefail
 doc="$root/docs/adding-a-model.md"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-pass() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "docs_tutorial: FAIL: $*"; }
+work=$tmp
 
 # Splits the doc into numbered blocks: block-N.c and block-N.source (the
 # FILE of the marker before it, or "program").
@@ -54,5 +51,4 @@ elif ${CC:-cc} -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -I"$root/framework/
 else
   fail "the program does not compile:"; sed 's/^/    /' "$work/cc.err" | head -10
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

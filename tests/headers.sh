@@ -5,24 +5,8 @@
 # program calling ag functions links against build/libag.a (which only works
 # if the headers' extern "C" blocks are right) and runs. With clang
 # installed, its C and C++ front ends compile the headers too.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "headers: FAIL: $*"
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
-show() { sed 's/^/    /' "$@" | head -n 20; }
+check_name=headers
+. "$(dirname "$0")/check_common.bash"
 
 # compile WHAT COMPILER FLAGS... SOURCE: compiles SOURCE to an object.
 compile() {

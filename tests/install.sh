@@ -4,32 +4,10 @@
 # against libag.a (pkg-config --static). Assumes `make` has built the
 # libraries (make check builds them first); make install rebuilds what is
 # stale.
-set -u
-cd "$(dirname "$0")/.." || exit 1
-root=$(pwd)
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+check_name=install
+. "$(dirname "$0")/check_common.bash"
 prefix=$tmp/prefix
 version=0.1.0
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); }
-fail() {
-  failed=$((failed + 1))
-  echo "install: FAIL: $*"
-}
-# expect DESCRIPTION COMMAND...: passes if COMMAND succeeds.
-expect() {
-  local what=$1
-  shift
-  if "$@"; then pass; else fail "$what"; fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit $?
-}
 show() { sed 's/^/    /' "$@" | head -n 20; }
 # run_make LOG ARGS...: make in the source tree, output to $tmp/LOG.
 run_make() {
