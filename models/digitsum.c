@@ -246,13 +246,18 @@ static bool check_batch(const char *who, const digitsum_example *const *batch, i
 }
 
 /* The symbols of n examples as one-hot rows, [n, steps, 12]; symbol(i, t)
- * gives example i's symbol at step t. */
+ * gives example i's symbol at step t. A row shorter than `steps`
+ * (lengths[i], NULL: all full) is padded with EOA, which the recurrent
+ * layer never reads: each row stops at its own length. */
 static ag_tensor *one_hot_sequence(ag_ctx *ctx, const digitsum_example *const *batch, int n, int steps,
-                                   int (*symbol)(const digitsum_example *, int)) {
+                                   const int *lengths, int (*symbol)(const digitsum_example *, int)) {
     ag_tensor *x = ag_zeros(ctx, 3, (int[]){n, steps, DIGITSUM_SYMBOLS});
     if (!x) return NULL;
     for (int i = 0; i < n; i++)
-        for (int t = 0; t < steps; t++) x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + symbol(batch[i], t)] = 1;
+        for (int t = 0; t < steps; t++) {
+            int k = !lengths || t < lengths[i] ? symbol(batch[i], t) : DIGITSUM_EOA;
+            x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + k] = 1;
+        }
     return x;
 }
 
@@ -294,15 +299,7 @@ ag_tensor *digitsum_loss(ag_ctx *ctx, const digitsum_model *model, const digitsu
         lengths[i] = batch[i]->length + batch[i]->answer_length + 1;
         if (lengths[i] > steps) steps = lengths[i];
     }
-    /* Rows of different lengths are padded at the end (with EOA, never
-     * read: each row stops at its own length). */
-    ag_tensor *x = ag_zeros(ctx, 3, (int[]){n, steps, DIGITSUM_SYMBOLS});
-    if (!x) return NULL;
-    for (int i = 0; i < n; i++)
-        for (int t = 0; t < steps; t++) {
-            int symbol = t < lengths[i] ? teacher_symbol(batch[i], t) : DIGITSUM_EOA;
-            x->data[((size_t)i * steps + t) * DIGITSUM_SYMBOLS + symbol] = 1;
-        }
+    ag_tensor *x = one_hot_sequence(ctx, batch, n, steps, lengths, teacher_symbol);
     /* Scored where the model should emit a_1, .., a_m, EOA: the states
      * after reading EOS, a_1, .., a_m. */
     for (int i = 0; i < n; i++) {
@@ -327,7 +324,7 @@ ag_status digitsum_decode(ag_ctx *ctx, const digitsum_model *model, const digits
     int symbols[MAX_BATCH], emitted[MAX_BATCH][DIGITSUM_MAX_ANSWER];
     bool finished[MAX_BATCH] = {false};
     state s = {NULL, NULL};
-    run_layer(ctx, model, one_hot_sequence(ctx, batch, n, batch[0]->length + 1, encoder_symbol), NULL, &s);
+    run_layer(ctx, model, one_hot_sequence(ctx, batch, n, batch[0]->length + 1, NULL, encoder_symbol), NULL, &s);
     int steps = 0;
     for (int all_done = 0; steps < DIGITSUM_MAX_ANSWER && s.h && !all_done; steps++) {
         if (steps > 0) s = step(ctx, model, symbols, n, s);
