@@ -3,16 +3,6 @@
 #include "gru.h"
 
 #include <math.h>
-#include <stdio.h>
-
-static ag_tensor *add_parameter(ag_params *params, const char *prefix, const char *name, int ndim, const int *shape) {
-    char full[256];
-    if (snprintf(full, sizeof full, "%s.%s", prefix, name) >= (int)sizeof full) {
-        ag_error_set(AG_ERROR_ARGUMENT, "gru_cell_init: prefix '%s' is too long", prefix);
-        return NULL;
-    }
-    return ag_params_add(params, full, ndim, shape);
-}
 
 ag_status gru_cell_init(gru_cell *cell, ag_params *params, const char *prefix, int input_size, int hidden_size,
                         bool bias, ag_rng *rng) {
@@ -25,10 +15,10 @@ ag_status gru_cell_init(gru_cell *cell, ag_params *params, const char *prefix, i
     cell->input_size = input_size;
     cell->hidden_size = hidden_size;
     /* PyTorch's creation order, so one seed draws the same values in turn. */
-    cell->weight_ih = add_parameter(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
-    cell->weight_hh = add_parameter(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
-    cell->bias_ih = bias ? add_parameter(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
-    cell->bias_hh = bias ? add_parameter(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
+    cell->weight_ih = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
+    cell->weight_hh = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
+    cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
+    cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
     if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
     double bound = 1.0 / sqrt((double)hidden_size);
     ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};

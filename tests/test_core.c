@@ -310,6 +310,30 @@ START_TEST(test_shape_string_and_print) {
 }
 END_TEST
 
+/* ag_params_add_prefixed joins PREFIX.NAME (NAME alone without a prefix)
+ * and refuses a name longer than 255 characters. */
+START_TEST(test_params_add_prefixed_names) {
+    ag_params *p = ag_params_create();
+    ck_assert_ptr_nonnull(ag_params_add_prefixed(p, "encoder.lstm", "weight_ih", 2, (int[]){8, 3}));
+    ck_assert_ptr_nonnull(ag_params_add_prefixed(p, NULL, "scale", 1, (int[]){1}));
+    ck_assert_ptr_nonnull(ag_params_add_prefixed(p, "", "shift", 1, (int[]){1}));
+    ck_assert_int_eq(ag_params_count(p), 3);
+    ck_assert_str_eq(ag_params_name(p, 0), "encoder.lstm.weight_ih");
+    ck_assert_str_eq(ag_params_name(p, 1), "scale");
+    ck_assert_str_eq(ag_params_name(p, 2), "shift");
+    ck_assert_int_eq(ag_params_get(p, 0)->shape[0], 8);
+    char prefix[300];
+    memset(prefix, 'p', sizeof prefix - 1);
+    prefix[sizeof prefix - 1] = '\0';
+    ag_error_clear();
+    ck_assert_ptr_null(ag_params_add_prefixed(p, prefix, "weight", 1, (int[]){1}));
+    ck_assert_int_eq(ag_error_code(), AG_ERROR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(ag_error_message(), "ag_params_add_prefixed"));
+    ck_assert_int_eq(ag_params_count(p), 3);
+    ag_params_free(p);
+}
+END_TEST
+
 AG_TEST_SUITE(core_suite)
 static Suite *core_suite(void) {
     Suite *s = suite_create("core");
@@ -319,6 +343,7 @@ static Suite *core_suite(void) {
     tcase_add_test(tc, test_padding_changes_no_state_and_no_gradient);
     tcase_add_test(tc, test_lstm_padding_changes_no_state);
     tcase_add_test(tc, test_rng_is_reproducible_and_restorable);
+    tcase_add_test(tc, test_params_add_prefixed_names);
     tcase_add_test(tc, test_rng_distributions);
     tcase_add_test(tc, test_params_share_one_buffer);
     tcase_add_test(tc, test_clip_grad_norm);

@@ -271,6 +271,11 @@ void ag_params_free(ag_params *params);
  * The returned tensor stays valid until ag_params_free; its data and grad
  * live in the two shared buffers. */
 ag_tensor *ag_params_add(ag_params *params, const char *name, int ndim, const int *shape);
+/** ag_params_add under PyTorch's module naming, PREFIX.NAME ("lstm" and
+ * "weight_ih" give "lstm.weight_ih"; just NAME when prefix is NULL or "");
+ * AG_ERROR_ARGUMENT if the full name is longer than 255 characters. */
+ag_tensor *ag_params_add_prefixed(ag_params *params, const char *prefix, const char *name, int ndim,
+                                  const int *shape);
 /** The number of parameters, in the order they were added. */
 int ag_params_count(const ag_params *params);
 /** Parameter `index` (0 to count - 1), or NULL if out of range. */

@@ -1,20 +1,8 @@
 /* Linear, RNNCell and LSTMCell, written on the public API only, with
  * PyTorch's parameter names, layouts, equations and default init. */
 #include <math.h>
-#include <stdio.h>
 
 #include "ag.h"
-
-/* Adds PREFIX.NAME to params. */
-static ag_tensor *add_param(ag_params *params, const char *prefix, const char *name, int ndim, const int *shape) {
-    char full[256];
-    int n = snprintf(full, sizeof full, "%s%s%s", prefix ? prefix : "", prefix && *prefix ? "." : "", name);
-    if (n < 0 || (size_t)n >= sizeof full) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag: parameter name '%s.%s' is too long", prefix, name);
-        return NULL;
-    }
-    return ag_params_add(params, full, ndim, shape);
-}
 
 static ag_status check_init_args(const char *who, const ag_params *params, const ag_rng *rng, int in, int out) {
     if (!params || !rng) return ag_error_set(AG_ERROR_ARGUMENT, "%s: params and rng must not be NULL", who);
@@ -39,8 +27,8 @@ ag_status ag_linear_init(ag_linear *m, ag_params *params, const char *prefix, in
     if (status != AG_OK) return status;
     m->in_features = in_features;
     m->out_features = out_features;
-    m->weight = add_param(params, prefix, "weight", 2, (int[]){out_features, in_features});
-    m->bias = bias ? add_param(params, prefix, "bias", 1, (int[]){out_features}) : NULL;
+    m->weight = ag_params_add_prefixed(params, prefix, "weight", 2, (int[]){out_features, in_features});
+    m->bias = bias ? ag_params_add_prefixed(params, prefix, "bias", 1, (int[]){out_features}) : NULL;
     if (!m->weight || (bias && !m->bias)) return ag_error_code();
     /* PyTorch's kaiming_uniform_(a=sqrt(5)) reduces to this bound. */
     double bound = 1.0 / sqrt((double)in_features);
@@ -69,10 +57,10 @@ ag_status ag_rnn_cell_init(ag_rnn_cell *cell, ag_params *params, const char *pre
     cell->nonlinearity = nonlinearity;
     /* Creation order is PyTorch's, so the same seed draws the same values
      * in the same order as ours. */
-    cell->weight_ih = add_param(params, prefix, "weight_ih", 2, (int[]){hidden_size, input_size});
-    cell->weight_hh = add_param(params, prefix, "weight_hh", 2, (int[]){hidden_size, hidden_size});
-    cell->bias_ih = bias ? add_param(params, prefix, "bias_ih", 1, (int[]){hidden_size}) : NULL;
-    cell->bias_hh = bias ? add_param(params, prefix, "bias_hh", 1, (int[]){hidden_size}) : NULL;
+    cell->weight_ih = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){hidden_size, input_size});
+    cell->weight_hh = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){hidden_size, hidden_size});
+    cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){hidden_size}) : NULL;
+    cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){hidden_size}) : NULL;
     if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
     double bound = 1.0 / sqrt((double)hidden_size);
     ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
@@ -106,10 +94,10 @@ ag_status ag_lstm_cell_init(ag_lstm_cell *cell, ag_params *params, const char *p
     cell->input_size = input_size;
     cell->hidden_size = hidden_size;
     int gates = 4 * hidden_size;
-    cell->weight_ih = add_param(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
-    cell->weight_hh = add_param(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
-    cell->bias_ih = bias ? add_param(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
-    cell->bias_hh = bias ? add_param(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
+    cell->weight_ih = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
+    cell->weight_hh = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
+    cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
+    cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
     if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
     double bound = 1.0 / sqrt((double)hidden_size);
     ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};

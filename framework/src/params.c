@@ -1,6 +1,7 @@
 /* Parameters: every value of a model in one buffer, every gradient in
  * another, so that optimizers, clipping and checkpoints see one array. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,18 @@ ag_tensor *ag_params_add(ag_params *p, const char *name, int ndim, const int *sh
 out_of_memory:
     ag_error_set(AG_ERROR_MEMORY, "ag_params_add: out of memory adding '%s'", name);
     return NULL;
+}
+
+ag_tensor *ag_params_add_prefixed(ag_params *p, const char *prefix, const char *name, int ndim, const int *shape) {
+    char full[256];
+    bool has_prefix = prefix && *prefix;
+    int n = snprintf(full, sizeof full, "%s%s%s", has_prefix ? prefix : "", has_prefix ? "." : "", name ? name : "");
+    if (n < 0 || (size_t)n >= sizeof full) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_params_add_prefixed: parameter name '%s.%s' is longer than %zu characters",
+                     prefix, name, sizeof full - 1);
+        return NULL;
+    }
+    return ag_params_add(p, full, ndim, shape);
 }
 
 int ag_params_count(const ag_params *p) { return p ? p->count : 0; }
