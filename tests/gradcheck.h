@@ -115,6 +115,12 @@ gc_result gc_run_simple(const char *name, gc_build_fn build, void *user, const g
 void gc_check_module(const char *name, gc_build_fn build, gc_build_multi_fn build_multi, void *user,
                      const gc_input *inputs, int n_inputs, ag_params *p, ag_rng *rng, double param_scale);
 
+/* A batch of `batch` sequences of the given lengths, values uniform in
+ * [-1, 1), padded past each length with `padding` (a large value shows
+ * whether padding leaks into a result). Free with ag_sequence_batch_free. */
+void gc_padded_batch(ag_sequence_batch *s, ag_rng *rng, int batch, int max_length, int features, const int *lengths,
+                     double padding);
+
 /* Asserts (check framework) that a configuration passes. */
 #define GC_ASSERT(config_ptr)                                   \
     do {                                                        \

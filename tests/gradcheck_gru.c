@@ -69,18 +69,6 @@ END_TEST
 
 /* ---------------------------------------------- variable-length batches */
 
-/* A batch of BATCH sequences of lengths LENGTHS, padded with `padding`. */
-static void make_batch(ag_sequence_batch *s, ag_rng *rng, double padding) {
-    ck_assert_int_eq(ag_sequence_batch_init(s, BATCH, MAX_LEN, INPUT), AG_OK);
-    for (int b = 0; b < BATCH; b++) {
-        s->lengths[b] = LENGTHS[b];
-        for (int t = 0; t < MAX_LEN; t++)
-            for (int f = 0; f < INPUT; f++)
-                s->values[(b * MAX_LEN + t) * INPUT + f] =
-                    t < LENGTHS[b] ? (ag_real)(2.0 * ag_rng_uniform(rng) - 1.0) : (ag_real)padding;
-    }
-}
-
 typedef struct gru_run_user {
     const gru_cell *cell;
     const ag_sequence_batch *seq;
@@ -99,7 +87,7 @@ START_TEST(test_grad_gru_run) {
         ck_assert_int_eq(gru_cell_init(&cell, p, "gru", INPUT, HIDDEN, bias, &rng), AG_OK);
         check_cell_params(p, &cell, bias);
         ag_sequence_batch seq;
-        make_batch(&seq, &rng, 50.0);
+        gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 50.0);
         gru_run_user u = {&cell, &seq};
         gc_input h0 = gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0);
         gc_check_module(bias ? "gru_cell_run(bias, lengths 1,3,2)" : "gru_cell_run(no bias, lengths 1,3,2)",
@@ -137,7 +125,7 @@ START_TEST(test_gru_run_stops_at_each_length) {
     int64_t n_params = ag_params_size(p);
     ck_assert_int_le(n_params, 128);
     ag_sequence_batch seq;
-    make_batch(&seq, &rng, 7.0);
+    gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 7.0);
     ag_real h0v[BATCH * HIDDEN];
     for (int i = 0; i < BATCH * HIDDEN; i++) h0v[i] = (ag_real)(ag_rng_uniform(&rng) - 0.5);
     ag_ctx *ctx = ag_ctx_create();
@@ -185,7 +173,7 @@ START_TEST(test_gru_run_ignores_padding) {
     int64_t n_params = ag_params_size(p);
     ck_assert_int_le(n_params, 128);
     ag_sequence_batch seq;
-    make_batch(&seq, &rng, 0.0);
+    gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 0.0);
     ag_real h0v[BATCH * HIDDEN];
     for (int i = 0; i < BATCH * HIDDEN; i++) h0v[i] = (ag_real)(ag_rng_uniform(&rng) - 0.5);
     ag_ctx *ctx = ag_ctx_create();

@@ -392,3 +392,15 @@ void gc_check_module(const char *name, gc_build_fn build_one, gc_build_multi_fn 
     cfg.rng = rng;
     GC_ASSERT(&cfg);
 }
+
+void gc_padded_batch(ag_sequence_batch *s, ag_rng *rng, int batch, int max_length, int features, const int *lengths,
+                     double padding) {
+    ck_assert_int_eq(ag_sequence_batch_init(s, batch, max_length, features), AG_OK);
+    for (int b = 0; b < batch; b++) {
+        s->lengths[b] = lengths[b];
+        for (int t = 0; t < max_length; t++)
+            for (int f = 0; f < features; f++)
+                s->values[(b * max_length + t) * features + f] =
+                    t < lengths[b] ? (ag_real)(2.0 * ag_rng_uniform(rng) - 1.0) : (ag_real)padding;
+    }
+}

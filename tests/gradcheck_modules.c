@@ -96,19 +96,6 @@ END_TEST
 
 /* ---------------------------------------------- variable-length batches */
 
-/* A batch of BATCH sequences of lengths LENGTHS, padded with large values
- * that must not matter. */
-static void make_batch(ag_sequence_batch *s, ag_rng *rng, double padding) {
-    ck_assert_int_eq(ag_sequence_batch_init(s, BATCH, MAX_LEN, INPUT), AG_OK);
-    for (int b = 0; b < BATCH; b++) {
-        s->lengths[b] = LENGTHS[b];
-        for (int t = 0; t < MAX_LEN; t++)
-            for (int f = 0; f < INPUT; f++)
-                s->values[(b * MAX_LEN + t) * INPUT + f] =
-                    t < LENGTHS[b] ? (ag_real)(2.0 * ag_rng_uniform(rng) - 1.0) : (ag_real)padding;
-    }
-}
-
 typedef struct rnn_run_user {
     const ag_rnn_cell *cell;
     const ag_sequence_batch *seq;
@@ -128,7 +115,7 @@ START_TEST(test_grad_rnn_run) {
             ag_nonlinearity nl = act ? AG_NONLINEARITY_RELU : AG_NONLINEARITY_TANH;
             ck_assert_int_eq(ag_rnn_cell_init(&cell, p, "rnn", INPUT, HIDDEN, nl, bias, &rng), AG_OK);
             ag_sequence_batch seq;
-            make_batch(&seq, &rng, 50.0);
+            gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 50.0);
             rnn_run_user u = {&cell, &seq};
             gc_input h0 = gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0);
             char name[96];
@@ -161,7 +148,7 @@ START_TEST(test_grad_lstm_run) {
         ag_lstm_cell cell;
         ck_assert_int_eq(ag_lstm_cell_init(&cell, p, "lstm", INPUT, HIDDEN, bias, &rng), AG_OK);
         ag_sequence_batch seq;
-        make_batch(&seq, &rng, -50.0);
+        gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, -50.0);
         lstm_run_user u = {&cell, &seq};
         gc_input in[2] = {gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0), gc_in(2, (int[]){BATCH, HIDDEN}, -1.5, 1.5)};
         gc_check_module(bias ? "ag_lstm_cell_run(bias, lengths 1,3,2)" : "ag_lstm_cell_run(no bias, lengths 1,3,2)", NULL,
@@ -180,7 +167,7 @@ START_TEST(test_run_ignores_padding) {
     ag_lstm_cell cell;
     ck_assert_int_eq(ag_lstm_cell_init(&cell, p, "lstm", INPUT, HIDDEN, true, &rng), AG_OK);
     ag_sequence_batch seq;
-    make_batch(&seq, &rng, 0.0);
+    gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 0.0);
     ag_ctx *ctx = ag_ctx_create();
     ag_real h_ref[BATCH * HIDDEN], grad_ref[128];
     int64_t n_params = ag_params_size(p);
@@ -235,7 +222,7 @@ START_TEST(test_run_stops_at_each_length) {
                                               kind == 1 ? AG_NONLINEARITY_TANH : AG_NONLINEARITY_RELU, true, &rng),
                              AG_OK);
         ag_sequence_batch seq;
-        make_batch(&seq, &rng, 7.0);
+        gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 7.0);
         ag_real h0v[BATCH * HIDDEN], c0v[BATCH * HIDDEN];
         for (int i = 0; i < BATCH * HIDDEN; i++) {
             h0v[i] = (ag_real)(ag_rng_uniform(&rng) - 0.5);
@@ -386,7 +373,7 @@ START_TEST(test_grad_model) {
     ck_assert_int_eq(ag_lstm_cell_init(&cell, p, "lstm", INPUT, HIDDEN, true, &rng), AG_OK);
     ck_assert_int_eq(ag_linear_init(&head, p, "head", HIDDEN, 4, true, &rng), AG_OK);
     ag_sequence_batch seq;
-    make_batch(&seq, &rng, 9.0);
+    gc_padded_batch(&seq, &rng, BATCH, MAX_LEN, INPUT, LENGTHS, 9.0);
     const int targets[BATCH] = {3, 0, 3};
     model_user u = {&cell, &head, &seq, targets};
     gc_input in[2] = {gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
