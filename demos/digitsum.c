@@ -1,6 +1,7 @@
 /* digitsum: a recurrent seq2seq model reads decimal digits and writes the
  * digits of their sum. Subcommands: gen-data, train, predict, eval. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +42,11 @@ static int gen_data(int argc, char **argv) {
     const char *out = NULL;
     bool only = false;
     const flag_spec specs[] = {
-        {"len", FLAG_INT, &length, 1, DIGITSUM_MAX_DIGITS, false, "longest sequence length K"},
-        {"out", FLAG_STRING, &out, 0, 0, false, "CSV file to write"},
-        {"only", FLAG_BOOL, &only, 0, 0, false, "only length K (default: every length 2..K, as the original)"},
-        {"sample", FLAG_INT, &sample, 0, 1e9, false, "write N random sequences of length K instead of all"},
-        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "seed for --sample"},
+        {"len", FLAG_INT, &length, 1, DIGITSUM_MAX_DIGITS, false, "longest sequence length K", false},
+        {"out", FLAG_STRING, &out, 0, 0, false, "CSV file to write", false},
+        {"only", FLAG_BOOL, &only, 0, 0, false, "only length K (default: every length 2..K, as the original)", false},
+        {"sample", FLAG_INT, &sample, 0, 1e9, false, "write N random sequences of length K instead of all", false},
+        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "seed for --sample", false},
     };
     int parsed = flags_parse("digitsum gen-data", USAGE, specs, 5, argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
@@ -176,28 +177,58 @@ static ag_status evaluate(ag_ctx *ctx, const digitsum_model *model, batches *gro
 
 /* ------------------------------------------------------------------ train */
 
+/* A checkpoint at the end of an epoch: the weights, Adam's state and the
+ * generator. The order of the next epoch depends on every earlier shuffle
+ * of the pool, so a resumed run replays those shuffles (cheap: no
+ * training) and checks that it reaches the saved generator state. */
+static ag_status save_checkpoint(ag_run *run, const digitsum_model *model, const ag_adam *adam, int64_t epoch,
+                                 const ag_rng *order_rng) {
+    ag_checkpoint *cp = ag_checkpoint_create();
+    if (!cp) return ag_error_code();
+    ag_status status = ag_checkpoint_add_params(cp, model->params);
+    if (status == AG_OK) status = ag_adam_save(adam, cp);
+    if (status == AG_OK) status = ag_checkpoint_set_int(cp, "train.epoch", epoch);
+    if (status == AG_OK) status = ag_checkpoint_set_rng(cp, "train.rng.order", order_rng);
+    if (status == AG_OK) status = ag_run_save_checkpoint(run, cp);
+    ag_checkpoint_free(cp);
+    return status;
+}
+
 static int train(int argc, char **argv) {
-    const char *data_path = NULL, *model_name = "lstm", *run_dir = NULL;
-    long epochs = 20, hidden = 128, batch_size = 64, seed = 42, threads = 0;
+    const char *data_path = NULL, *model_name = "lstm", *run_dir = NULL, *resume_dir = NULL;
+    long epochs = 20, hidden = 128, batch_size = 64, seed = 42, threads = 0, checkpoint_every = 1;
     double lr = 1e-3, split = 0.8, weight_decay = 0;
     bool quiet = false;
     const flag_spec specs[] = {
-        {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum), e.g. data/seq_len_4.csv"},
-        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn (tanh RNNCell) or lstm (LSTMCell)"},
-        {"epochs", FLAG_INT, &epochs, 1, 1e6, false, "passes over the training set"},
-        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "hidden units"},
-        {"lr", FLAG_DOUBLE, &lr, 0, 10, true, "Adam learning rate"},
-        {"weight-decay", FLAG_DOUBLE, &weight_decay, 0, 10, false, "Adam weight decay"},
-        {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step"},
-        {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)"},
-        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)"},
+        {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum), e.g. data/seq_len_4.csv", false},
+        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn (tanh RNNCell) or lstm (LSTMCell)", false},
+        {"epochs", FLAG_INT, &epochs, 1, 1e6, false, "passes over the training set", false},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "hidden units", false},
+        {"lr", FLAG_DOUBLE, &lr, 0, 10, true, "Adam learning rate", false},
+        {"weight-decay", FLAG_DOUBLE, &weight_decay, 0, 10, false, "Adam weight decay", false},
+        {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step", false},
+        {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)", false},
+        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)", false},
         {"threads", FLAG_INT, &threads, 0, 64, false,
-         "threads for the rows of a batch (0: one a core); results do not depend on it"},
-        {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)"},
-        {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line"},
+         "threads for the rows of a batch (0: one a core); results do not depend on it", true},
+        {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)", true},
+        {"checkpoint-every", FLAG_INT, &checkpoint_every, 1, 1e6, false,
+         "epochs between checkpoints (RUN_DIR/checkpoint.safetensors; also at the start, the end and on SIGINT/SIGTERM)",
+         true},
+        {"resume", FLAG_STRING, &resume_dir, 0, 0, false, "go on with the run in this directory from its checkpoint", true},
+        {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line", true},
     };
-    int parsed = flags_parse("digitsum train", USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, NULL);
+    const int n_specs = (int)(sizeof specs / sizeof specs[0]);
+    int parsed = flags_parse("digitsum train", USAGE, specs, n_specs, argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (resume_dir && run_dir) {
+        fprintf(stderr, "digitsum train: --run-dir: not with --resume (the run goes on in %s)\n", resume_dir);
+        return 2;
+    }
+    int exit_code = 0;
+    ag_checkpoint *resume =
+        resume_dir ? flags_resume("digitsum train", "digitsum", resume_dir, specs, n_specs, argc, argv, &exit_code) : NULL;
+    if (resume_dir && !resume) return exit_code;
     if (threads == 0) threads = demo_default_threads();
     if (ag_set_num_threads((int)threads) != AG_OK) return fail("--threads");
     digitsum_kind kind;
@@ -241,28 +272,51 @@ static int train(int argc, char **argv) {
     if (ag_adam_init(&adam, model.params, lr) != AG_OK) return fail("optimizer");
     adam.weight_decay = weight_decay;
     ag_ctx *ctx = ag_ctx_create();
+    int64_t first_epoch = 0;
+    if (resume) {
+        ag_rng saved_rng;
+        ag_status status = ag_checkpoint_read_params(resume, model.params);
+        if (status == AG_OK) status = ag_params_check_finite(model.params, false);
+        if (status == AG_OK) status = ag_adam_load(&adam, resume);
+        if (status == AG_OK) status = ag_checkpoint_get_int(resume, "train.epoch", &first_epoch);
+        if (status == AG_OK) status = ag_checkpoint_get_rng(resume, "train.rng.order", &saved_rng);
+        if (status == AG_OK && (first_epoch < 0 || first_epoch > epochs))
+            status = ag_error_set(AG_ERROR_FORMAT, "train.epoch %lld is out of range", (long long)first_epoch);
+        for (int64_t e = 0; status == AG_OK && e < first_epoch; e++)
+            make_batches(&train_batches, all, n_train, (int)batch_size, false, &order_rng);
+        if (status == AG_OK && (saved_rng.state != order_rng.state || saved_rng.increment != order_rng.increment))
+            status = ag_error_set(AG_ERROR_STATE, "replaying %lld epochs of %s does not reach the saved data order "
+                                  "(has the data file changed?)", (long long)first_epoch, data_path);
+        if (status != AG_OK) {
+            fprintf(stderr, "digitsum train: --resume %s: %s\n", resume_dir, ag_error_message());
+            return 1;
+        }
+    }
 
-    ag_run *run = ag_run_create("digitsum", run_dir);
+    ag_run *run = resume ? ag_run_resume(resume_dir) : ag_run_create("digitsum", run_dir);
     if (!run) return fail("run directory");
     ag_run_set_param(run, "demo", "digitsum");
-    ag_run_set_param(run, "model", "%s", model_name);
-    ag_run_set_param(run, "hidden", "%ld", hidden);
-    ag_run_set_param(run, "data", "%s", data_path);
+    flags_record(specs, n_specs, run);
     ag_run_set_param(run, "rows", "%lld", (long long)data.count);
     ag_run_set_param(run, "train_rows", "%lld", (long long)n_train);
-    ag_run_set_param(run, "epochs", "%ld", epochs);
-    ag_run_set_param(run, "lr", "%g", lr);
-    ag_run_set_param(run, "weight_decay", "%g", weight_decay);
-    ag_run_set_param(run, "batch", "%ld", batch_size);
-    ag_run_set_param(run, "seed", "%ld", seed);
-    ag_run_set_param(run, "threads", "%ld", threads);
+    ag_run_set_option(run, "threads", "%ld", threads);
     const char *const columns[] = {"loss", "val_loss", "val_acc", "seconds"};
-    if (ag_run_write_params(run) != AG_OK || ag_run_begin_metrics(run, columns, 4) != AG_OK) return fail("run files");
+    if (resume && ag_run_check_params(run, resume) != AG_OK) {
+        fprintf(stderr, "digitsum train: --resume: %s\n", ag_error_message());
+        return 2;
+    }
+    if (ag_run_write_params(run) != AG_OK ||
+        (resume ? ag_run_resume_metrics(run, columns, 4, first_epoch) : ag_run_begin_metrics(run, columns, 4)) != AG_OK)
+        return fail("run files");
+    /* A checkpoint from the start: a run killed at any moment can go on. */
+    if (!resume && save_checkpoint(run, &model, &adam, 0, &order_rng) != AG_OK) return fail("checkpoint");
+    if (ag_run_catch_signals() != AG_OK) return fail("signals");
 
     ag_progress progress;
     ag_progress_start(&progress, stdout, epochs, 1, quiet);
+    ag_progress_resume_at(&progress, first_epoch);
     double start = ag_seconds(), val_loss = NAN, val_acc = NAN, epoch_seconds = 0;
-    for (long epoch = 1; epoch <= epochs; epoch++) {
+    for (long epoch = (long)first_epoch + 1; epoch <= epochs; epoch++) {
         double epoch_start = ag_seconds(), loss_sum = 0;
         make_batches(&train_batches, all, n_train, (int)batch_size, false, &order_rng);
         for (int64_t b = 0; b < train_batches.count; b++) {
@@ -270,8 +324,19 @@ static int train(int argc, char **argv) {
             ag_params_zero_grad(model.params);
             ag_tensor *loss = digitsum_loss(ctx, &model, train_batches.examples + train_batches.starts[b], n);
             if (ag_backward(ctx, loss) != AG_OK) return fail("training step");
-            loss_sum += (double)loss->data[0] * n;
+            ag_real loss_value = loss->data[0];
             ag_ctx_reset(ctx);
+            if (!isfinite(loss_value) || ag_params_check_finite(model.params, true) != AG_OK) {
+                ag_progress_end(&progress);
+                fprintf(stderr, "digitsum train: epoch %ld, step %lld: loss %g, %s: training stopped; "
+                        "%s/checkpoint.safetensors keeps the last good state\n", epoch, (long long)b + 1,
+                        (double)loss_value,
+                        ag_params_check_finite(model.params, true) != AG_OK ? ag_error_message() : "the loss is not finite",
+                        ag_run_dir(run));
+                ag_run_close(run); /* keeps the curve up to here */
+                return 1;
+            }
+            loss_sum += (double)loss_value * n;
             ag_adam_step(&adam, model.params);
         }
         epoch_seconds = ag_seconds() - epoch_start;
@@ -283,9 +348,20 @@ static int train(int argc, char **argv) {
             printf("epoch %ld: loss %.5f  val_loss %.5f  val_acc %.4f  %.2f s\n", epoch, train_loss, val_loss, val_acc,
                    epoch_seconds);
         if (progress.terminal) ag_progress_update(&progress, epoch, train_loss);
+        int stop = ag_run_stop_signal();
+        if ((epoch % checkpoint_every == 0 || epoch == epochs || stop) &&
+            save_checkpoint(run, &model, &adam, epoch, &order_rng) != AG_OK)
+            return fail("checkpoint");
+        if (stop) {
+            ag_progress_end(&progress);
+            fprintf(stderr, "digitsum train: %s after epoch %ld: checkpoint saved; go on with: digitsum train --resume %s\n",
+                    stop == SIGINT ? "SIGINT" : "SIGTERM", epoch, ag_run_dir(run));
+            return ag_run_close(run) == AG_OK ? 128 + stop : fail("closing the run");
+        }
     }
     ag_progress_end(&progress);
     double seconds = ag_seconds() - start;
+    if (isnan(val_acc) && evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK) return fail("validation");
     if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
     printf("run: %s\n", ag_run_dir(run));
     printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n", model_name,
@@ -302,6 +378,7 @@ static int train(int argc, char **argv) {
     ag_adam_free(&adam);
     ag_ctx_free(ctx);
     digitsum_model_free(&model);
+    ag_checkpoint_free(resume);
     return closed == AG_OK ? 0 : fail("closing the run");
 }
 
@@ -345,9 +422,9 @@ static int predict(int argc, char **argv) {
     const char *checkpoint = NULL, *model_name = "lstm";
     long hidden = 128;
     const flag_spec specs[] = {
-        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors of a training run"},
-        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn or lstm: the checkpoint's model"},
-        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "the checkpoint's hidden units"},
+        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors of a training run", false},
+        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn or lstm: the checkpoint's model", false},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "the checkpoint's hidden units", false},
     };
     char **sequences = malloc((size_t)argc * sizeof *sequences);
     int n_sequences = 0;
@@ -387,10 +464,10 @@ static int eval(int argc, char **argv) {
     const char *checkpoint = NULL, *data_path = NULL, *model_name = "lstm";
     long hidden = 128;
     const flag_spec specs[] = {
-        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors of a training run"},
-        {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum)"},
-        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn or lstm: the checkpoint's model"},
-        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "the checkpoint's hidden units"},
+        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors of a training run", false},
+        {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum)", false},
+        {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn or lstm: the checkpoint's model", false},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "the checkpoint's hidden units", false},
     };
     int parsed = flags_parse("digitsum eval", USAGE, specs, 4, argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;

@@ -123,6 +123,120 @@ int flags_parse(const char *program, const char *summary, const flag_spec *specs
     return FLAGS_OK;
 }
 
+/* The value as text: integers in full, doubles in the fewest digits that
+ * read back as the same double. */
+static void value_text(const flag_spec *s, const void *target, char *text, size_t size) {
+    switch (s->type) {
+    case FLAG_BOOL: snprintf(text, size, "%d", *(const bool *)target ? 1 : 0); break;
+    case FLAG_INT: snprintf(text, size, "%ld", *(const long *)target); break;
+    case FLAG_DOUBLE: {
+        double v = *(const double *)target;
+        for (int digits = 1; digits <= 17; digits++) {
+            snprintf(text, size, "%.*g", digits, v);
+            if (strtod(text, NULL) == v) break;
+        }
+        break;
+    }
+    case FLAG_STRING: snprintf(text, size, "%s", *(const char *const *)target ? *(const char *const *)target : ""); break;
+    }
+}
+
+static void setting_name(const flag_spec *s, char *name, size_t size) {
+    snprintf(name, size, "%s", s->name);
+    for (char *c = name; *c; c++)
+        if (*c == '-') *c = '_';
+}
+
+void flags_record(const flag_spec *specs, int n_specs, ag_run *run) {
+    for (int i = 0; i < n_specs; i++) {
+        if (specs[i].run_option) continue;
+        char name[64], text[1024];
+        setting_name(&specs[i], name, sizeof name);
+        value_text(&specs[i], specs[i].target, text, sizeof text);
+        ag_run_set_param(run, name, "%s", text);
+    }
+}
+
+/* Whether argv gives the flag, scanning as flags_parse does. */
+static bool flag_given(const flag_spec *specs, int n_specs, const flag_spec *wanted, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') continue;
+        const char *name = arg + 2, *equals = strchr(name, '=');
+        size_t name_length = equals ? (size_t)(equals - name) : strlen(name);
+        for (int k = 0; k < n_specs; k++) {
+            if (strlen(specs[k].name) != name_length || strncmp(specs[k].name, name, name_length) != 0) continue;
+            if (&specs[k] == wanted) return true;
+            if (specs[k].type != FLAG_BOOL && !equals) i++; /* skip its value */
+        }
+    }
+    return false;
+}
+
+ag_checkpoint *flags_resume(const char *program, const char *demo, const char *dir, const flag_spec *specs,
+                            int n_specs, int argc, char **argv, int *exit_code) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    *exit_code = 1;
+    ag_checkpoint *cp = ag_checkpoint_load(path);
+    if (!cp) {
+        fprintf(stderr, "%s: --resume: %s\n", program, ag_error_message());
+        return NULL;
+    }
+    const char *saved_demo = ag_checkpoint_metadata(cp, "demo");
+    if (!saved_demo || strcmp(saved_demo, demo) != 0) {
+        fprintf(stderr, "%s: --resume: %s is %s%.40s%s checkpoint, not one of %s\n", program, path,
+                saved_demo ? "a '" : "not a training", saved_demo ? saved_demo : "", saved_demo ? "'" : "", demo);
+        ag_checkpoint_free(cp);
+        return NULL;
+    }
+    char where[1300];
+    snprintf(where, sizeof where, "%s: --resume: %s: saved setting", program, path);
+    for (int i = 0; i < n_specs; i++) {
+        const flag_spec *s = &specs[i];
+        char name[64];
+        setting_name(s, name, sizeof name);
+        const char *saved = s->run_option ? NULL : ag_checkpoint_metadata(cp, name);
+        if (!saved) continue;
+        /* The saved text goes through the flag's own parser and range check
+         * into a scratch value; a file can hold anything. */
+        union {
+            bool b;
+            long l;
+            double d;
+            const char *text;
+        } value;
+        flag_spec scratch = *s;
+        scratch.target = &value;
+        if (s->type == FLAG_BOOL) {
+            if (strcmp(saved, "0") != 0 && strcmp(saved, "1") != 0) {
+                fprintf(stderr, "%s: --%s: '%.20s' is not 0 or 1\n", where, s->name, saved);
+                ag_checkpoint_free(cp);
+                return NULL;
+            }
+            value.b = saved[0] == '1';
+        } else if (set_value(where, &scratch, saved) != FLAGS_OK) {
+            ag_checkpoint_free(cp);
+            return NULL;
+        }
+        char now[1024], before[1024];
+        value_text(s, s->target, now, sizeof now);
+        value_text(s, &value, before, sizeof before);
+        if (!flag_given(specs, n_specs, s, argc, argv)) {
+            memcpy(s->target, &value,
+                   s->type == FLAG_BOOL ? sizeof(bool) : s->type == FLAG_INT ? sizeof(long)
+                                                       : s->type == FLAG_DOUBLE ? sizeof(double) : sizeof(char *));
+        } else if (strcmp(now, before) != 0) {
+            *exit_code = 2;
+            fprintf(stderr, "%s: --%s %s: the run in %s was made with %s=%s; a resumed run keeps its settings\n", program,
+                    s->name, now, dir, name, before);
+            ag_checkpoint_free(cp);
+            return NULL;
+        }
+    }
+    return cp;
+}
+
 long demo_default_threads(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores < 1 ? 1 : cores > 64 ? 64 : cores;

@@ -296,6 +296,10 @@ void ag_params_zero_grad(ag_params *params);
 /** Scales all gradients together so that their global L2 norm is at most
  * max_norm (torch.nn.utils.clip_grad_norm_). Returns the norm before. */
 double ag_params_clip_grad_norm(ag_params *params, double max_norm);
+/** AG_OK if every value (and, with `gradients`, every gradient) is finite;
+ * otherwise AG_ERROR_STATE with a message naming the first parameter and
+ * element that is not, e.g. "gradient of rnn.weight_hh[3] is nan". */
+ag_status ag_params_check_finite(const ag_params *params, bool gradients);
 
 /* Initialisers: they fill a tensor's values in place. */
 /** Values uniform in [low, high), drawn from `rng` in row-major order. */
@@ -316,6 +320,50 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
  * shapes, offsets, size) before any parameter changes; tensors in the file
  * that the model does not have are ignored. */
 ag_status ag_params_load(ag_params *params, const char *path);
+
+/** A training checkpoint: besides the parameters (under their names, so any
+ * safetensors reader loads the model from it), the state a run needs to go
+ * on exactly where it stopped: an optimizer's moments (ag_adam_save), the
+ * step, generator states, settings. Make one with ag_checkpoint_create, fill
+ * it and save it; or read one with ag_checkpoint_load. */
+typedef struct ag_checkpoint ag_checkpoint;
+/** An empty checkpoint to fill and save; NULL when out of memory. */
+ag_checkpoint *ag_checkpoint_create(void);
+/** Adds every parameter under its name. The values are read when the
+ * checkpoint is saved, not copied now. */
+ag_status ag_checkpoint_add_params(ag_checkpoint *cp, const ag_params *params);
+/** Adds `size` values as a 1-D tensor `name` (read when saved, not copied
+ * now). AG_ERROR_ARGUMENT if the name is taken or "__metadata__". */
+ag_status ag_checkpoint_add_array(ag_checkpoint *cp, const char *name, const ag_real *data, int64_t size);
+/** Sets one metadata string; setting a key again replaces its value. */
+ag_status ag_checkpoint_set_metadata(ag_checkpoint *cp, const char *key, const char *value);
+/** Sets an integer as metadata (decimal). */
+ag_status ag_checkpoint_set_int(ag_checkpoint *cp, const char *key, int64_t value);
+/** Sets a generator's whole state as metadata ("STATE,INCREMENT"). */
+ag_status ag_checkpoint_set_rng(ag_checkpoint *cp, const char *key, const ag_rng *rng);
+/** Writes the checkpoint to `path` atomically (temporary file, fsync,
+ * rename), as ag_params_save does. AG_ERROR_STATE for a loaded one. */
+ag_status ag_checkpoint_save(const ag_checkpoint *cp, const char *path);
+
+/** Reads and checks a whole file, as ag_params_load does; NULL on error
+ * (message naming the file and what is wrong). Free with ag_checkpoint_free. */
+ag_checkpoint *ag_checkpoint_load(const char *path);
+/** A metadata value of a loaded checkpoint, or NULL if the key is absent;
+ * owned by the checkpoint. */
+const char *ag_checkpoint_metadata(const ag_checkpoint *cp, const char *key);
+/** An integer metadata value; AG_ERROR_FORMAT if missing or not an integer. */
+ag_status ag_checkpoint_get_int(const ag_checkpoint *cp, const char *key, int64_t *value);
+/** A generator saved with ag_checkpoint_set_rng; AG_ERROR_FORMAT if missing
+ * or malformed (the generator is then unchanged). */
+ag_status ag_checkpoint_get_rng(const ag_checkpoint *cp, const char *key, ag_rng *rng);
+/** Copies every parameter from the checkpoint by name, after checking that
+ * all are present with their shapes (nothing changes otherwise). */
+ag_status ag_checkpoint_read_params(const ag_checkpoint *cp, ag_params *params);
+/** Copies the 1-D tensor `name` of exactly `size` values into `data`;
+ * AG_ERROR_FORMAT if missing, AG_ERROR_SHAPE if of another size. */
+ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag_real *data, int64_t size);
+/** Frees a checkpoint (NULL is allowed). */
+void ag_checkpoint_free(ag_checkpoint *cp);
 
 /* --------------------------------------------------------------- modules */
 
@@ -463,6 +511,13 @@ ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double mo
 void ag_sgd_step(ag_sgd *opt, ag_params *params);
 /** Frees the optimizer's state. */
 void ag_sgd_free(ag_sgd *opt);
+/** Adds SGD's state to a checkpoint: metadata "optimizer" = "sgd" and
+ * "optimizer.step", and with momentum the tensor "optimizer.momentum_buffer"
+ * over the parameter buffer (read when saved). */
+ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint *cp);
+/** Restores SGD's state from a loaded checkpoint; everything is checked
+ * first (optimizer kind, step, buffer size), so on error nothing changes. */
+ag_status ag_sgd_load(ag_sgd *opt, const ag_checkpoint *cp);
 
 /** torch.optim.Adam (single-tensor path, float arithmetic as PyTorch's):
  * g = grad + weight_decay * p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
@@ -481,6 +536,14 @@ ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr);
 void ag_adam_step(ag_adam *opt, ag_params *params);
 /** Frees the optimizer's moments. */
 void ag_adam_free(ag_adam *opt);
+/** Adds Adam's state to a checkpoint: metadata "optimizer" = "adam" and
+ * "optimizer.step", tensors "optimizer.exp_avg" and "optimizer.exp_avg_sq"
+ * (PyTorch's names for m and v) over the parameter buffer, read when saved.
+ * The hyperparameters are the program's settings and are not saved. */
+ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint *cp);
+/** Restores Adam's moments and step from a loaded checkpoint; everything is
+ * checked first (optimizer kind, step, sizes), so on error nothing changes. */
+ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp);
 
 #ifdef __cplusplus
 }

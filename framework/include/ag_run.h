@@ -20,6 +20,9 @@ typedef struct ag_run ag_run;
  * second). Refuses an existing directory that already holds a
  * metrics.csv, so no run is overwritten. */
 ag_run *ag_run_create(const char *demo, const char *dir);
+/** Opens the existing run directory `dir` to go on with a run from its
+ * checkpoint (see ag_run_resume_metrics); NULL if it is not a directory. */
+ag_run *ag_run_resume(const char *dir);
 /** The run's directory. */
 const char *ag_run_dir(const ag_run *run);
 
@@ -30,12 +33,27 @@ ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ..
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/** Records a setting that says how the program ran, not what it computed
+ * (threads, say): written to params.csv, but left out of checkpoints and
+ * free to change when a run is resumed. */
+ag_status ag_run_set_option(ag_run *run, const char *name, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /** Writes params.csv atomically. */
 ag_status ag_run_write_params(ag_run *run);
 
 /** Starts metrics.csv with the header "step,<columns...>" (column names of
  * letters, digits and '_'). */
 ag_status ag_run_begin_metrics(ag_run *run, const char *const *columns, int n_columns);
+/** For a resumed run: reads DIR/metrics.csv back (libcsv), keeps its
+ * header and the rows up to and including `step` (the checkpoint's), drops
+ * later rows and a last line torn by a kill, rewrites the file atomically
+ * and appends from there, so the curve has no duplicated or missing rows.
+ * AG_ERROR_FORMAT (with the line) if the file is not this run's: another
+ * header, steps out of order, or no row for `step`. */
+ag_status ag_run_resume_metrics(ag_run *run, const char *const *columns, int n_columns, int64_t step);
 /** Appends one row; a NaN value leaves its field empty (for columns that are
  * only measured now and then). Flushed at least once a second, so a killed
  * run keeps its curve. */
@@ -45,9 +63,26 @@ ag_status ag_run_log(ag_run *run, int64_t step, const double *values);
  * a long evaluation). */
 ag_status ag_run_flush(ag_run *run);
 
-/** Saves DIR/model.safetensors (atomically) with params.csv's settings as
+/** Saves DIR/model.safetensors (atomically) with params.csv's settings (not its options) as
  * metadata. */
 ag_status ag_run_save_model(ag_run *run, const ag_params *params);
+
+/** Saves a training checkpoint as DIR/checkpoint.safetensors (atomically),
+ * with params.csv's settings (not its options) added as metadata. metrics.csv is flushed and
+ * synced first, so the curve on disk always reaches the checkpoint's step. */
+ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp);
+
+/** For a resumed run: AG_ERROR_STATE, naming the setting, if a setting
+ * recorded with ag_run_set_param has another value in the checkpoint's
+ * metadata (options from ag_run_set_option may differ). */
+ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp);
+
+/** Installs handlers for SIGINT and SIGTERM that only note the signal, so a
+ * training loop can save a checkpoint and stop cleanly; a second signal of
+ * the same kind stops the program at once. */
+ag_status ag_run_catch_signals(void);
+/** The signal caught (SIGINT or SIGTERM), or 0 while none has come. */
+int ag_run_stop_signal(void);
 
 /** Flushes and closes metrics.csv and frees the run. Returns an error if a
  * write failed at any point (a full disk, say). */
@@ -63,11 +98,14 @@ typedef struct ag_progress {
     FILE *out;
     bool terminal, quiet, line_open;
     int64_t total, plain_every;
+    int64_t first_step; /**< the step a resumed run started from (for steps/s) */
     double start, last_print;
 } ag_progress;
 /** Starts the clock of a progress line for `total_steps` steps on `out`
  * (a terminal is detected with isatty). */
 void ag_progress_start(ag_progress *p, FILE *out, int64_t total_steps, int64_t plain_every, bool quiet);
+/** For a resumed run: steps/s and the time left count from `step`. */
+void ag_progress_resume_at(ag_progress *p, int64_t step);
 /** Reports that `step` is done with this loss; prints only when due. */
 void ag_progress_update(ag_progress *p, int64_t step, double loss);
 /** Ends the line on a terminal, so later output starts on a fresh one. */

@@ -89,6 +89,173 @@ static const char *printable(const char *s, char *buf, size_t size) {
 
 /* ------------------------------------------------------------------ save */
 
+/* ------------------------------------------------------ the object */
+
+/* A tensor to save: the name is owned, the values are borrowed until
+ * ag_checkpoint_save. */
+typedef struct saved_tensor {
+    char *name;
+    int ndim;
+    int shape[AG_MAX_DIMS];
+    int64_t size;
+    const ag_real *data;
+} saved_tensor;
+
+typedef struct entry {
+    const char *name;
+    const cJSON *shape;
+    uint64_t begin, end;
+} entry;
+
+/* A file being read, checked as a whole before anyone copies from it. */
+typedef struct load_state {
+    const char *who; /* the public function, for messages */
+    const char *path;
+    unsigned char *file;
+    size_t file_size;
+    const unsigned char *data; /* the data section */
+    uint64_t data_size;
+    cJSON *root;
+    const cJSON *metadata; /* NULL if the file has none */
+    entry *entries;
+    size_t n_entries;
+} load_state;
+
+/* One type for both directions: ag_checkpoint_create() starts an empty
+ * checkpoint to fill and save, ag_checkpoint_load() one read from a file. */
+struct ag_checkpoint {
+    bool from_file;
+    saved_tensor *tensors;
+    int n_tensors, tensors_capacity;
+    char **metadata; /* key, value, key, value, ... (owned) */
+    int n_metadata, metadata_capacity;
+    load_state st;
+    char path[1]; /* of a loaded file; grows with the allocation */
+};
+
+ag_checkpoint *ag_checkpoint_create(void) {
+    ag_checkpoint *cp = calloc(1, sizeof *cp);
+    if (!cp) ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_create: out of memory");
+    return cp;
+}
+
+void ag_checkpoint_free(ag_checkpoint *cp) {
+    if (!cp) return;
+    for (int i = 0; i < cp->n_tensors; i++) free(cp->tensors[i].name);
+    free(cp->tensors);
+    for (int i = 0; i < 2 * cp->n_metadata; i++) free(cp->metadata[i]);
+    free(cp->metadata);
+    cJSON_Delete(cp->st.root);
+    free(cp->st.entries);
+    free(cp->st.file);
+    free(cp);
+}
+
+static ag_status check_writable(const ag_checkpoint *cp, const char *who) {
+    if (!cp) return ag_error_set(AG_ERROR_ARGUMENT, "%s: checkpoint is NULL", who);
+    if (cp->from_file)
+        return ag_error_set(AG_ERROR_STATE, "%s: %s was loaded from a file; make one with ag_checkpoint_create", who,
+                            cp->path);
+    return AG_OK;
+}
+
+static ag_status add_tensor(ag_checkpoint *cp, const char *who, const char *name, int ndim, const int *shape,
+                            int64_t size, const ag_real *data) {
+    if (strcmp(name, METADATA_KEY) == 0)
+        return ag_error_set(AG_ERROR_ARGUMENT, "%s: a tensor named '" METADATA_KEY "' cannot be saved", who);
+    for (int i = 0; i < cp->n_tensors; i++)
+        if (strcmp(cp->tensors[i].name, name) == 0)
+            return ag_error_set(AG_ERROR_ARGUMENT, "%s: a tensor named '%s' is already in the checkpoint", who, name);
+    if (cp->n_tensors == cp->tensors_capacity) {
+        int capacity = cp->tensors_capacity ? 2 * cp->tensors_capacity : 16;
+        saved_tensor *grown = realloc(cp->tensors, (size_t)capacity * sizeof *grown);
+        if (!grown) return ag_error_set(AG_ERROR_MEMORY, "%s: out of memory", who);
+        cp->tensors = grown;
+        cp->tensors_capacity = capacity;
+    }
+    saved_tensor *t = &cp->tensors[cp->n_tensors];
+    t->name = strdup(name);
+    if (!t->name) return ag_error_set(AG_ERROR_MEMORY, "%s: out of memory", who);
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    t->size = size;
+    t->data = data;
+    cp->n_tensors++;
+    return AG_OK;
+}
+
+ag_status ag_checkpoint_add_params(ag_checkpoint *cp, const ag_params *params) {
+    ag_status status = check_writable(cp, "ag_checkpoint_add_params");
+    if (status != AG_OK) return status;
+    if (!params) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_add_params: params is NULL");
+    for (int i = 0; i < ag_params_count(params) && status == AG_OK; i++) {
+        const ag_tensor *t = ag_params_get(params, i);
+        status = add_tensor(cp, "ag_checkpoint_add_params", ag_params_name(params, i), t->ndim, t->shape, t->size,
+                            t->data);
+    }
+    return status;
+}
+
+ag_status ag_checkpoint_add_array(ag_checkpoint *cp, const char *name, const ag_real *data, int64_t size) {
+    ag_status status = check_writable(cp, "ag_checkpoint_add_array");
+    if (status != AG_OK) return status;
+    if (!name || !*name || (!data && size > 0) || size < 0 || size > INT_MAX)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_add_array: '%s': name, data or size %lld is invalid",
+                            name ? name : "(null)", (long long)size);
+    return add_tensor(cp, "ag_checkpoint_add_array", name, 1, (int[]){(int)size}, size, data);
+}
+
+ag_status ag_checkpoint_set_metadata(ag_checkpoint *cp, const char *key, const char *value) {
+    ag_status status = check_writable(cp, "ag_checkpoint_set_metadata");
+    if (status != AG_OK) return status;
+    if (!key || !value) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_set_metadata: key or value is NULL");
+    char *value_copy = strdup(value);
+    if (!value_copy) return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
+    /* A JSON object with a key twice reads back differently in different
+     * readers: setting a key again replaces its value. */
+    for (int i = 0; i < cp->n_metadata; i++)
+        if (strcmp(cp->metadata[2 * i], key) == 0) {
+            free(cp->metadata[2 * i + 1]);
+            cp->metadata[2 * i + 1] = value_copy;
+            return AG_OK;
+        }
+    if (cp->n_metadata == cp->metadata_capacity) {
+        int capacity = cp->metadata_capacity ? 2 * cp->metadata_capacity : 16;
+        char **grown = realloc(cp->metadata, (size_t)(2 * capacity) * sizeof *grown);
+        if (!grown) {
+            free(value_copy);
+            return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
+        }
+        cp->metadata = grown;
+        cp->metadata_capacity = capacity;
+    }
+    char *key_copy = strdup(key);
+    if (!key_copy) {
+        free(value_copy);
+        return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
+    }
+    cp->metadata[2 * cp->n_metadata] = key_copy;
+    cp->metadata[2 * cp->n_metadata + 1] = value_copy;
+    cp->n_metadata++;
+    return AG_OK;
+}
+
+ag_status ag_checkpoint_set_int(ag_checkpoint *cp, const char *key, int64_t value) {
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (long long)value);
+    return ag_checkpoint_set_metadata(cp, key, text);
+}
+
+/* Both words in full: a generator restored from them continues exactly. */
+ag_status ag_checkpoint_set_rng(ag_checkpoint *cp, const char *key, const ag_rng *rng) {
+    if (!rng) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_set_rng: rng is NULL");
+    char text[48];
+    snprintf(text, sizeof text, "%llu,%llu", (unsigned long long)rng->state, (unsigned long long)rng->increment);
+    return ag_checkpoint_set_metadata(cp, key, text);
+}
+
+/* ------------------------------------------------------------------ save */
+
 /* Offsets as raw JSON text: cJSON prints some large doubles in exponent
  * form ("1e+15"), which other safetensors readers reject as an integer. */
 static bool add_uint(cJSON *array, uint64_t value) {
@@ -98,25 +265,25 @@ static bool add_uint(cJSON *array, uint64_t value) {
     return item && cJSON_AddItemToArray(array, item);
 }
 
-static cJSON *build_header(const ag_params *params, const char *const *metadata, int n_metadata) {
+static cJSON *build_header(const ag_checkpoint *cp) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
-    if (n_metadata > 0) {
+    if (cp->n_metadata > 0) {
         cJSON *meta = cJSON_AddObjectToObject(root, METADATA_KEY);
         if (!meta) goto fail;
-        for (int i = 0; i < n_metadata; i++)
-            if (!cJSON_AddStringToObject(meta, metadata[2 * i], metadata[2 * i + 1])) goto fail;
+        for (int i = 0; i < cp->n_metadata; i++)
+            if (!cJSON_AddStringToObject(meta, cp->metadata[2 * i], cp->metadata[2 * i + 1])) goto fail;
     }
     uint64_t offset = 0;
-    for (int i = 0; i < ag_params_count(params); i++) {
-        const ag_tensor *t = ag_params_get(params, i);
-        cJSON *entry = cJSON_AddObjectToObject(root, ag_params_name(params, i));
-        if (!entry || !cJSON_AddStringToObject(entry, "dtype", "F32")) goto fail;
-        cJSON *shape = cJSON_AddArrayToObject(entry, "shape");
+    for (int i = 0; i < cp->n_tensors; i++) {
+        const saved_tensor *t = &cp->tensors[i];
+        cJSON *item = cJSON_AddObjectToObject(root, t->name);
+        if (!item || !cJSON_AddStringToObject(item, "dtype", "F32")) goto fail;
+        cJSON *shape = cJSON_AddArrayToObject(item, "shape");
         if (!shape) goto fail;
         for (int d = 0; d < t->ndim; d++)
             if (!add_uint(shape, (uint64_t)t->shape[d])) goto fail;
-        cJSON *offsets = cJSON_AddArrayToObject(entry, "data_offsets");
+        cJSON *offsets = cJSON_AddArrayToObject(item, "data_offsets");
         uint64_t end = offset + 4 * (uint64_t)t->size;
         if (!offsets || !add_uint(offsets, offset) || !add_uint(offsets, end)) goto fail;
         offset = end;
@@ -125,33 +292,6 @@ static cJSON *build_header(const ag_params *params, const char *const *metadata,
 fail:
     cJSON_Delete(root);
     return NULL;
-}
-
-static ag_status check_save_arguments(const ag_params *params, const char *path, const char *const *metadata,
-                                      int n_metadata) {
-    if (!params || !path || !*path)
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: params or path is NULL or empty");
-    if (n_metadata < 0 || (n_metadata > 0 && !metadata))
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs with metadata %s", path,
-                            n_metadata, metadata ? "given" : "NULL");
-    if (n_metadata > INT_MAX / 2)
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs is too many", path,
-                            n_metadata);
-    for (int i = 0; i < n_metadata; i++) {
-        if (!metadata[2 * i] || !metadata[2 * i + 1])
-            return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata pair %d has a NULL key or value",
-                                path, i);
-        /* A JSON object with a key twice reads back differently in
-         * different readers. */
-        for (int j = 0; j < i; j++)
-            if (strcmp(metadata[2 * i], metadata[2 * j]) == 0)
-                return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata key '%s' given twice", path,
-                                    metadata[2 * i]);
-    }
-    if (ag_params_find(params, METADATA_KEY))
-        return ag_error_set(AG_ERROR_ARGUMENT,
-                            "ag_params_save: %s: a parameter named '" METADATA_KEY "' cannot be saved", path);
-    return AG_OK;
 }
 
 /* Makes the rename itself durable; best effort, since some file systems
@@ -168,15 +308,15 @@ static void sync_directory(const char *path) {
     free(dir);
 }
 
-static ag_status write_file(FILE *f, const ag_params *params, const char *header, size_t header_len,
+static ag_status write_file(FILE *f, const ag_checkpoint *cp, const char *header, size_t header_len,
                             size_t padded_len) {
     unsigned char chunk[4096];
     put_u64_le(chunk, padded_len);
     if (fwrite(chunk, 1, 8, f) != 8 || fwrite(header, 1, header_len, f) != header_len) return AG_ERROR_IO;
     for (size_t i = header_len; i < padded_len; i++)
         if (fputc(' ', f) == EOF) return AG_ERROR_IO;
-    for (int i = 0; i < ag_params_count(params); i++) {
-        const ag_tensor *t = ag_params_get(params, i);
+    for (int i = 0; i < cp->n_tensors; i++) {
+        const saved_tensor *t = &cp->tensors[i];
         size_t used = 0;
         for (int64_t k = 0; k < t->size; k++) {
             put_f32_le(chunk + used, t->data[k]);
@@ -190,21 +330,17 @@ static ag_status write_file(FILE *f, const ag_params *params, const char *header
     return AG_OK;
 }
 
-ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata, int n_metadata) {
-    ag_status status = check_save_arguments(params, path, metadata, n_metadata);
-    if (status != AG_OK) return status;
-
-    cJSON *root = build_header(params, metadata, n_metadata);
+static ag_status save(const ag_checkpoint *cp, const char *path, const char *who) {
+    cJSON *root = build_header(cp);
     char *header = root ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
-    if (!header) return ag_error_set(AG_ERROR_MEMORY, "ag_params_save: %s: out of memory building the header", path);
+    if (!header) return ag_error_set(AG_ERROR_MEMORY, "%s: %s: out of memory building the header", who, path);
     size_t header_len = strlen(header);
     size_t padded_len = (header_len + 7) / 8 * 8;
     if (padded_len > HEADER_LIMIT) {
         free(header);
         return ag_error_set(AG_ERROR_ARGUMENT,
-                            "ag_params_save: %s: the header would be %zu bytes, more than the %llu that "
-                            "ag_params_load accepts",
+                            "%s: %s: the header would be %zu bytes, more than the %llu that the loader accepts", who,
                             path, padded_len, (unsigned long long)HEADER_LIMIT);
     }
 
@@ -212,7 +348,7 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
     char *tmp = malloc(tmp_size);
     if (!tmp) {
         free(header);
-        return ag_error_set(AG_ERROR_MEMORY, "ag_params_save: %s: out of memory", path);
+        return ag_error_set(AG_ERROR_MEMORY, "%s: %s: out of memory", who, path);
     }
     snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
 
@@ -222,13 +358,13 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
     if (!f) {
         saved_errno = errno;
         free(header);
-        ag_error_set(AG_ERROR_IO, "ag_params_save: %s: cannot create temporary file %s: %s", path, tmp,
+        ag_error_set(AG_ERROR_IO, "%s: %s: cannot create temporary file %s: %s", who, path, tmp,
                      strerror(saved_errno));
         free(tmp);
         return AG_ERROR_IO;
     }
     errno = 0;
-    if (write_file(f, params, header, header_len, padded_len) != AG_OK || fflush(f) != 0)
+    if (write_file(f, cp, header, header_len, padded_len) != AG_OK || fflush(f) != 0)
         failed = "write";
     else if (fsync(fileno(f)) != 0)
         failed = "fsync";
@@ -245,7 +381,7 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
     free(header);
     if (failed) {
         unlink(tmp);
-        ag_error_set(AG_ERROR_IO, "ag_params_save: %s: %s of temporary file %s failed: %s", path, failed, tmp,
+        ag_error_set(AG_ERROR_IO, "%s: %s: %s of temporary file %s failed: %s", who, path, failed, tmp,
                      saved_errno ? strerror(saved_errno) : "short write");
         free(tmp);
         return AG_ERROR_IO;
@@ -255,24 +391,53 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
     return AG_OK;
 }
 
+ag_status ag_checkpoint_save(const ag_checkpoint *cp, const char *path) {
+    ag_status status = check_writable(cp, "ag_checkpoint_save");
+    if (status != AG_OK) return status;
+    if (!path || !*path) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_save: path is NULL or empty");
+    return save(cp, path, "ag_checkpoint_save");
+}
+
+static ag_status check_save_arguments(const ag_params *params, const char *path, const char *const *metadata,
+                                      int n_metadata) {
+    if (!params || !path || !*path)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: params or path is NULL or empty");
+    if (n_metadata < 0 || (n_metadata > 0 && !metadata))
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs with metadata %s", path,
+                            n_metadata, metadata ? "given" : "NULL");
+    if (n_metadata > INT_MAX / 2)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs is too many", path,
+                            n_metadata);
+    for (int i = 0; i < n_metadata; i++) {
+        if (!metadata[2 * i] || !metadata[2 * i + 1])
+            return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata pair %d has a NULL key or value",
+                                path, i);
+        for (int j = 0; j < i; j++)
+            if (strcmp(metadata[2 * i], metadata[2 * j]) == 0)
+                return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata key '%s' given twice", path,
+                                    metadata[2 * i]);
+    }
+    if (ag_params_find(params, METADATA_KEY))
+        return ag_error_set(AG_ERROR_ARGUMENT,
+                            "ag_params_save: %s: a parameter named '" METADATA_KEY "' cannot be saved", path);
+    return AG_OK;
+}
+
+ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata, int n_metadata) {
+    ag_status status = check_save_arguments(params, path, metadata, n_metadata);
+    if (status != AG_OK) return status;
+    ag_checkpoint *cp = ag_checkpoint_create();
+    if (!cp) return ag_error_set(AG_ERROR_MEMORY, "ag_params_save: %s: out of memory", path);
+    status = ag_checkpoint_add_params(cp, params);
+    for (int i = 0; i < n_metadata && status == AG_OK; i++)
+        status = ag_checkpoint_set_metadata(cp, metadata[2 * i], metadata[2 * i + 1]);
+    if (status == AG_OK) status = save(cp, path, "ag_params_save");
+    ag_checkpoint_free(cp);
+    return status;
+}
+
 /* ------------------------------------------------------------------ load */
 
-typedef struct entry {
-    const char *name;
-    const cJSON *shape;
-    uint64_t begin, end;
-} entry;
-
-typedef struct load_state {
-    const char *path;
-    unsigned char *file;
-    size_t file_size;
-    const unsigned char *data; /* the data section */
-    uint64_t data_size;
-    cJSON *root;
-    entry *entries;
-    size_t n_entries;
-} load_state;
 
 static ag_status load_error(const load_state *st, ag_status code, const char *format, ...)
 #if defined(__GNUC__)
@@ -286,7 +451,7 @@ static ag_status load_error(const load_state *st, ag_status code, const char *fo
     va_start(args, format);
     vsnprintf(what, sizeof what, format, args);
     va_end(args);
-    return ag_error_set(code, "ag_params_load: %s: %s", st->path, what);
+    return ag_error_set(code, "%s: %s: %s", st->who, st->path, what);
 }
 
 static ag_status read_whole_file(load_state *st) {
@@ -510,9 +675,9 @@ static ag_status collect_entries(load_state *st) {
     st->entries = malloc((count ? count : 1) * sizeof *st->entries);
     if (!st->entries) return load_error(st, AG_ERROR_MEMORY, "out of memory for %zu header entries", count);
     cJSON_ArrayForEach(item, st->root) {
-        ag_status status = strcmp(item->string, METADATA_KEY) == 0
-                               ? check_metadata(st, item)
-                               : check_entry(st, item, &st->entries[st->n_entries++]);
+        bool is_metadata = strcmp(item->string, METADATA_KEY) == 0;
+        if (is_metadata) st->metadata = item;
+        ag_status status = is_metadata ? check_metadata(st, item) : check_entry(st, item, &st->entries[st->n_entries++]);
         if (status != AG_OK) return status;
     }
 
@@ -583,22 +748,156 @@ static ag_status check_params(const load_state *st, const ag_params *params) {
     return AG_OK;
 }
 
+static void copy_values(ag_real *out, const unsigned char *src, int64_t size) {
+    for (int64_t k = 0; k < size; k++) out[k] = get_f32_le(src + 4 * k);
+}
+
+static ag_status read_params(const load_state *st, ag_params *params) {
+    ag_status status = check_params(st, params);
+    if (status != AG_OK) return status;
+    for (int i = 0; i < ag_params_count(params); i++) {
+        ag_tensor *t = ag_params_get(params, i);
+        copy_values(t->data, st->data + find_entry(st, ag_params_name(params, i))->begin, t->size);
+    }
+    return AG_OK;
+}
+
+static ag_status load(load_state *st) {
+    ag_status status = read_whole_file(st);
+    if (status == AG_OK) status = parse_header(st);
+    if (status == AG_OK) status = collect_entries(st);
+    return status;
+}
+
 ag_status ag_params_load(ag_params *params, const char *path) {
     if (!params || !path) return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_load: params or path is NULL");
-    load_state st = {.path = path};
-    ag_status status = read_whole_file(&st);
-    if (status == AG_OK) status = parse_header(&st);
-    if (status == AG_OK) status = collect_entries(&st);
-    if (status == AG_OK) status = check_params(&st, params);
-    if (status == AG_OK) {
-        for (int i = 0; i < ag_params_count(params); i++) {
-            ag_tensor *t = ag_params_get(params, i);
-            const unsigned char *src = st.data + find_entry(&st, ag_params_name(params, i))->begin;
-            for (int64_t k = 0; k < t->size; k++) t->data[k] = get_f32_le(src + 4 * k);
-        }
-    }
+    load_state st = {.who = "ag_params_load", .path = path};
+    ag_status status = load(&st);
+    if (status == AG_OK) status = read_params(&st, params);
     cJSON_Delete(st.root);
     free(st.entries);
     free(st.file);
     return status;
+}
+
+ag_checkpoint *ag_checkpoint_load(const char *path) {
+    if (!path || !*path) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_load: path is NULL or empty");
+        return NULL;
+    }
+    size_t length = strlen(path);
+    ag_checkpoint *cp = calloc(1, sizeof *cp + length);
+    if (!cp) {
+        ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_load: %s: out of memory", path);
+        return NULL;
+    }
+    memcpy(cp->path, path, length + 1);
+    cp->from_file = true;
+    cp->st.who = "ag_checkpoint_load";
+    cp->st.path = cp->path;
+    if (load(&cp->st) != AG_OK) {
+        ag_checkpoint_free(cp);
+        return NULL;
+    }
+    return cp;
+}
+
+static ag_status check_readable(const ag_checkpoint *cp, const char *who) {
+    if (!cp) return ag_error_set(AG_ERROR_ARGUMENT, "%s: checkpoint is NULL", who);
+    if (!cp->from_file)
+        return ag_error_set(AG_ERROR_STATE, "%s: the checkpoint was not loaded from a file (use ag_checkpoint_load)",
+                            who);
+    return AG_OK;
+}
+
+const char *ag_checkpoint_metadata(const ag_checkpoint *cp, const char *key) {
+    if (!cp || !cp->from_file || !key || !cp->st.metadata) return NULL;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(cp->st.metadata, key);
+    return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+/* Messages name the file and key, and quote at most a short, printable
+ * part of what the file holds. */
+static const char *get_metadata(const ag_checkpoint *cp, const char *who, const char *key, ag_status *status) {
+    *status = check_readable(cp, who);
+    if (*status != AG_OK) return NULL;
+    const char *text = key ? ag_checkpoint_metadata(cp, key) : NULL;
+    if (!text) *status = ag_error_set(AG_ERROR_FORMAT, "%s: %s: metadata '%s' is missing", who, cp->path,
+                                      key ? key : "(null)");
+    return text;
+}
+
+ag_status ag_checkpoint_get_int(const ag_checkpoint *cp, const char *key, int64_t *value) {
+    ag_status status;
+    const char *text = get_metadata(cp, "ag_checkpoint_get_int", key, &status);
+    if (!text) return status;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || errno == ERANGE) {
+        char shown[40];
+        return ag_error_set(AG_ERROR_FORMAT, "ag_checkpoint_get_int: %s: metadata '%s' is '%s', not an integer",
+                            cp->path, key, printable(text, shown, sizeof shown));
+    }
+    *value = (int64_t)v;
+    return AG_OK;
+}
+
+static bool parse_u64(const char *text, const char **end, uint64_t *value) {
+    if (*text < '0' || *text > '9') return false;
+    char *stop;
+    errno = 0;
+    unsigned long long v = strtoull(text, &stop, 10);
+    if (errno == ERANGE) return false;
+    *end = stop;
+    *value = (uint64_t)v;
+    return true;
+}
+
+ag_status ag_checkpoint_get_rng(const ag_checkpoint *cp, const char *key, ag_rng *rng) {
+    ag_status status;
+    const char *text = get_metadata(cp, "ag_checkpoint_get_rng", key, &status);
+    if (!text) return status;
+    const char *end = text;
+    uint64_t state, increment;
+    /* PCG needs an odd increment; an even one is a corrupt file. */
+    if (!parse_u64(text, &end, &state) || *end != ',' || !parse_u64(end + 1, &end, &increment) || *end != '\0' ||
+        increment % 2 == 0) {
+        char shown[60];
+        return ag_error_set(AG_ERROR_FORMAT,
+                            "ag_checkpoint_get_rng: %s: metadata '%s' is '%s', not STATE,INCREMENT (odd)", cp->path,
+                            key, printable(text, shown, sizeof shown));
+    }
+    rng->state = state;
+    rng->increment = increment;
+    return AG_OK;
+}
+
+ag_status ag_checkpoint_read_params(const ag_checkpoint *cp, ag_params *params) {
+    ag_status status = check_readable(cp, "ag_checkpoint_read_params");
+    if (status != AG_OK) return status;
+    if (!params) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_read_params: params is NULL");
+    load_state st = cp->st;
+    st.who = "ag_checkpoint_read_params";
+    return read_params(&st, params);
+}
+
+ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag_real *data, int64_t size) {
+    ag_status status = check_readable(cp, "ag_checkpoint_read_array");
+    if (status != AG_OK) return status;
+    if (!name || (!data && size > 0) || size < 0)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_read_array: name, data or size %lld is invalid",
+                            (long long)size);
+    load_state st = cp->st;
+    st.who = "ag_checkpoint_read_array";
+    const entry *e = find_entry(&st, name);
+    char shown[80];
+    if (!e) return load_error(&st, AG_ERROR_FORMAT, "tensor '%s' is missing from the file", printable(name, shown, sizeof shown));
+    if (cJSON_GetArraySize(e->shape) != 1 || e->shape->child->valuedouble != (double)size) {
+        char found[80];
+        return load_error(&st, AG_ERROR_SHAPE, "tensor '%s' has shape %s, expected [%lld]", printable(name, shown, sizeof shown),
+                          json_shape_string(e->shape, found, sizeof found), (long long)size);
+    }
+    copy_values(data, st.data + e->begin, size);
+    return AG_OK;
 }

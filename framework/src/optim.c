@@ -131,3 +131,69 @@ void ag_adam_free(ag_adam *opt) {
     free(opt->v);
     opt->m = opt->v = NULL;
 }
+
+/* ------------------------------------------------------------ checkpoints */
+
+static ag_status save_kind_and_step(ag_checkpoint *cp, const char *kind, int64_t step) {
+    ag_status status = ag_checkpoint_set_metadata(cp, "optimizer", kind);
+    return status == AG_OK ? ag_checkpoint_set_int(cp, "optimizer.step", step) : status;
+}
+
+/* The kind and step of a loaded checkpoint, checked before anything changes. */
+static ag_status load_kind_and_step(const ag_checkpoint *cp, const char *who, const char *kind, int64_t *step) {
+    const char *found = ag_checkpoint_metadata(cp, "optimizer");
+    if (!found || strcmp(found, kind) != 0)
+        return ag_error_set(AG_ERROR_FORMAT, "%s: the checkpoint holds %s%.20s%s state, not %s", who,
+                            found ? "'" : "no optimizer", found ? found : "", found ? "'" : "", kind);
+    ag_status status = ag_checkpoint_get_int(cp, "optimizer.step", step);
+    if (status != AG_OK) return status;
+    if (*step < 0) return ag_error_set(AG_ERROR_FORMAT, "%s: optimizer.step %lld is negative", who, (long long)*step);
+    return AG_OK;
+}
+
+ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint *cp) {
+    ag_status status = save_kind_and_step(cp, "sgd", opt->step);
+    if (status == AG_OK && opt->velocity)
+        status = ag_checkpoint_add_array(cp, "optimizer.momentum_buffer", opt->velocity, opt->size);
+    return status;
+}
+
+ag_status ag_sgd_load(ag_sgd *opt, const ag_checkpoint *cp) {
+    int64_t step;
+    ag_status status = load_kind_and_step(cp, "ag_sgd_load", "sgd", &step);
+    if (status == AG_OK && opt->velocity)
+        status = ag_checkpoint_read_array(cp, "optimizer.momentum_buffer", opt->velocity, opt->size);
+    if (status == AG_OK) opt->step = step;
+    return status;
+}
+
+ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint *cp) {
+    ag_status status = save_kind_and_step(cp, "adam", opt->step);
+    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "optimizer.exp_avg", opt->m, opt->size);
+    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "optimizer.exp_avg_sq", opt->v, opt->size);
+    return status;
+}
+
+ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp) {
+    int64_t step;
+    ag_status status = load_kind_and_step(cp, "ag_adam_load", "adam", &step);
+    if (status != AG_OK) return status;
+    /* Both moments are read aside first, so a file with one bad tensor
+     * leaves the optimizer as it was. */
+    ag_real *m = malloc((size_t)opt->size * sizeof *m), *v = malloc((size_t)opt->size * sizeof *v);
+    if (!m || !v) status = ag_error_set(AG_ERROR_MEMORY, "ag_adam_load: out of memory");
+    if (status == AG_OK) status = ag_checkpoint_read_array(cp, "optimizer.exp_avg", m, opt->size);
+    if (status == AG_OK) status = ag_checkpoint_read_array(cp, "optimizer.exp_avg_sq", v, opt->size);
+    for (int64_t i = 0; status == AG_OK && i < opt->size; i++)
+        if (!isfinite(m[i]) || !isfinite(v[i]) || v[i] < 0)
+            status = ag_error_set(AG_ERROR_FORMAT, "ag_adam_load: element %lld of the moments is %g, %g (a corrupt file)",
+                                  (long long)i, (double)m[i], (double)v[i]);
+    if (status == AG_OK) {
+        memcpy(opt->m, m, (size_t)opt->size * sizeof *m);
+        memcpy(opt->v, v, (size_t)opt->size * sizeof *v);
+        opt->step = step;
+    }
+    free(m);
+    free(v);
+    return status;
+}

@@ -144,6 +144,22 @@ double ag_params_clip_grad_norm(ag_params *p, double max_norm) {
     return norm;
 }
 
+/* Which parameter and element: the first thing a user needs to find out
+ * why a run diverged or a file is corrupt. */
+ag_status ag_params_check_finite(const ag_params *p, bool gradients) {
+    if (!p) return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_check_finite: params is NULL");
+    for (int kind = 0; kind < (gradients ? 2 : 1); kind++)
+        for (int i = 0; i < p->count; i++) {
+            const ag_tensor *t = p->tensors[i];
+            const ag_real *values = kind ? t->grad : t->data;
+            for (int64_t k = 0; k < t->size; k++)
+                if (!isfinite(values[k]))
+                    return ag_error_set(AG_ERROR_STATE, "%s of %s[%lld] is %g", kind ? "gradient" : "value",
+                                        p->names[i], (long long)k, (double)values[k]);
+        }
+    return AG_OK;
+}
+
 /* ----------------------------------------------------------- initialisers */
 
 void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high) {

@@ -1,8 +1,11 @@
 /* Run directories, metrics logging and the progress line. */
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +21,7 @@ struct ag_run {
     double last_flush;
     bool write_failed;
     char **names, **values;
+    bool *is_option; /* recorded by ag_run_set_option */
     int n_params, params_capacity;
 };
 
@@ -90,14 +94,35 @@ fail:
     return NULL;
 }
 
+ag_run *ag_run_resume(const char *dir) {
+    if (!dir || !*dir) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_run_resume: the run directory is NULL or empty");
+        return NULL;
+    }
+    ag_run *run = calloc(1, sizeof *run);
+    if (!run) {
+        ag_error_set(AG_ERROR_MEMORY, "ag_run_resume: out of memory");
+        return NULL;
+    }
+    if (strlen(dir) >= sizeof run->dir - 32) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_run_resume: run directory name is too long");
+        free(run);
+        return NULL;
+    }
+    snprintf(run->dir, sizeof run->dir, "%s", dir);
+    if (!is_directory(run->dir)) {
+        ag_error_set(AG_ERROR_IO, "ag_run_resume: %s is not a directory", run->dir);
+        free(run);
+        return NULL;
+    }
+    return run;
+}
+
 const char *ag_run_dir(const ag_run *run) { return run->dir; }
 
-ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...) {
+static ag_status set_param(ag_run *run, const char *name, bool is_option, const char *format, va_list args) {
     char value[1024];
-    va_list args;
-    va_start(args, format);
     vsnprintf(value, sizeof value, format, args);
-    va_end(args);
     /* A setting recorded again replaces its value: one row per name. */
     for (int i = 0; i < run->n_params; i++)
         if (strcmp(run->names[i], name) == 0) {
@@ -105,6 +130,7 @@ ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ..
             if (!value_copy) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
             free(run->values[i]);
             run->values[i] = value_copy;
+            run->is_option[i] = is_option;
             return AG_OK;
         }
     if (run->n_params == run->params_capacity) {
@@ -113,7 +139,9 @@ ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ..
         if (names) run->names = names;
         char **values = realloc(run->values, (size_t)capacity * sizeof *values);
         if (values) run->values = values;
-        if (!names || !values) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
+        bool *options = realloc(run->is_option, (size_t)capacity * sizeof *options);
+        if (options) run->is_option = options;
+        if (!names || !values || !options) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
         run->params_capacity = capacity;
     }
     char *name_copy = strdup(name), *value_copy = strdup(value);
@@ -124,8 +152,25 @@ ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ..
     }
     run->names[run->n_params] = name_copy;
     run->values[run->n_params] = value_copy;
+    run->is_option[run->n_params] = is_option;
     run->n_params++;
     return AG_OK;
+}
+
+ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    ag_status status = set_param(run, name, false, format, args);
+    va_end(args);
+    return status;
+}
+
+ag_status ag_run_set_option(ag_run *run, const char *name, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    ag_status status = set_param(run, name, true, format, args);
+    va_end(args);
+    return status;
 }
 
 ag_status ag_run_write_params(ag_run *run) {
@@ -175,6 +220,202 @@ ag_status ag_run_begin_metrics(ag_run *run, const char *const *columns, int n_co
     return AG_OK;
 }
 
+/* Reading metrics.csv back with libcsv: rows of fields, each kept as text
+ * so that the rows that stay are written back byte for byte. */
+typedef struct metrics_reader {
+    char **fields; /* of the current row */
+    int n_fields, capacity;
+    bool failed;
+    char *out;     /* the rows kept, as text */
+    size_t out_length, out_capacity;
+    int64_t line, keep_through, last_step;
+    int expected_fields;
+    bool header_done;
+    const char *const *columns;
+    char error[300];
+} metrics_reader;
+
+static void metrics_field(void *field, size_t length, void *context) {
+    metrics_reader *r = context;
+    if (r->failed) return;
+    if (r->n_fields == r->capacity) {
+        int capacity = r->capacity ? 2 * r->capacity : 8;
+        char **grown = realloc(r->fields, (size_t)capacity * sizeof *grown);
+        if (!grown) {
+            r->failed = true;
+            snprintf(r->error, sizeof r->error, "out of memory");
+            return;
+        }
+        r->fields = grown;
+        r->capacity = capacity;
+    }
+    char *copy = malloc(length + 1);
+    if (!copy) {
+        r->failed = true;
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return;
+    }
+    memcpy(copy, field, length);
+    copy[length] = '\0';
+    r->fields[r->n_fields++] = copy;
+}
+
+static bool append_text(metrics_reader *r, const char *text) {
+    size_t length = strlen(text);
+    if (r->out_length + length + 1 > r->out_capacity) {
+        size_t capacity = (r->out_length + length + 1) * 2;
+        char *grown = realloc(r->out, capacity);
+        if (!grown) return false;
+        r->out = grown;
+        r->out_capacity = capacity;
+    }
+    memcpy(r->out + r->out_length, text, length + 1);
+    r->out_length += length;
+    return true;
+}
+
+static void metrics_row(int terminator, void *context) {
+    metrics_reader *r = context;
+    r->line++;
+    if (!r->failed && r->n_fields != r->expected_fields) {
+        r->failed = true;
+        snprintf(r->error, sizeof r->error, "line %lld has %d fields, expected %d", (long long)r->line, r->n_fields,
+                 r->expected_fields);
+    }
+    if (!r->failed && !r->header_done) {
+        for (int i = 0; i < r->n_fields && !r->failed; i++) {
+            const char *expected = i == 0 ? "step" : r->columns[i - 1];
+            if (strcmp(r->fields[i], expected) != 0) {
+                r->failed = true;
+                snprintf(r->error, sizeof r->error, "the header's column %d is '%.40s', expected '%s'", i + 1,
+                         r->fields[i], expected);
+            }
+        }
+        r->header_done = true;
+    } else if (!r->failed) {
+        char *end;
+        errno = 0;
+        long long step = strtoll(r->fields[0], &end, 10);
+        if (*r->fields[0] == '\0' || *end != '\0' || errno == ERANGE || step < 0 || step <= r->last_step) {
+            r->failed = true;
+            snprintf(r->error, sizeof r->error, "line %lld: step '%.24s' is not an integer above the previous row's",
+                     (long long)r->line, r->fields[0]);
+        } else if (step <= r->keep_through) {
+            r->last_step = step;
+            for (int i = 0; i < r->n_fields && !r->failed; i++)
+                if ((i > 0 && !append_text(r, ",")) || !append_text(r, r->fields[i])) r->failed = true;
+            if (!r->failed && !append_text(r, "\n")) r->failed = true;
+            if (r->failed) snprintf(r->error, sizeof r->error, "out of memory");
+        }
+    }
+    for (int i = 0; i < r->n_fields; i++) free(r->fields[i]);
+    r->n_fields = 0;
+    (void)terminator;
+}
+
+/* Reads metrics.csv whole; a last line without its newline is a row torn
+ * by a kill mid-write, and is dropped. */
+static char *read_complete_lines(const char *path, size_t *length, char *error, size_t error_size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(error, error_size, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    size_t capacity = 1 << 16, used = 0;
+    char *text = malloc(capacity);
+    while (text) {
+        size_t n = fread(text + used, 1, capacity - used, f);
+        used += n;
+        if (used < capacity) break;
+        char *grown = realloc(text, capacity * 2);
+        if (!grown) {
+            free(text);
+            text = NULL;
+        } else {
+            text = grown;
+            capacity *= 2;
+        }
+    }
+    bool read_error = ferror(f);
+    fclose(f);
+    if (!text || read_error) {
+        snprintf(error, error_size, "%s", text ? "read failed" : "out of memory");
+        free(text);
+        return NULL;
+    }
+    while (used > 0 && text[used - 1] != '\n') used--;
+    *length = used;
+    return text;
+}
+
+ag_status ag_run_resume_metrics(ag_run *run, const char *const *columns, int n_columns, int64_t step) {
+    for (int i = 0; i < n_columns; i++)
+        if (!valid_column(columns[i]))
+            return ag_error_set(AG_ERROR_ARGUMENT, "ag_run_resume_metrics: column name '%s' is not an identifier",
+                                columns[i] ? columns[i] : "(null)");
+    char path[1100], temporary[1200];
+    snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
+    metrics_reader r = {.keep_through = step, .last_step = -1, .expected_fields = n_columns + 1, .columns = columns};
+    size_t length = 0;
+    char *text = read_complete_lines(path, &length, r.error, sizeof r.error);
+    if (!text) return ag_error_set(AG_ERROR_IO, "ag_run_resume_metrics: %s: %s", path, r.error);
+    struct csv_parser parser;
+    if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+        free(text);
+        return ag_error_set(AG_ERROR_MEMORY, "ag_run_resume_metrics: out of memory");
+    }
+    if (csv_parse(&parser, text, length, metrics_field, metrics_row, &r) != length && !r.failed) {
+        r.failed = true;
+        snprintf(r.error, sizeof r.error, "line %lld: %s", (long long)r.line + 1, csv_strerror(csv_error(&parser)));
+    }
+    if (!r.failed && csv_fini(&parser, metrics_field, metrics_row, &r) != 0) {
+        r.failed = true;
+        snprintf(r.error, sizeof r.error, "%s", csv_strerror(csv_error(&parser)));
+    }
+    csv_free(&parser);
+    free(text);
+    for (int i = 0; i < r.n_fields; i++) free(r.fields[i]);
+    free(r.fields);
+    if (!r.failed && !r.header_done) {
+        r.failed = true;
+        snprintf(r.error, sizeof r.error, "no header line");
+    }
+    /* Rows are flushed before every checkpoint, so the checkpoint's own step
+     * must be there: otherwise the file is not this run's. */
+    if (!r.failed && step > 0 && r.last_step != step) {
+        r.failed = true;
+        snprintf(r.error, sizeof r.error, "ends at step %lld, before the checkpoint's step %lld",
+                 (long long)r.last_step, (long long)step);
+    }
+    if (r.failed) {
+        free(r.out);
+        return ag_error_set(AG_ERROR_FORMAT, "ag_run_resume_metrics: %s: %s", path, r.error);
+    }
+
+    /* The kept rows replace the file atomically, then new rows append. */
+    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(temporary, "w");
+    bool ok = f != NULL;
+    if (ok) {
+        ok = fputs("step", f) >= 0;
+        for (int i = 0; ok && i < n_columns; i++) ok = fprintf(f, ",%s", columns[i]) > 0;
+        ok = ok && fputc('\n', f) != EOF && (r.out_length == 0 || fwrite(r.out, 1, r.out_length, f) == r.out_length);
+        ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        ok = (fclose(f) == 0) && ok;
+    }
+    free(r.out);
+    if (!ok || rename(temporary, path) != 0) {
+        int saved = errno;
+        unlink(temporary);
+        return ag_error_set(AG_ERROR_IO, "ag_run_resume_metrics: cannot rewrite %s: %s", path, strerror(saved));
+    }
+    run->metrics = fopen(path, "a");
+    if (!run->metrics) return ag_error_set(AG_ERROR_IO, "ag_run_resume_metrics: cannot append to %s: %s", path, strerror(errno));
+    run->n_columns = n_columns;
+    run->last_flush = ag_seconds();
+    return AG_OK;
+}
+
 ag_status ag_run_log(ag_run *run, int64_t step, const double *values) {
     if (!run->metrics) return ag_error_set(AG_ERROR_STATE, "ag_run_log: call ag_run_begin_metrics first");
     /* Plain numbers need no quoting, and gnuplot reads them as they are. */
@@ -209,14 +450,65 @@ ag_status ag_run_save_model(ag_run *run, const ag_params *params) {
     snprintf(path, sizeof path, "%s/model.safetensors", run->dir);
     const char **metadata = malloc((size_t)(2 * run->n_params + 1) * sizeof *metadata);
     if (!metadata) return ag_error_set(AG_ERROR_MEMORY, "ag_run_save_model: out of memory");
+    int n = 0;
     for (int i = 0; i < run->n_params; i++) {
-        metadata[2 * i] = run->names[i];
-        metadata[2 * i + 1] = run->values[i];
+        if (run->is_option[i]) continue;
+        metadata[2 * n] = run->names[i];
+        metadata[2 * n + 1] = run->values[i];
+        n++;
     }
-    ag_status status = ag_params_save(params, path, metadata, run->n_params);
+    ag_status status = ag_params_save(params, path, metadata, n);
     free(metadata);
     return status;
 }
+
+ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp) {
+    /* Rows first, synced: after a crash the checkpoint never runs ahead of
+     * the curve, so a resume finds every row up to its step. */
+    if (ag_run_flush(run) != AG_OK) return ag_error_code();
+    if (run->metrics && fsync(fileno(run->metrics)) != 0)
+        return ag_error_set(AG_ERROR_IO, "ag_run_save_checkpoint: cannot sync %s/metrics.csv: %s", run->dir,
+                            strerror(errno));
+    for (int i = 0; i < run->n_params; i++) {
+        ag_status status = run->is_option[i] ? AG_OK : ag_checkpoint_set_metadata(cp, run->names[i], run->values[i]);
+        if (status != AG_OK) return status;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", run->dir);
+    return ag_checkpoint_save(cp, path);
+}
+
+ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp) {
+    for (int i = 0; i < run->n_params; i++) {
+        const char *saved = ag_checkpoint_metadata(cp, run->names[i]);
+        if (run->is_option[i] || !saved) continue;
+        if (strcmp(saved, run->values[i]) != 0)
+            return ag_error_set(AG_ERROR_STATE, "%s/checkpoint.safetensors was made with %s=%.60s, this run has %s=%.60s",
+                                run->dir, run->names[i], saved, run->names[i], run->values[i]);
+    }
+    return AG_OK;
+}
+
+/* -------------------------------------------------------------- signals */
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int signal_number) { stop_signal = signal_number; }
+
+ag_status ag_run_catch_signals(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    /* The handler is needed once: a second Ctrl-C stops the program at
+     * once, for a user who does not want to wait for the checkpoint. */
+    action.sa_flags = SA_RESETHAND;
+    if (sigaction(SIGINT, &action, NULL) != 0 || sigaction(SIGTERM, &action, NULL) != 0)
+        return ag_error_set(AG_ERROR_STATE, "ag_run_catch_signals: sigaction failed: %s", strerror(errno));
+    return AG_OK;
+}
+
+int ag_run_stop_signal(void) { return stop_signal; }
 
 ag_status ag_run_close(ag_run *run) {
     if (!run) return AG_OK;
@@ -231,6 +523,7 @@ ag_status ag_run_close(ag_run *run) {
     }
     free(run->names);
     free(run->values);
+    free(run->is_option);
     free(run);
     return status;
 }
@@ -246,6 +539,8 @@ void ag_progress_start(ag_progress *p, FILE *out, int64_t total_steps, int64_t p
     p->plain_every = plain_every > 0 ? plain_every : 1000;
     p->start = p->last_print = ag_seconds();
 }
+
+void ag_progress_resume_at(ag_progress *p, int64_t step) { p->first_step = step; }
 
 static void format_duration(char *buf, size_t size, double seconds) {
     if (!isfinite(seconds) || seconds < 0) {
@@ -264,7 +559,8 @@ void ag_progress_update(ag_progress *p, int64_t step, double loss) {
     double now = ag_seconds();
     if (p->terminal ? now - p->last_print < 0.1 : step % p->plain_every != 0) return;
     p->last_print = now;
-    double elapsed = now - p->start, rate = step > 0 && elapsed > 0 ? (double)step / elapsed : 0;
+    double elapsed = now - p->start,
+           rate = step > p->first_step && elapsed > 0 ? (double)(step - p->first_step) / elapsed : 0;
     char elapsed_text[32], left_text[32];
     format_duration(elapsed_text, sizeof elapsed_text, elapsed);
     format_duration(left_text, sizeof left_text, rate > 0 ? (double)(p->total - step) / rate : NAN);

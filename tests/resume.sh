@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Exact resume: each demo, killed in mid-training (SIGKILL, SIGTERM,
+# SIGINT) and resumed with --resume, ends with checkpoint.safetensors and
+# model.safetensors byte for byte those of an uninterrupted run with the same
+# flags, and with the same metrics.csv (no row lost or repeated). Also:
+# SIGTERM/SIGINT save a checkpoint and say so in one line; a non-finite
+# loss stops training naming the step and the parameter and keeps the last
+# good checkpoint; a resumed run refuses other settings.
+check_name=resume
+. "$(dirname "$0")/check_common.bash"
+
+for p in l1norm adding digitsum; do
+  if [ ! -x "bin/$p" ]; then
+    fail "bin/$p is missing (run make)"
+    finish
+  fi
+done
+
+# rows FILE: data rows in a metrics.csv (0 if it is not there yet).
+rows() { if [ -f "$1" ]; then echo $(($(wc -l <"$1") - 1)); else echo 0; fi; }
+
+# interrupted NAME SIGNAL MIN_ROWS PROGRAM ARGS...: starts PROGRAM ARGS
+# --run-dir $tmp/NAME in the background, sends SIGNAL once metrics.csv has
+# MIN_ROWS rows (so training is under way), and sets $code to its exit
+# status and $ran_out if it had finished before the signal came.
+interrupted() {
+  local name=$1 signal=$2 min_rows=$3
+  shift 3
+  "$@" --run-dir "$tmp/$name" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  local pid=$! waited=0
+  while [ "$(rows "$tmp/$name/metrics.csv")" -lt "$min_rows" ] && kill -0 "$pid" 2>/dev/null && [ $waited -lt 3000 ]; do
+    sleep 0.01
+    waited=$((waited + 1))
+  done
+  ran_out=0
+  kill -0 "$pid" 2>/dev/null || ran_out=1
+  kill "-$signal" "$pid" 2>/dev/null
+  { wait "$pid"; } 2>/dev/null # not bash's "Killed" line
+  code=$?
+}
+
+# same_run NAME REFERENCE WHAT: the resumed run NAME ended exactly as the
+# uninterrupted REFERENCE (metrics compared without the time column
+# `seconds`, which no two runs share).
+same_run() {
+  local name=$1 reference=$2 what=$3 f
+  for f in checkpoint.safetensors model.safetensors; do
+    expect "$what: $f is byte for byte the uninterrupted run's" cmp -s "$tmp/$reference/$f" "$tmp/$name/$f"
+  done
+  local keep='BEGIN { FS = OFS = "," } NR == 1 { for (i = 1; i <= NF; i++) if ($i != "seconds") k[i] = 1 }
+    { line = ""; for (i = 1; i <= NF; i++) if (i in k) line = line (line == "" ? "" : ",") $i; print line }'
+  if cmp -s <(awk "$keep" "$tmp/$reference/metrics.csv") <(awk "$keep" "$tmp/$name/metrics.csv"); then pass; else
+    fail "$what: metrics.csv differs from the uninterrupted run's (rows $(rows "$tmp/$name/metrics.csv") vs $(rows "$tmp/$reference/metrics.csv"))"
+  fi
+}
+
+# resume_demo DEMO LABEL SIGNAL MIN_ROWS EXPECTED_CODE PROGRAM... -- ARGS:
+# the whole check for one demo and one signal.
+resume_check() {
+  local label=$1 signal=$2 min_rows=$3 expected=$4 reference=$5
+  shift 5
+  local resume_cmd=("${@}")
+  interrupted "$label" "$signal" "$min_rows" "${program[@]}" "${args[@]}"
+  if [ "$ran_out" = 1 ]; then
+    fail "$label: the run ended before SIG$signal came (make it longer)"
+    return
+  fi
+  expect "$label: SIG$signal ends the run with exit code $expected (got $code)" [ "$code" -eq "$expected" ]
+  if [ "$signal" != KILL ]; then
+    local lines message_ok=0
+    lines=$(wc -l <"$tmp/$label.err")
+    grep -q -e "SIG$signal.*checkpoint saved.*--resume $tmp/$label" "$tmp/$label.err" && message_ok=1
+    expect "$label: SIG$signal prints one line on stderr naming the signal and --resume: '$(head -n 1 "$tmp/$label.err")'" \
+      [ "$lines" -eq 1 -a "$message_ok" = 1 ]
+  fi
+  expect "$label: a checkpoint is there after SIG$signal" [ -s "$tmp/$label/checkpoint.safetensors" ]
+  "${program[@]}" --resume "$tmp/$label" "${resume_cmd[@]}" >"$tmp/$label.resumed.out" 2>"$tmp/$label.resumed.err"
+  code=$?
+  expect "$label: --resume exits with 0 (got $code: $(head -c 300 "$tmp/$label.resumed.err"))" [ "$code" -eq 0 ]
+  same_run "$label" "$reference" "$label"
+}
+
+# ---------------------------------------------------------------- l1norm
+# Large batches make steps slow enough to be killed mid-run.
+program=(bin/l1norm)
+args=(--batch 2048 --max-steps 2000 --checkpoint-every 250 --quiet --threads 1)
+"${program[@]}" "${args[@]}" --run-dir "$tmp/l1" >"$tmp/l1.out" 2>&1
+expect "l1norm: the uninterrupted run exits with 0" [ $? -eq 0 ]
+resume_check l1-kill KILL 400 137 l1 --quiet
+resume_check l1-term TERM 400 143 l1 --quiet --threads 2
+resume_check l1-int INT 400 130 l1 --quiet
+expect "l1norm: the resumed run's summary says where it resumed" grep -q 'resumed_at=[1-9]' "$tmp/l1-int.resumed.out"
+
+# ---------------------------------------------------------------- adding
+program=(bin/adding)
+args=(--T 100 --hidden 64 --steps 600 --eval-every 100 --test-size 200 --train-size 1000 --checkpoint-every 50
+  --quiet --threads 1)
+"${program[@]}" "${args[@]}" --run-dir "$tmp/add" >"$tmp/add.out" 2>&1
+expect "adding: the uninterrupted run exits with 0" [ $? -eq 0 ]
+resume_check add-kill KILL 150 137 add --quiet --threads 2
+resume_check add-term TERM 150 143 add --quiet
+# SGD has its own state (its step count), and --stop-below ends a run early:
+# resuming a run that stopped early must not train on.
+args=(--T 30 --hidden 16 --steps 400 --eval-every 20 --test-size 100 --train-size 300 --optim sgd --lr 0.01
+  --stop-below 0.16 --checkpoint-every 10 --quiet --threads 1)
+"${program[@]}" "${args[@]}" --run-dir "$tmp/sgd" >"$tmp/sgd.out" 2>&1
+steps=$(tail -n 1 "$tmp/sgd.out" | sed -n 's/.* steps=\([0-9]*\).*/\1/p')
+expect "adding --stop-below stops early (steps=$steps of 400)" [ -n "$steps" ] && [ "$steps" -lt 400 ]
+cp -r "$tmp/sgd" "$tmp/sgd-again"
+bin/adding --resume "$tmp/sgd-again" --quiet >"$tmp/sgd-again.out" 2>&1
+expect "adding: resuming a run that stopped early trains no further" cmp -s "$tmp/sgd/checkpoint.safetensors" "$tmp/sgd-again/checkpoint.safetensors"
+
+# -------------------------------------------------------------- digitsum
+bin/digitsum gen-data --len 4 --only --out "$tmp/digits.csv" >/dev/null
+program=(bin/digitsum train)
+args=(--data "$tmp/digits.csv" --model lstm --hidden 48 --epochs 10 --quiet --threads 1)
+"${program[@]}" "${args[@]}" --run-dir "$tmp/ds" >"$tmp/ds.out" 2>&1
+expect "digitsum: the uninterrupted run exits with 0" [ $? -eq 0 ]
+resume_check ds-kill KILL 2 137 ds --quiet --threads 2
+resume_check ds-term TERM 2 143 ds --quiet
+
+# ------------------------------------------------- settings of a resumed run
+bin/l1norm --resume "$tmp/l1" --lr 0.01 >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "l1norm --resume with another --lr exits with 2 (got $code)" [ "$code" -eq 2 ]
+expect "  and names --lr and the saved value: '$(head -n 1 "$tmp/err")'" grep -q -e '--lr 0.01.*lr=0.001' "$tmp/err"
+bin/l1norm --resume "$tmp/add" >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "l1norm --resume of an adding run exits with 1 (got $code)" [ "$code" -eq 1 ]
+expect "  and says whose checkpoint it is: '$(head -n 1 "$tmp/err")'" grep -q "'adding'" "$tmp/err"
+bin/l1norm --resume "$tmp/l1" --run-dir "$tmp/elsewhere" >"$tmp/out" 2>"$tmp/err"
+expect "l1norm --resume with --run-dir is refused, naming --run-dir" grep -q -e '--run-dir' "$tmp/err"
+
+# ----------------------------------------------------------- non-finite
+bin/l1norm --init w_ih=1e30,w_hh=1e30 --quiet --run-dir "$tmp/inf" >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "l1norm with an overflowing init exits with 1 (got $code)" [ "$code" -eq 1 ]
+expect "  and names the step and the parameter: '$(head -n 1 "$tmp/err")'" grep -q 'step 1: .*rnn.weight_' "$tmp/err"
+expect "  and keeps the last good checkpoint" [ -s "$tmp/inf/checkpoint.safetensors" ]
+expect "  and writes no model.safetensors" [ ! -e "$tmp/inf/model.safetensors" ]
+bin/adding --identity-scale 10 --T 150 --hidden 8 --steps 5 --test-size 16 --train-size 64 --quiet --run-dir "$tmp/adding-inf" \
+  >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "adding with W_hh = 10 I over 150 steps exits with 1 (got $code)" [ "$code" -eq 1 ]
+expect "  and names the step and the parameter: '$(head -n 1 "$tmp/err")'" grep -q 'step 1: .*of [a-z]*\.[a-z_]*\[' "$tmp/err"
+
+leftovers=$(find "$tmp" -name '*.tmp.*' | head -n 3)
+expect "no temporary file is left behind ($leftovers)" [ -z "$leftovers" ]
+finish
