@@ -154,8 +154,9 @@ ag_status ag_params_check_finite(const ag_params *p, bool gradients) {
             const ag_real *values = kind ? t->grad : t->data;
             for (int64_t k = 0; k < t->size; k++)
                 if (!isfinite(values[k]))
-                    return ag_error_set(AG_ERROR_STATE, "%s of %s[%lld] is %g", kind ? "gradient" : "value",
-                                        p->names[i], (long long)k, (double)values[k]);
+                    return ag_error_set(AG_ERROR_STATE, "%s of %s[%lld] is %s", kind ? "gradient" : "value",
+                                        p->names[i], (long long)k,
+                                        isnan(values[k]) ? "nan" : values[k] > 0 ? "inf" : "-inf");
         }
     return AG_OK;
 }

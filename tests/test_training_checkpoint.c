@@ -1,0 +1,444 @@
+/* Training checkpoints: a run saved and restored (parameters, Adam or SGD
+ * state, step, generators) goes on with exactly the bits of a run that was
+ * never stopped; loaders refuse what does not fit and change nothing then;
+ * ag_run's side of resuming (metrics.csv cut back to the checkpoint's step,
+ * settings against the checkpoint's). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ag_run.h"
+#include "test_util.h"
+
+static char tmpdir[64];
+
+static void make_tmpdir(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ag_training_XXXXXX");
+    ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static void remove_tmpdir(void) {
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(command), 0);
+}
+
+static const char *path_in_tmpdir(const char *name, char *buf, size_t size) {
+    snprintf(buf, size, "%s/%s", tmpdir, name);
+    return buf;
+}
+
+/* A Linear(3, 2) and an RNNCell(2, 2): two kinds of tensors, five names. */
+static ag_params *small_model(uint64_t seed) {
+    ag_params *params = ag_params_create();
+    ag_rng rng;
+    ag_rng_seed(&rng, seed, 0);
+    ag_linear linear;
+    ag_rnn_cell cell;
+    ck_assert_int_eq(ag_linear_init(&linear, params, "linear", 3, 2, true, &rng), AG_OK);
+    ck_assert_int_eq(ag_rnn_cell_init(&cell, params, "rnn", 2, 2, AG_NONLINEARITY_TANH, true, &rng), AG_OK);
+    return params;
+}
+
+/* A gradient that depends on the values and the step, as a real one does,
+ * so that a restored state that is off in any bit drifts apart. */
+static void fake_gradient(ag_params *params, int step) {
+    ag_real *p = ag_params_data(params), *g = ag_params_grad(params);
+    for (int64_t i = 0; i < ag_params_size(params); i++)
+        g[i] = (ag_real)(sin(3.0 * (double)p[i] + 0.7 * step + (double)i) + 0.1 * (double)p[i]);
+}
+
+static bool same_bits(ag_params *a, ag_params *b) {
+    return ag_params_size(a) == ag_params_size(b) &&
+           memcmp(ag_params_data(a), ag_params_data(b), (size_t)ag_params_size(a) * sizeof(ag_real)) == 0;
+}
+
+START_TEST(test_adam_resume_is_exact) {
+    enum { STEPS = 7, STOP = 3 };
+    ag_params *straight = small_model(5);
+    ag_adam adam;
+    ck_assert_int_eq(ag_adam_init(&adam, straight, 0.05), AG_OK);
+    adam.weight_decay = 0.01;
+    for (int step = 0; step < STEPS; step++) {
+        fake_gradient(straight, step);
+        ag_adam_step(&adam, straight);
+    }
+
+    ag_params *first = small_model(5);
+    ag_adam first_adam;
+    ck_assert_int_eq(ag_adam_init(&first_adam, first, 0.05), AG_OK);
+    first_adam.weight_decay = 0.01;
+    for (int step = 0; step < STOP; step++) {
+        fake_gradient(first, step);
+        ag_adam_step(&first_adam, first);
+    }
+    char path[128];
+    path_in_tmpdir("adam.safetensors", path, sizeof path);
+    ag_checkpoint *cp = ag_checkpoint_create();
+    ck_assert_ptr_nonnull(cp);
+    ck_assert_int_eq(ag_checkpoint_add_params(cp, first), AG_OK);
+    ck_assert_int_eq(ag_adam_save(&first_adam, cp), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
+    ag_checkpoint_free(cp);
+
+    /* Another process, as it were: other initial values, fresh moments. */
+    ag_params *second = small_model(99);
+    ag_adam second_adam;
+    ck_assert_int_eq(ag_adam_init(&second_adam, second, 0.05), AG_OK);
+    second_adam.weight_decay = 0.01;
+    ag_checkpoint *loaded = ag_checkpoint_load(path);
+    ck_assert_msg(loaded != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_checkpoint_read_params(loaded, second), AG_OK);
+    ck_assert_int_eq(ag_adam_load(&second_adam, loaded), AG_OK);
+    ag_checkpoint_free(loaded);
+    ck_assert_int_eq(second_adam.step, STOP);
+    for (int step = STOP; step < STEPS; step++) {
+        fake_gradient(second, step);
+        ag_adam_step(&second_adam, second);
+    }
+    ck_assert_msg(same_bits(straight, second), "a resumed Adam run differs from one that never stopped");
+    ck_assert_int_eq(memcmp(adam.m, second_adam.m, (size_t)adam.size * sizeof(ag_real)), 0);
+    ck_assert_int_eq(memcmp(adam.v, second_adam.v, (size_t)adam.size * sizeof(ag_real)), 0);
+
+    /* Without the moments the run would not be the same: the test can fail. */
+    ag_params *no_state = small_model(5);
+    ag_adam fresh;
+    ck_assert_int_eq(ag_adam_init(&fresh, no_state, 0.05), AG_OK);
+    fresh.weight_decay = 0.01;
+    loaded = ag_checkpoint_load(path);
+    ck_assert_int_eq(ag_checkpoint_read_params(loaded, no_state), AG_OK);
+    ag_checkpoint_free(loaded);
+    for (int step = STOP; step < STEPS; step++) {
+        fake_gradient(no_state, step);
+        ag_adam_step(&fresh, no_state);
+    }
+    ck_assert(!same_bits(straight, no_state));
+
+    ag_adam_free(&adam);
+    ag_adam_free(&first_adam);
+    ag_adam_free(&second_adam);
+    ag_adam_free(&fresh);
+    ag_params_free(straight);
+    ag_params_free(first);
+    ag_params_free(second);
+    ag_params_free(no_state);
+}
+END_TEST
+
+START_TEST(test_sgd_momentum_resume_is_exact) {
+    ag_params *straight = small_model(8), *resumed = small_model(8);
+    ag_sgd a, b;
+    ck_assert_int_eq(ag_sgd_init(&a, straight, 0.1, 0.9), AG_OK);
+    ck_assert_int_eq(ag_sgd_init(&b, resumed, 0.1, 0.9), AG_OK);
+    for (int step = 0; step < 6; step++) {
+        fake_gradient(straight, step);
+        ag_sgd_step(&a, straight);
+    }
+    for (int step = 0; step < 2; step++) {
+        fake_gradient(resumed, step);
+        ag_sgd_step(&b, resumed);
+    }
+    char path[128];
+    path_in_tmpdir("sgd.safetensors", path, sizeof path);
+    ag_checkpoint *cp = ag_checkpoint_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(cp, resumed), AG_OK);
+    ck_assert_int_eq(ag_sgd_save(&b, cp), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
+    ag_checkpoint_free(cp);
+    /* Scramble what the checkpoint must bring back. */
+    for (int64_t i = 0; i < b.size; i++) b.velocity[i] = 7;
+    b.step = 0;
+    ag_params_data(resumed)[0] = 42;
+    ag_checkpoint *loaded = ag_checkpoint_load(path);
+    ck_assert_ptr_nonnull(loaded);
+    ck_assert_int_eq(ag_checkpoint_read_params(loaded, resumed), AG_OK);
+    ck_assert_int_eq(ag_sgd_load(&b, loaded), AG_OK);
+    ck_assert_int_eq(b.step, 2);
+    /* Adam's loader refuses SGD's state, naming both. */
+    ag_adam adam;
+    ck_assert_int_eq(ag_adam_init(&adam, resumed, 0.1), AG_OK);
+    ck_assert_int_eq(ag_adam_load(&adam, loaded), AG_ERROR_FORMAT);
+    ck_assert_msg(strstr(ag_error_message(), "'sgd'") && strstr(ag_error_message(), "adam"), "%s",
+                  ag_error_message());
+    ck_assert_int_eq(adam.step, 0);
+    ag_checkpoint_free(loaded);
+    for (int step = 2; step < 6; step++) {
+        fake_gradient(resumed, step);
+        ag_sgd_step(&b, resumed);
+    }
+    ck_assert_msg(same_bits(straight, resumed), "a resumed SGD run differs from one that never stopped");
+    ag_adam_free(&adam);
+    ag_sgd_free(&a);
+    ag_sgd_free(&b);
+    ag_params_free(straight);
+    ag_params_free(resumed);
+}
+END_TEST
+
+START_TEST(test_metadata_and_generators_round_trip) {
+    ag_rng rng, copy;
+    ag_rng_seed(&rng, 1234, 3);
+    for (int i = 0; i < 17; i++) ag_rng_next_u32(&rng);
+    ag_params *params = small_model(1);
+    char path[128];
+    path_in_tmpdir("meta.safetensors", path, sizeof path);
+    ag_checkpoint *cp = ag_checkpoint_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(cp, params), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_int(cp, "train.step", -9000000000LL), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_rng(cp, "train.rng", &rng), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "note", "first"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "note", "second"), AG_OK); /* replaces */
+    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "bad.rng", "12,4"), AG_OK);  /* even increment */
+    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "junk", "12x"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
+    ag_checkpoint_free(cp);
+
+    ag_checkpoint *loaded = ag_checkpoint_load(path);
+    ck_assert_ptr_nonnull(loaded);
+    int64_t step = 0;
+    ck_assert_int_eq(ag_checkpoint_get_int(loaded, "train.step", &step), AG_OK);
+    ck_assert_int_eq(step, -9000000000LL);
+    ck_assert_str_eq(ag_checkpoint_metadata(loaded, "note"), "second");
+    ck_assert_ptr_null(ag_checkpoint_metadata(loaded, "absent"));
+    ag_rng_seed(&copy, 0, 0);
+    ck_assert_int_eq(ag_checkpoint_get_rng(loaded, "train.rng", &copy), AG_OK);
+    for (int i = 0; i < 100; i++) ck_assert_uint_eq(ag_rng_next_u32(&copy), ag_rng_next_u32(&rng));
+
+    ag_rng untouched = copy;
+    ck_assert_int_eq(ag_checkpoint_get_rng(loaded, "bad.rng", &copy), AG_ERROR_FORMAT);
+    ck_assert_msg(strstr(ag_error_message(), "bad.rng") != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_checkpoint_get_rng(loaded, "junk", &copy), AG_ERROR_FORMAT);
+    ck_assert(copy.state == untouched.state && copy.increment == untouched.increment);
+    ck_assert_int_eq(ag_checkpoint_get_int(loaded, "junk", &step), AG_ERROR_FORMAT);
+    ck_assert_msg(strstr(ag_error_message(), "'12x'") != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_checkpoint_get_int(loaded, "absent", &step), AG_ERROR_FORMAT);
+    ck_assert_msg(strstr(ag_error_message(), "'absent' is missing") != NULL, "%s", ag_error_message());
+
+    /* One direction per object. */
+    ck_assert_int_eq(ag_checkpoint_set_int(loaded, "x", 1), AG_ERROR_STATE);
+    ck_assert_int_eq(ag_checkpoint_save(loaded, path), AG_ERROR_STATE);
+    ag_checkpoint_free(loaded);
+    cp = ag_checkpoint_create();
+    ck_assert_int_eq(ag_checkpoint_read_params(cp, params), AG_ERROR_STATE);
+    ck_assert_ptr_null(ag_checkpoint_metadata(cp, "note"));
+    ag_checkpoint_free(cp);
+    ag_params_free(params);
+}
+END_TEST
+
+START_TEST(test_tensor_names_are_checked) {
+    ag_params *params = small_model(2);
+    ag_real values[3] = {1, 2, 3};
+    ag_checkpoint *cp = ag_checkpoint_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(cp, params), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_add_array(cp, "linear.weight", values, 3), AG_ERROR_ARGUMENT);
+    ck_assert_msg(strstr(ag_error_message(), "linear.weight") != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_checkpoint_add_array(cp, "__metadata__", values, 3), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_checkpoint_add_array(cp, "extra", values, -1), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_checkpoint_add_array(cp, "extra", values, 3), AG_OK);
+    char path[128];
+    path_in_tmpdir("names.safetensors", path, sizeof path);
+    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
+    ag_checkpoint_free(cp);
+
+    ag_checkpoint *loaded = ag_checkpoint_load(path);
+    ag_real out[4] = {9, 9, 9, 9};
+    ck_assert_int_eq(ag_checkpoint_read_array(loaded, "extra", out, 4), AG_ERROR_SHAPE);
+    ck_assert_msg(strstr(ag_error_message(), "expected [4]") != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_checkpoint_read_array(loaded, "linear.weight", out, 6), AG_ERROR_SHAPE); /* [2, 3] */
+    ck_assert_int_eq(ag_checkpoint_read_array(loaded, "missing", out, 3), AG_ERROR_FORMAT);
+    ck_assert(out[0] == 9 && out[3] == 9);
+    ck_assert_int_eq(ag_checkpoint_read_array(loaded, "extra", out, 3), AG_OK);
+    ck_assert(out[0] == 1 && out[1] == 2 && out[2] == 3 && out[3] == 9);
+    /* ag_params_load reads such a file as a model: the extras are ignored. */
+    ag_params *other = small_model(3);
+    ck_assert_int_eq(ag_params_load(other, path), AG_OK);
+    ck_assert(same_bits(params, other));
+    ag_checkpoint_free(loaded);
+    ag_params_free(params);
+    ag_params_free(other);
+}
+END_TEST
+
+/* Adam's loader reads both moments aside and checks them before it keeps
+ * any: a bad second tensor or a negative second moment changes nothing. */
+START_TEST(test_adam_load_changes_nothing_on_error) {
+    ag_params *params = small_model(4);
+    int64_t n = ag_params_size(params);
+    ag_real *good = malloc((size_t)n * sizeof *good), *negative = malloc((size_t)n * sizeof *negative);
+    for (int64_t i = 0; i < n; i++) {
+        good[i] = (ag_real)(0.5 + (double)i);
+        negative[i] = i == n - 1 ? -1 : 1;
+    }
+    char path[128];
+    path_in_tmpdir("bad_adam.safetensors", path, sizeof path);
+    for (int variant = 0; variant < 3; variant++) {
+        ag_checkpoint *cp = ag_checkpoint_create();
+        ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "optimizer", "adam"), AG_OK);
+        ck_assert_int_eq(ag_checkpoint_set_int(cp, "optimizer.step", variant == 2 ? -1 : 4), AG_OK);
+        ck_assert_int_eq(ag_checkpoint_add_array(cp, "optimizer.exp_avg", good, n), AG_OK);
+        ck_assert_int_eq(ag_checkpoint_add_array(cp, "optimizer.exp_avg_sq", variant == 1 ? negative : good,
+                                                 variant == 0 ? n - 1 : n),
+                         AG_OK);
+        ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
+        ag_checkpoint_free(cp);
+
+        ag_adam adam;
+        ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+        ag_checkpoint *loaded = ag_checkpoint_load(path);
+        ck_assert_ptr_nonnull(loaded);
+        ag_status status = ag_adam_load(&adam, loaded);
+        ck_assert_msg(status == (variant == 0 ? AG_ERROR_SHAPE : AG_ERROR_FORMAT), "variant %d: %d %s", variant,
+                      status, ag_error_message());
+        ck_assert_int_eq(adam.step, 0);
+        for (int64_t i = 0; i < n; i++) ck_assert(adam.m[i] == 0 && adam.v[i] == 0);
+        ag_checkpoint_free(loaded);
+        ag_adam_free(&adam);
+    }
+    free(good);
+    free(negative);
+    ag_params_free(params);
+}
+END_TEST
+
+START_TEST(test_check_finite_names_the_parameter) {
+    ag_params *params = small_model(6);
+    ck_assert_int_eq(ag_params_check_finite(params, true), AG_OK);
+    ag_tensor *w = ag_params_find(params, "rnn.weight_hh");
+    w->grad[3] = (ag_real)INFINITY;
+    ck_assert_int_eq(ag_params_check_finite(params, false), AG_OK);
+    ck_assert_int_eq(ag_params_check_finite(params, true), AG_ERROR_STATE);
+    ck_assert_str_eq(ag_error_message(), "gradient of rnn.weight_hh[3] is inf");
+    ag_params_find(params, "linear.bias")->data[1] = (ag_real)NAN;
+    ck_assert_int_eq(ag_params_check_finite(params, true), AG_ERROR_STATE);
+    ck_assert_str_eq(ag_error_message(), "value of linear.bias[1] is nan");
+    ag_params_free(params);
+}
+END_TEST
+
+/* ------------------------------------------------------------- ag_run */
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+START_TEST(test_resume_metrics_cuts_back_to_the_checkpoint) {
+    char dir[128], metrics[160];
+    path_in_tmpdir("run", dir, sizeof dir);
+    ag_run *run = ag_run_create("test", dir);
+    ck_assert_ptr_nonnull(run);
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    const char *const columns[] = {"loss", "acc"};
+    /* Rows past the checkpoint (step 2), and a row torn by a kill. */
+    write_text(metrics, "step,loss,acc\n1,0.5,\n2,0.25,0.75\n3,0.125,\n4,0.06");
+    run = ag_run_resume(dir);
+    ck_assert_ptr_nonnull(run);
+    ck_assert_int_eq(ag_run_resume_metrics(run, columns, 2, 2), AG_OK);
+    ck_assert_int_eq(ag_run_log(run, 3, (double[]){0.1, NAN}), AG_OK);
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    ck_assert_str_eq(read_text(metrics), "step,loss,acc\n1,0.5,\n2,0.25,0.75\n3,0.1,\n");
+
+    struct {
+        const char *content;
+        int64_t step;
+        const char *keyword;
+    } bad[] = {
+        {"step,loss,accuracy\n1,0.5,\n", 1, "'accuracy'"},
+        {"step,loss,acc\n1,0.5,\n3,0.5,\n", 2, "ends at step 1"},
+        {"step,loss,acc\n2,0.5,\n1,0.5,\n", 2, "line 3"},
+        {"step,loss,acc\n1,0.5\n", 1, "line 2 has 2 fields"},
+        {"step,loss,acc\nx,0.5,1\n", 1, "'x'"},
+        {"", 0, "no header"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(metrics, bad[i].content);
+        run = ag_run_resume(dir);
+        ck_assert_int_eq(ag_run_resume_metrics(run, columns, 2, bad[i].step), AG_ERROR_FORMAT);
+        ck_assert_msg(strstr(ag_error_message(), bad[i].keyword) != NULL, "case %zu: '%s' lacks '%s'", i,
+                      ag_error_message(), bad[i].keyword);
+        ck_assert_str_eq(read_text(metrics), bad[i].content); /* left as it was */
+        ag_run_close(run);
+    }
+    char missing[160];
+    path_in_tmpdir("no-such-run", missing, sizeof missing);
+    ck_assert_ptr_null(ag_run_resume(missing));
+}
+END_TEST
+
+START_TEST(test_options_stay_out_of_checkpoints) {
+    char dir[128], path[192];
+    path_in_tmpdir("run", dir, sizeof dir);
+    ag_run *run = ag_run_create("test", dir);
+    ag_params *params = small_model(7);
+    ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.5), AG_OK);
+    ck_assert_int_eq(ag_run_set_option(run, "threads", "%d", 2), AG_OK);
+    ck_assert_int_eq(ag_run_write_params(run), AG_OK);
+    ag_checkpoint *cp = ag_checkpoint_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(cp, params), AG_OK);
+    ck_assert_int_eq(ag_run_save_checkpoint(run, cp), AG_OK);
+    ck_assert_int_eq(ag_run_save_model(run, params), AG_OK);
+    ag_checkpoint_free(cp);
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    snprintf(path, sizeof path, "%s/params.csv", dir);
+    ck_assert_msg(strstr(read_text(path), "\"threads\",\"2\"") != NULL, "params.csv lacks the option");
+
+    const char *files[] = {"checkpoint.safetensors", "model.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        ag_checkpoint *loaded = ag_checkpoint_load(path);
+        ck_assert_ptr_nonnull(loaded);
+        ck_assert_str_eq(ag_checkpoint_metadata(loaded, "lr"), "0.5");
+        ck_assert_ptr_null(ag_checkpoint_metadata(loaded, "threads"));
+        ag_checkpoint_free(loaded);
+    }
+
+    /* A resumed run: the same setting passes, another is named, options
+     * may differ. */
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    ag_checkpoint *loaded = ag_checkpoint_load(path);
+    run = ag_run_resume(dir);
+    ck_assert_int_eq(ag_run_set_option(run, "threads", "%d", 1), AG_OK);
+    ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.5), AG_OK);
+    ck_assert_int_eq(ag_run_check_params(run, loaded), AG_OK);
+    ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.25), AG_OK);
+    ck_assert_int_eq(ag_run_check_params(run, loaded), AG_ERROR_STATE);
+    ck_assert_msg(strstr(ag_error_message(), "lr=0.5") && strstr(ag_error_message(), "lr=0.25"), "%s",
+                  ag_error_message());
+    ag_checkpoint_free(loaded);
+    ag_run_close(run);
+    ag_params_free(params);
+}
+END_TEST
+
+AG_TEST_SUITE(training_checkpoint_suite)
+static Suite *training_checkpoint_suite(void) {
+    Suite *s = suite_create("training_checkpoint");
+    TCase *tc = tcase_create("resume");
+    tcase_add_checked_fixture(tc, make_tmpdir, remove_tmpdir);
+    tcase_add_test(tc, test_adam_resume_is_exact);
+    tcase_add_test(tc, test_sgd_momentum_resume_is_exact);
+    tcase_add_test(tc, test_metadata_and_generators_round_trip);
+    tcase_add_test(tc, test_tensor_names_are_checked);
+    tcase_add_test(tc, test_adam_load_changes_nothing_on_error);
+    tcase_add_test(tc, test_check_finite_names_the_parameter);
+    tcase_add_test(tc, test_resume_metrics_cuts_back_to_the_checkpoint);
+    tcase_add_test(tc, test_options_stay_out_of_checkpoints);
+    suite_add_tcase(s, tc);
+    return s;
+}
