@@ -110,8 +110,14 @@ static void on_row(int terminator, void *context) {
         return;
     }
     if (strcmp(e->answer, r->fields[1]) != 0) {
-        char message[256];
-        snprintf(message, sizeof message, "the sum of '%s' is %s, not '%s'", e->digits, e->answer, r->fields[1]);
+        /* The field as it was, but any byte outside printable ASCII as
+         * '?': the message stays one line that is safe on a terminal. */
+        char sum[MAX_FIELD + 1], message[256];
+        for (size_t i = 0; i <= r->field_lengths[1]; i++) {
+            unsigned char c = (unsigned char)r->fields[1][i];
+            sum[i] = c == '\0' || (c >= 32 && c < 127) ? (char)c : '?';
+        }
+        snprintf(message, sizeof message, "the sum of '%s' is %s, not '%s'", e->digits, e->answer, sum);
         reader_fail(r, AG_ERROR_FORMAT, message);
         return;
     }
@@ -139,6 +145,12 @@ ag_status digitsum_load_csv(const char *path, digitsum_dataset *data) {
             break;
         }
         if (length == 0) continue; /* blank lines (a trailing one, say) carry nothing */
+        /* A field is compared as a C string, so a NUL would cut it short
+         * ("10\0junk" read as the sum 10); no text file holds one. */
+        if (memchr(line, '\0', length)) {
+            reader_fail(&r, AG_ERROR_FORMAT, "a NUL byte (not a text file?)");
+            break;
+        }
         r.line--; /* on_row counts the row */
         if (csv_parse(&parser, line, length, on_field, on_row, &r) != length ||
             csv_fini(&parser, on_field, on_row, &r) != 0) {

@@ -26,6 +26,28 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
         /* Strides instead of branches in the inner loop. */
         int64_t a_i = transpose_a ? 1 : lda, a_p = transpose_a ? lda : 1;
         int64_t b_p = transpose_b ? 1 : ldb, b_j = transpose_b ? ldb : 1;
+        /* Outer products (the L1 RNN's whole step is [32 x 1] x [1 x 1]):
+         * no inner loop to set up per element. 0 + keeps the bits of the
+         * sum below (a -0 product becomes +0). */
+        if (k == 1 && n == 1) {
+            ag_real b_value = b[0];
+            if (beta == 0)
+                for (int i = 0; i < m; i++) c[(int64_t)i * ldc] = (ag_real)0 + a[i * a_i] * b_value;
+            else
+                for (int i = 0; i < m; i++)
+                    c[(int64_t)i * ldc] = beta * c[(int64_t)i * ldc] + ((ag_real)0 + a[i * a_i] * b_value);
+            return;
+        }
+        if (k == 1) {
+            for (int i = 0; i < m; i++) {
+                ag_real a_value = a[i * a_i], *out = c + (int64_t)i * ldc;
+                for (int j = 0; j < n; j++) {
+                    ag_real product = (ag_real)0 + a_value * b[j * b_j];
+                    out[j] = beta == 0 ? product : beta * out[j] + product;
+                }
+            }
+            return;
+        }
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
                 const ag_real *a_row = a + i * a_i, *b_column = b + j * b_j;

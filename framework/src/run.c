@@ -1,5 +1,6 @@
 /* Run directories, metrics logging and the progress line. */
 #include <csv.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,6 +32,22 @@ double ag_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Text from a file, for a one-line message: at most size - 4 bytes, any
+ * byte outside printable ASCII as '?'. */
+static const char *shown(const char *text, char *buf, size_t size) {
+    size_t n = 0;
+    for (; n < size - 4 && text[n]; n++) {
+        unsigned char c = (unsigned char)text[n];
+        buf[n] = c >= 0x20 && c < 0x7f ? text[n] : '?';
+    }
+    if (text[n]) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 static bool make_directory(const char *path) { return mkdir(path, 0777) == 0 || errno == EEXIST; }
 
 static bool is_directory(const char *path) {
@@ -56,9 +73,12 @@ ag_run *ag_run_create(const char *demo, const char *dir) {
             goto fail;
         }
         snprintf(run->dir, sizeof run->dir, "%s", dir);
-        if (!make_directory(run->dir) || !is_directory(run->dir)) {
-            ag_error_set(AG_ERROR_IO, "ag_run_create: cannot create directory %s: %s", run->dir,
-                         errno ? strerror(errno) : "not a directory");
+        if (!make_directory(run->dir)) {
+            ag_error_set(AG_ERROR_IO, "ag_run_create: cannot create directory %s: %s", run->dir, strerror(errno));
+            goto fail;
+        }
+        if (!is_directory(run->dir)) {
+            ag_error_set(AG_ERROR_IO, "ag_run_create: %s exists and is not a directory", run->dir);
             goto fail;
         }
         if (file_exists(run->dir, "metrics.csv")) {
@@ -238,6 +258,11 @@ typedef struct metrics_reader {
 static void metrics_field(void *field, size_t length, void *context) {
     metrics_reader *r = context;
     if (r->failed) return;
+    if (memchr(field, '\0', length)) {
+        r->failed = true;
+        snprintf(r->error, sizeof r->error, "line %lld has a NUL byte (not a text file?)", (long long)r->line + 1);
+        return;
+    }
     if (r->n_fields == r->capacity) {
         int capacity = r->capacity ? 2 * r->capacity : 8;
         char **grown = realloc(r->fields, (size_t)capacity * sizeof *grown);
@@ -286,9 +311,10 @@ static void metrics_row(int terminator, void *context) {
         for (int i = 0; i < r->n_fields && !r->failed; i++) {
             const char *expected = i == 0 ? "step" : r->columns[i - 1];
             if (strcmp(r->fields[i], expected) != 0) {
+                char text[48];
                 r->failed = true;
-                snprintf(r->error, sizeof r->error, "the header's column %d is '%.40s', expected '%s'", i + 1,
-                         r->fields[i], expected);
+                snprintf(r->error, sizeof r->error, "the header's column %d is '%s', expected '%s'", i + 1,
+                         shown(r->fields[i], text, sizeof text), expected);
             }
         }
         r->header_done = true;
@@ -297,11 +323,23 @@ static void metrics_row(int terminator, void *context) {
         errno = 0;
         long long step = strtoll(r->fields[0], &end, 10);
         if (*r->fields[0] == '\0' || *end != '\0' || errno == ERANGE || step < 0 || step <= r->last_step) {
+            char text[32];
             r->failed = true;
-            snprintf(r->error, sizeof r->error, "line %lld: step '%.24s' is not an integer above the previous row's",
-                     (long long)r->line, r->fields[0]);
+            snprintf(r->error, sizeof r->error, "line %lld: step '%s' is not an integer above the previous row's",
+                     (long long)r->line, shown(r->fields[0], text, sizeof text));
         } else if (step <= r->keep_through) {
             r->last_step = step;
+            /* Values are numbers or empty, as ag_run_log writes them: a row
+             * kept is written back as it is, and must stay one CSV row. */
+            for (int i = 1; i < r->n_fields && !r->failed; i++) {
+                const char *field = r->fields[i];
+                strtod(field, &end);
+                if (*field != '\0' && (*end != '\0' || strpbrk(field, " \t\r\n\"") || isspace((unsigned char)*field))) {
+                    r->failed = true;
+                    snprintf(r->error, sizeof r->error, "line %lld, column %d: '%.24s' is not a number", (long long)r->line,
+                             i + 1, field);
+                }
+            }
             for (int i = 0; i < r->n_fields && !r->failed; i++)
                 if ((i > 0 && !append_text(r, ",")) || !append_text(r, r->fields[i])) r->failed = true;
             if (!r->failed && !append_text(r, "\n")) r->failed = true;
@@ -337,9 +375,10 @@ static char *read_complete_lines(const char *path, size_t *length, char *error, 
         }
     }
     bool read_error = ferror(f);
+    int saved = errno;
     fclose(f);
     if (!text || read_error) {
-        snprintf(error, error_size, "%s", text ? "read failed" : "out of memory");
+        snprintf(error, error_size, "%s%s", text ? "cannot read: " : "out of memory", text ? strerror(saved) : "");
         free(text);
         return NULL;
     }
@@ -384,8 +423,11 @@ ag_status ag_run_resume_metrics(ag_run *run, const char *const *columns, int n_c
      * must be there: otherwise the file is not this run's. */
     if (!r.failed && step > 0 && r.last_step != step) {
         r.failed = true;
-        snprintf(r.error, sizeof r.error, "ends at step %lld, before the checkpoint's step %lld",
-                 (long long)r.last_step, (long long)step);
+        if (r.last_step < 0)
+            snprintf(r.error, sizeof r.error, "has no rows, but the checkpoint is at step %lld", (long long)step);
+        else
+            snprintf(r.error, sizeof r.error, "ends at step %lld, before the checkpoint's step %lld",
+                     (long long)r.last_step, (long long)step);
     }
     if (r.failed) {
         free(r.out);
@@ -482,9 +524,11 @@ ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp) {
     for (int i = 0; i < run->n_params; i++) {
         const char *saved = ag_checkpoint_metadata(cp, run->names[i]);
         if (run->is_option[i] || !saved) continue;
+        char before[64], now[64];
         if (strcmp(saved, run->values[i]) != 0)
-            return ag_error_set(AG_ERROR_STATE, "%s/checkpoint.safetensors was made with %s=%.60s, this run has %s=%.60s",
-                                run->dir, run->names[i], saved, run->names[i], run->values[i]);
+            return ag_error_set(AG_ERROR_STATE, "%s/checkpoint.safetensors was made with %s=%s, this run has %s=%s",
+                                run->dir, run->names[i], shown(saved, before, sizeof before), run->names[i],
+                                shown(run->values[i], now, sizeof now));
     }
     return AG_OK;
 }
