@@ -165,17 +165,21 @@ int main(int argc, char **argv) {
     else if (strcmp(o.model, "gru") == 0)
         kind = ADDING_GRU;
     else {
-        fprintf(stderr, "adding: --model: '%s' is not one of irnn, rnn-tanh, lstm, gru\n", o.model);
+        char shown[64];
+        fprintf(stderr, "adding: --model: '%s' is not one of irnn, rnn-tanh, lstm, gru\n",
+                ag_printable(o.model, shown, sizeof shown));
         return 2;
     }
     bool use_sgd = strcmp(o.optimizer, "sgd") == 0;
     if (!use_sgd && strcmp(o.optimizer, "adam") != 0) {
-        fprintf(stderr, "adding: --optim: '%s' is not one of adam, sgd\n", o.optimizer);
+        char shown[64];
+        fprintf(stderr, "adding: --optim: '%s' is not one of adam, sgd\n", ag_printable(o.optimizer, shown, sizeof shown));
         return 2;
     }
     int64_t steps = o.epochs > 0 ? (o.epochs * o.train_size + o.batch - 1) / o.batch : o.steps;
 
     /* Model. */
+    int64_t stopped_early = 0;
     ag_rng init_rng;
     training_state state = {.position = o.train_size, .loss = (ag_real)NAN};
     ag_rng_seed(&init_rng, (uint64_t)o.seed, 0);
@@ -204,6 +208,7 @@ int main(int argc, char **argv) {
         if (status == AG_OK) status = ag_checkpoint_get_int(resume, "train.step", &state.step);
         if (status == AG_OK) status = ag_checkpoint_get_int(resume, "train.position", &state.position);
         if (status == AG_OK) status = ag_checkpoint_get_rng(resume, "train.rng.order", &state.order_rng);
+        if (status == AG_OK) status = ag_checkpoint_get_int(resume, "train.stopped_early", &stopped_early);
         if (status == AG_OK && (state.step < 0 || state.position < 0 || state.position > o.train_size))
             status = ag_error_set(AG_ERROR_FORMAT, "train.step %lld or train.position %lld is out of range",
                                   (long long)state.step, (long long)state.position);
@@ -231,16 +236,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "adding: --resume: %s\n", ag_error_message());
         return 2;
     }
-    if (ag_run_write_params(run) != AG_OK ||
-        (resume ? ag_run_resume_metrics(run, columns, 3, state.step) : ag_run_begin_metrics(run, columns, 3)) != AG_OK)
+    /* metrics.csv first: a resume that finds it is not this run's changes
+     * nothing in the directory. */
+    if ((resume ? ag_run_resume_metrics(run, columns, 3, state.step) : ag_run_begin_metrics(run, columns, 3)) != AG_OK ||
+        ag_run_write_params(run) != AG_OK)
         return fail("run files");
 
     /* Training: MSE, Adam or SGD, global gradient-norm clipping. */
     double baseline = NAN, test_mse = NAN;
-    int64_t stopped_early = 0;
-    if (resume) {
-        if (ag_checkpoint_get_int(resume, "train.stopped_early", &stopped_early) != AG_OK) return fail("--resume");
-    } else {
+    if (!resume) {
         test_mse = evaluate(ctx, &model, &o, &batch, targets, &baseline);
         if (ag_run_log(run, 0, (double[]){NAN, test_mse, NAN}) != AG_OK) return fail("metrics");
     }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ag.h"
 #include "ag_run.h"
@@ -29,7 +30,8 @@ static bool parse_kind(const char *name, digitsum_kind *kind) {
     if (strcmp(name, "rnn") == 0) *kind = DIGITSUM_RNN;
     else if (strcmp(name, "lstm") == 0) *kind = DIGITSUM_LSTM;
     else {
-        fprintf(stderr, "digitsum: --model: '%s' is not one of rnn, lstm\n", name);
+        char shown[64];
+        fprintf(stderr, "digitsum: --model: '%s' is not one of rnn, lstm\n", ag_printable(name, shown, sizeof shown));
         return false;
     }
     return true;
@@ -52,6 +54,14 @@ static int gen_data(int argc, char **argv) {
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
     if (!out) {
         fprintf(stderr, "digitsum gen-data: --out is required\n");
+        return 2;
+    }
+    /* The file is written aside and renamed over --out, which would replace
+     * a FIFO or a device (as root, /dev/null) with a regular file. */
+    struct stat info;
+    if (stat(out, &info) == 0 && !S_ISREG(info.st_mode)) {
+        fprintf(stderr, "digitsum gen-data: --out %s: is %s, not a regular file\n", out,
+                S_ISDIR(info.st_mode) ? "a directory" : "something else");
         return 2;
     }
     int first = sample > 0 || only ? (int)length : (length < 2 ? (int)length : 2);
@@ -305,8 +315,10 @@ static int train(int argc, char **argv) {
         fprintf(stderr, "digitsum train: --resume: %s\n", ag_error_message());
         return 2;
     }
-    if (ag_run_write_params(run) != AG_OK ||
-        (resume ? ag_run_resume_metrics(run, columns, 4, first_epoch) : ag_run_begin_metrics(run, columns, 4)) != AG_OK)
+    /* metrics.csv first: a resume that finds it is not this run's changes
+     * nothing in the directory. */
+    if ((resume ? ag_run_resume_metrics(run, columns, 4, first_epoch) : ag_run_begin_metrics(run, columns, 4)) != AG_OK ||
+        ag_run_write_params(run) != AG_OK)
         return fail("run files");
     /* A checkpoint from the start: a run killed at any moment can go on. */
     if (!resume && save_checkpoint(run, &model, &adam, 0, &order_rng) != AG_OK) return fail("checkpoint");
@@ -399,14 +411,23 @@ static int load_model(const char *checkpoint, const char *model_name, long hidde
         digitsum_model_free(model);
         return 1;
     }
+    /* A NaN or infinite weight answers garbage for every input. */
+    if (ag_params_check_finite(model->params, false) != AG_OK) {
+        fprintf(stderr, "digitsum: %s: %s\n", checkpoint, ag_error_message());
+        digitsum_model_free(model);
+        return 1;
+    }
     return 0;
 }
 
 static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *text, const char *where) {
     digitsum_example e;
-    size_t length = strcspn(text, "\r\n");
+    /* A line from stdin ends at its newline; an argument has none. */
+    size_t length = *where ? strcspn(text, "\r\n") : strlen(text);
     if (digitsum_example_set(&e, text, length) != AG_OK) {
-        fprintf(stderr, "digitsum predict: %s'%.*s': %s\n", where, (int)(length > 40 ? 40 : length), text,
+        char part[41], shown[48];
+        snprintf(part, sizeof part, "%.*s", (int)(length > 40 ? 40 : length), text);
+        fprintf(stderr, "digitsum predict: %s'%s': %s\n", where, ag_printable(part, shown, sizeof shown),
                 ag_error_message());
         return 1;
     }
@@ -505,15 +526,21 @@ static int eval(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    if (argc < 2) {
+        fprintf(stderr, "digitsum: give a command: gen-data, train, predict or eval (see --help)\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         puts(USAGE);
-        return argc < 2 ? 2 : 0;
+        return 0;
     }
     const char *command = argv[1];
     if (strcmp(command, "gen-data") == 0) return gen_data(argc - 1, argv + 1);
     if (strcmp(command, "train") == 0) return train(argc - 1, argv + 1);
     if (strcmp(command, "predict") == 0) return predict(argc - 1, argv + 1);
     if (strcmp(command, "eval") == 0) return eval(argc - 1, argv + 1);
-    fprintf(stderr, "digitsum: unknown command '%s' (gen-data, train, predict, eval; see --help)\n", command);
+    char shown[64];
+    fprintf(stderr, "digitsum: unknown command '%s' (gen-data, train, predict, eval; see --help)\n",
+            ag_printable(command, shown, sizeof shown));
     return 2;
 }

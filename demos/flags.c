@@ -29,37 +29,48 @@ static void print_usage(const char *program, const char *summary, const flag_spe
     (void)program;
 }
 
+static bool has_control_byte(const char *text) {
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+        if (*c < 0x20 || *c == 0x7f) return true;
+    return false;
+}
+
 static bool in_range(const flag_spec *s, double v) {
     return (s->min_exclusive ? v > s->min : v >= s->min) && v <= s->max;
 }
 
+/* %.15g: bounds such as 4294967295 and 1e10 print in full. */
 static int range_error(const char *program, const flag_spec *s, const char *text) {
-    fprintf(stderr, "%s: --%s: '%s' must be %s %g and <= %g\n", program, s->name, text,
-            s->min_exclusive ? ">" : ">=", s->min, s->max);
+    char shown[64];
+    fprintf(stderr, "%s: --%s: '%s' must be %s %.15g and <= %.15g\n", program, s->name,
+            ag_printable(text, shown, sizeof shown), s->min_exclusive ? ">" : ">=", s->min, s->max);
     return FLAGS_ERROR;
 }
 
 static int set_value(const char *program, const flag_spec *s, const char *text) {
-    char *end;
+    char *end, shown[64];
     errno = 0;
     switch (s->type) {
     case FLAG_INT: {
         long v = strtol(text, &end, 10);
-        if (*text == '\0' || *end != '\0' || errno == ERANGE) {
-            fprintf(stderr, "%s: --%s: '%s' is not an integer\n", program, s->name, text);
+        if (*text == '\0' || *end != '\0') {
+            fprintf(stderr, "%s: --%s: '%s' is not an integer\n", program, s->name, ag_printable(text, shown, sizeof shown));
             return FLAGS_ERROR;
         }
-        if (!in_range(s, (double)v)) return range_error(program, s, text);
+        if (errno == ERANGE || !in_range(s, (double)v)) return range_error(program, s, text);
         *(long *)s->target = v;
         return FLAGS_OK;
     }
     case FLAG_DOUBLE: {
         double v = strtod(text, &end);
-        if (*text == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v)) {
-            fprintf(stderr, "%s: --%s: '%s' is not a finite number\n", program, s->name, text);
+        if (*text == '\0' || *end != '\0' || !isfinite(v)) {
+            fprintf(stderr, "%s: --%s: '%s' is not a finite number\n", program, s->name,
+                    ag_printable(text, shown, sizeof shown));
             return FLAGS_ERROR;
         }
-        if (!in_range(s, v)) return range_error(program, s, text);
+        /* An overflow is out of range; an underflow (1e-400) is the tiny
+         * value strtod returns, checked like any other. */
+        if ((errno == ERANGE && fabs(v) > 1) || !in_range(s, v)) return range_error(program, s, text);
         *(double *)s->target = v;
         return FLAGS_OK;
     }
@@ -86,7 +97,9 @@ int flags_parse(const char *program, const char *summary, const flag_spec *specs
         }
         if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
             if (!positional) {
-                fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", program, arg);
+                char shown[64];
+                fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", program,
+                        ag_printable(arg, shown, sizeof shown));
                 return FLAGS_ERROR;
             }
             positional[positional_count++] = argv[i];
@@ -98,7 +111,9 @@ int flags_parse(const char *program, const char *summary, const flag_spec *specs
         for (int k = 0; k < n_specs && !s; k++)
             if (strlen(specs[k].name) == name_length && strncmp(specs[k].name, name, name_length) == 0) s = &specs[k];
         if (!s) {
-            fprintf(stderr, "%s: unknown flag '--%.*s' (see --help)\n", program, (int)name_length, name);
+            char copy[64], shown[64];
+            snprintf(copy, sizeof copy, "%.*s", (int)(name_length < sizeof copy ? name_length : sizeof copy - 1), name);
+            fprintf(stderr, "%s: unknown flag '--%s' (see --help)\n", program, ag_printable(copy, shown, sizeof shown));
             return FLAGS_ERROR;
         }
         if (s->type == FLAG_BOOL) {
@@ -111,8 +126,12 @@ int flags_parse(const char *program, const char *summary, const flag_spec *specs
         }
         const char *value = equals ? equals + 1 : NULL;
         if (!value) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "%s: --%s needs a value\n", program, s->name);
+            /* "--data --epochs 3" lost its value: the next flag is not it
+             * (a value that starts with "--" can be given as --data=--x). */
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                char shown[64];
+                fprintf(stderr, "%s: --%s needs a value%s%s%s\n", program, s->name, i + 1 < argc ? " (got the flag '" : "",
+                        i + 1 < argc ? ag_printable(argv[i + 1], shown, sizeof shown) : "", i + 1 < argc ? "')" : "");
                 return FLAGS_ERROR;
             }
             value = argv[++i];
@@ -185,8 +204,10 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
     }
     const char *saved_demo = ag_checkpoint_metadata(cp, "demo");
     if (!saved_demo || strcmp(saved_demo, demo) != 0) {
-        fprintf(stderr, "%s: --resume: %s is %s%.40s%s checkpoint, not one of %s\n", program, path,
-                saved_demo ? "a '" : "not a training", saved_demo ? saved_demo : "", saved_demo ? "'" : "", demo);
+        char shown[48];
+        fprintf(stderr, "%s: --resume: %s is %s%s%s checkpoint, not one of %s\n", program, path,
+                saved_demo ? "a '" : "not a training", saved_demo ? ag_printable(saved_demo, shown, sizeof shown) : "",
+                saved_demo ? "'" : "", demo);
         ag_checkpoint_free(cp);
         return NULL;
     }
@@ -208,9 +229,18 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
         } value;
         flag_spec scratch = *s;
         scratch.target = &value;
+        char shown[64];
+        /* No flag value from a command line holds one, and every message
+         * that quotes it must stay one line. */
+        if (has_control_byte(saved)) {
+            fprintf(stderr, "%s: --%s: '%s' holds a control character\n", where, s->name,
+                    ag_printable(saved, shown, sizeof shown));
+            ag_checkpoint_free(cp);
+            return NULL;
+        }
         if (s->type == FLAG_BOOL) {
             if (strcmp(saved, "0") != 0 && strcmp(saved, "1") != 0) {
-                fprintf(stderr, "%s: --%s: '%.20s' is not 0 or 1\n", where, s->name, saved);
+                fprintf(stderr, "%s: --%s: '%s' is not 0 or 1\n", where, s->name, ag_printable(saved, shown, sizeof shown));
                 ag_checkpoint_free(cp);
                 return NULL;
             }
@@ -228,8 +258,10 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
                                                        : s->type == FLAG_DOUBLE ? sizeof(double) : sizeof(char *));
         } else if (strcmp(now, before) != 0) {
             *exit_code = 2;
+            char now_shown[64];
             fprintf(stderr, "%s: --%s %s: the run in %s was made with %s=%s; a resumed run keeps its settings\n", program,
-                    s->name, now, dir, name, before);
+                    s->name, ag_printable(now, now_shown, sizeof now_shown), dir, name,
+                    ag_printable(before, shown, sizeof shown));
             ag_checkpoint_free(cp);
             return NULL;
         }

@@ -4,6 +4,7 @@
 #define AG_DEMO_FLAGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ag.h"
 #include "ag_run.h"

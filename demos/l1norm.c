@@ -47,8 +47,14 @@ static bool apply_init(const char *text, const l1norm_model *model, bool bias) {
             if ((size_t)(equals - item) == strlen(names[i]) && strncmp(item, names[i], strlen(names[i])) == 0) k = i;
         char *end = NULL;
         double value = equals ? strtod(equals + 1, &end) : 0;
+        char shown[64];
         if (k < 0 || end == equals + 1 || *end != '\0' || !isfinite(value)) {
-            fprintf(stderr, "l1norm: --init: '%s' is not NAME=NUMBER with NAME one of w_ih, w_hh, b_ih, b_hh\n", item);
+            fprintf(stderr, "l1norm: --init: '%s' is not NAME=NUMBER with NAME one of w_ih, w_hh, b_ih, b_hh\n",
+                    ag_printable(item, shown, sizeof shown));
+            return false;
+        }
+        if (!isfinite((ag_real)value)) {
+            fprintf(stderr, "l1norm: --init: '%s' is beyond the range of a float\n", ag_printable(item, shown, sizeof shown));
             return false;
         }
         if (given[k]) {
@@ -211,8 +217,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "l1norm: --resume: %s\n", ag_error_message());
         return 2;
     }
-    if (ag_run_write_params(run) != AG_OK ||
-        (resume ? ag_run_resume_metrics(run, columns, 3, state.step) : ag_run_begin_metrics(run, columns, 3)) != AG_OK)
+    /* metrics.csv first: a resume that finds it is not this run's changes
+     * nothing in the directory. */
+    if ((resume ? ag_run_resume_metrics(run, columns, 3, state.step) : ag_run_begin_metrics(run, columns, 3)) != AG_OK ||
+        ag_run_write_params(run) != AG_OK)
         return fail("run files");
     /* A checkpoint from the start: a run killed at any moment can go on. */
     if (!resume && save_checkpoint(run, &model, &adam, &state) != AG_OK) return fail("checkpoint");

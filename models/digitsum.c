@@ -110,14 +110,10 @@ static void on_row(int terminator, void *context) {
         return;
     }
     if (strcmp(e->answer, r->fields[1]) != 0) {
-        /* The field as it was, but any byte outside printable ASCII as
-         * '?': the message stays one line that is safe on a terminal. */
-        char sum[MAX_FIELD + 1], message[256];
-        for (size_t i = 0; i <= r->field_lengths[1]; i++) {
-            unsigned char c = (unsigned char)r->fields[1][i];
-            sum[i] = c == '\0' || (c >= 32 && c < 127) ? (char)c : '?';
-        }
-        snprintf(message, sizeof message, "the sum of '%s' is %s, not '%s'", e->digits, e->answer, sum);
+        /* The field may hold any byte: the message stays one line. */
+        char sum[MAX_FIELD + 4], message[256];
+        snprintf(message, sizeof message, "the sum of '%s' is %s, not '%s'", e->digits, e->answer,
+                 ag_printable(r->fields[1], sum, sizeof sum));
         reader_fail(r, AG_ERROR_FORMAT, message);
         return;
     }
@@ -179,7 +175,7 @@ ag_status digitsum_write_csv(const char *path, const digitsum_dataset *data) {
     if (snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof temporary)
         return ag_error_set(AG_ERROR_ARGUMENT, "%s: path too long", path);
     FILE *f = fopen(temporary, "w");
-    if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot create: %s", temporary, strerror(errno));
+    if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot create: %s", path, strerror(errno));
     /* Digits need no quoting, and the original files have none. */
     bool ok = true;
     for (int64_t i = 0; ok && i < data->count; i++)

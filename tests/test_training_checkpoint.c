@@ -378,6 +378,18 @@ START_TEST(test_resume_metrics_cuts_back_to_the_checkpoint) {
     char missing[160];
     path_in_tmpdir("no-such-run", missing, sizeof missing);
     ck_assert_ptr_null(ag_run_resume(missing));
+
+    /* What a run killed mid-write leaves goes; nothing else does. */
+    const char *stale[] = {"checkpoint.safetensors.tmp.123", "metrics.csv.tmp.9"},
+               *kept[] = {"notes.tmp.5", "metrics.csv.tmp.x", "checkpoint.safetensors.tmp."};
+    char path[200];
+    for (int i = 0; i < 2; i++) write_text(path_in_tmpdir(stale[i], path, sizeof path), "x");
+    for (int i = 0; i < 3; i++) write_text(path_in_tmpdir(kept[i], path, sizeof path), "x");
+    run = ag_run_resume(tmpdir);
+    ck_assert_ptr_nonnull(run);
+    ag_run_close(run);
+    for (int i = 0; i < 2; i++) ck_assert_msg(access(path_in_tmpdir(stale[i], path, sizeof path), F_OK) != 0, "%s stays", stale[i]);
+    for (int i = 0; i < 3; i++) ck_assert_msg(access(path_in_tmpdir(kept[i], path, sizeof path), F_OK) == 0, "%s went", kept[i]);
 }
 END_TEST
 

@@ -65,6 +65,10 @@ typedef enum ag_status {
 const char *ag_error_message(void);
 /** The status of the last failure in this thread (AG_OK if none). */
 ag_status ag_error_code(void);
+/** Text from a file or a command line made fit to quote in a one-line
+ * message: at most size - 4 bytes, each byte outside printable ASCII as '?',
+ * "..." if cut. Writes into buf (size >= 8) and returns it. */
+const char *ag_printable(const char *text, char *buf, size_t size);
 /** Resets this thread's message to "" and its status to AG_OK. */
 void ag_error_clear(void);
 /** Records a failure; for modules and models built on ag. Returns `code`. */

@@ -21,7 +21,9 @@ typedef struct ag_run ag_run;
  * metrics.csv, so no run is overwritten. */
 ag_run *ag_run_create(const char *demo, const char *dir);
 /** Opens the existing run directory `dir` to go on with a run from its
- * checkpoint (see ag_run_resume_metrics); NULL if it is not a directory. */
+ * checkpoint (see ag_run_resume_metrics), removing the temporary files
+ * (NAME.tmp.PID) that a run killed mid-write leaves; NULL if `dir` is not
+ * a directory. */
 ag_run *ag_run_resume(const char *dir);
 /** The run's directory. */
 const char *ag_run_dir(const ag_run *run);

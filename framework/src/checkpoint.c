@@ -71,22 +71,6 @@ static ag_real get_f32_le(const unsigned char *p) {
     return (ag_real)f;
 }
 
-/* Names and strings from a file may be long or hold control characters;
- * error messages stay one short line. */
-static const char *printable(const char *s, char *buf, size_t size) {
-    size_t limit = size - 4, n = 0;
-    for (; n < limit && s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        buf[n] = c >= 0x20 && c != 0x7f ? s[n] : '?';
-    }
-    if (s[n]) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 /* ------------------------------------------------------------------ save */
 
 /* ------------------------------------------------------ the object */
@@ -551,7 +535,7 @@ static ag_status check_metadata(const load_state *st, const cJSON *meta) {
         if (!cJSON_IsString(item)) {
             char key[80];
             return load_error(st, AG_ERROR_FORMAT, "'" METADATA_KEY "' value of '%s' is not a string",
-                              printable(item->string, key, sizeof key));
+                              ag_printable(item->string, key, sizeof key));
         }
     }
     return AG_OK;
@@ -591,7 +575,7 @@ static const char *json_shape_string(const cJSON *shape, char *buf, size_t size)
 
 static ag_status check_entry(const load_state *st, const cJSON *item, entry *e) {
     char name[80], text[80];
-    printable(item->string, name, sizeof name);
+    ag_printable(item->string, name, sizeof name);
     if (!cJSON_IsObject(item)) return load_error(st, AG_ERROR_FORMAT, "tensor '%s' is not a JSON object", name);
 
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
@@ -599,7 +583,7 @@ static ag_status check_entry(const load_state *st, const cJSON *item, entry *e) 
         return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has no dtype string", name);
     if (strcmp(dtype->valuestring, "F32") != 0)
         return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has dtype %s; only F32 is supported", name,
-                          printable(dtype->valuestring, text, sizeof text));
+                          ag_printable(dtype->valuestring, text, sizeof text));
 
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     if (!cJSON_IsArray(shape)) return load_error(st, AG_ERROR_FORMAT, "tensor '%s' has no shape array", name);
@@ -691,17 +675,17 @@ static ag_status collect_entries(load_state *st) {
         if (e->begin < expected)
             return load_error(st, AG_ERROR_FORMAT, "tensors '%s' and '%s' overlap (data_offsets ending at %llu and "
                               "beginning at %llu)",
-                              printable(st->entries[i - 1].name, name_a, sizeof name_a),
-                              printable(e->name, name_b, sizeof name_b), (unsigned long long)expected,
+                              ag_printable(st->entries[i - 1].name, name_a, sizeof name_a),
+                              ag_printable(e->name, name_b, sizeof name_b), (unsigned long long)expected,
                               (unsigned long long)e->begin);
         if (e->begin > expected) {
             if (i == 0)
                 return load_error(st, AG_ERROR_FORMAT, "gap of %llu bytes before the first tensor '%s'",
-                                  (unsigned long long)e->begin, printable(e->name, name_b, sizeof name_b));
+                                  (unsigned long long)e->begin, ag_printable(e->name, name_b, sizeof name_b));
             return load_error(st, AG_ERROR_FORMAT, "gap of %llu bytes between tensors '%s' and '%s'",
                               (unsigned long long)(e->begin - expected),
-                              printable(st->entries[i - 1].name, name_a, sizeof name_a),
-                              printable(e->name, name_b, sizeof name_b));
+                              ag_printable(st->entries[i - 1].name, name_a, sizeof name_a),
+                              ag_printable(e->name, name_b, sizeof name_b));
         }
         expected = e->end;
     }
@@ -713,7 +697,7 @@ static ag_status collect_entries(load_state *st) {
     for (size_t i = 1; i < st->n_entries; i++)
         if (strcmp(st->entries[i - 1].name, st->entries[i].name) == 0)
             return load_error(st, AG_ERROR_FORMAT, "tensor '%s' appears twice in the header",
-                              printable(st->entries[i].name, name_a, sizeof name_a));
+                              ag_printable(st->entries[i].name, name_a, sizeof name_a));
     return AG_OK;
 }
 
@@ -837,7 +821,7 @@ ag_status ag_checkpoint_get_int(const ag_checkpoint *cp, const char *key, int64_
     if (*text == '\0' || *end != '\0' || errno == ERANGE) {
         char shown[40];
         return ag_error_set(AG_ERROR_FORMAT, "ag_checkpoint_get_int: %s: metadata '%s' is '%s', not an integer",
-                            cp->path, key, printable(text, shown, sizeof shown));
+                            cp->path, key, ag_printable(text, shown, sizeof shown));
     }
     *value = (int64_t)v;
     return AG_OK;
@@ -866,7 +850,7 @@ ag_status ag_checkpoint_get_rng(const ag_checkpoint *cp, const char *key, ag_rng
         char shown[60];
         return ag_error_set(AG_ERROR_FORMAT,
                             "ag_checkpoint_get_rng: %s: metadata '%s' is '%s', not STATE,INCREMENT (odd)", cp->path,
-                            key, printable(text, shown, sizeof shown));
+                            key, ag_printable(text, shown, sizeof shown));
     }
     rng->state = state;
     rng->increment = increment;
@@ -892,10 +876,10 @@ ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag
     st.who = "ag_checkpoint_read_array";
     const entry *e = find_entry(&st, name);
     char shown[80];
-    if (!e) return load_error(&st, AG_ERROR_FORMAT, "tensor '%s' is missing from the file", printable(name, shown, sizeof shown));
+    if (!e) return load_error(&st, AG_ERROR_FORMAT, "tensor '%s' is missing from the file", ag_printable(name, shown, sizeof shown));
     if (cJSON_GetArraySize(e->shape) != 1 || e->shape->child->valuedouble != (double)size) {
         char found[80];
-        return load_error(&st, AG_ERROR_SHAPE, "tensor '%s' has shape %s, expected [%lld]", printable(name, shown, sizeof shown),
+        return load_error(&st, AG_ERROR_SHAPE, "tensor '%s' has shape %s, expected [%lld]", ag_printable(name, shown, sizeof shown),
                           json_shape_string(e->shape, found, sizeof found), (long long)size);
     }
     copy_values(data, st.data + e->begin, size);

@@ -21,6 +21,22 @@ void ag_error_clear(void) {
     error_message[0] = '\0';
 }
 
+/* Bytes from a file may be control characters, C1 controls or broken
+ * UTF-8: a message quoting them stays one short line of printable ASCII. */
+const char *ag_printable(const char *text, char *buf, size_t size) {
+    size_t limit = size - 4, n = 0;
+    for (; n < limit && text[n]; n++) {
+        unsigned char c = (unsigned char)text[n];
+        buf[n] = c >= 0x20 && c < 0x7f ? text[n] : '?';
+    }
+    if (text[n]) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 ag_status ag_error_set(ag_status code, const char *format, ...) {
     va_list args;
     va_start(args, format);

@@ -142,9 +142,12 @@ static ag_status save_kind_and_step(ag_checkpoint *cp, const char *kind, int64_t
 /* The kind and step of a loaded checkpoint, checked before anything changes. */
 static ag_status load_kind_and_step(const ag_checkpoint *cp, const char *who, const char *kind, int64_t *step) {
     const char *found = ag_checkpoint_metadata(cp, "optimizer");
-    if (!found || strcmp(found, kind) != 0)
-        return ag_error_set(AG_ERROR_FORMAT, "%s: the checkpoint holds %s%.20s%s state, not %s", who,
-                            found ? "'" : "no optimizer", found ? found : "", found ? "'" : "", kind);
+    if (!found || strcmp(found, kind) != 0) {
+        char shown[24];
+        return ag_error_set(AG_ERROR_FORMAT, "%s: the checkpoint holds %s%s%s state, not %s", who,
+                            found ? "'" : "no optimizer", found ? ag_printable(found, shown, sizeof shown) : "",
+                            found ? "'" : "", kind);
+    }
     ag_status status = ag_checkpoint_get_int(cp, "optimizer.step", step);
     if (status != AG_OK) return status;
     if (*step < 0) return ag_error_set(AG_ERROR_FORMAT, "%s: optimizer.step %lld is negative", who, (long long)*step);

@@ -1,6 +1,7 @@
 /* Run directories, metrics logging and the progress line. */
 #include <csv.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -30,22 +31,6 @@ double ag_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* Text from a file, for a one-line message: at most size - 4 bytes, any
- * byte outside printable ASCII as '?'. */
-static const char *shown(const char *text, char *buf, size_t size) {
-    size_t n = 0;
-    for (; n < size - 4 && text[n]; n++) {
-        unsigned char c = (unsigned char)text[n];
-        buf[n] = c >= 0x20 && c < 0x7f ? text[n] : '?';
-    }
-    if (text[n]) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-    return buf;
 }
 
 static bool make_directory(const char *path) { return mkdir(path, 0777) == 0 || errno == EEXIST; }
@@ -114,6 +99,28 @@ fail:
     return NULL;
 }
 
+/* A run killed (SIGKILL) while it wrote a file leaves that file's
+ * temporary copy, NAME.tmp.PID, beside the complete one it was to replace;
+ * the run that goes on removes them. */
+static void remove_stale_temporaries(const char *dir) {
+    static const char *const names[] = {"params.csv", "metrics.csv", "checkpoint.safetensors", "model.safetensors"};
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            size_t length = strlen(names[i]);
+            const char *rest = entry->d_name + length;
+            if (strncmp(entry->d_name, names[i], length) != 0 || strncmp(rest, ".tmp.", 5) != 0 || !rest[5] ||
+                strspn(rest + 5, "0123456789") != strlen(rest + 5))
+                continue;
+            char path[1400];
+            snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+            unlink(path);
+        }
+    closedir(d);
+}
+
 ag_run *ag_run_resume(const char *dir) {
     if (!dir || !*dir) {
         ag_error_set(AG_ERROR_ARGUMENT, "ag_run_resume: the run directory is NULL or empty");
@@ -135,6 +142,7 @@ ag_run *ag_run_resume(const char *dir) {
         free(run);
         return NULL;
     }
+    remove_stale_temporaries(run->dir);
     return run;
 }
 
@@ -314,7 +322,7 @@ static void metrics_row(int terminator, void *context) {
                 char text[48];
                 r->failed = true;
                 snprintf(r->error, sizeof r->error, "the header's column %d is '%s', expected '%s'", i + 1,
-                         shown(r->fields[i], text, sizeof text), expected);
+                         ag_printable(r->fields[i], text, sizeof text), expected);
             }
         }
         r->header_done = true;
@@ -326,7 +334,7 @@ static void metrics_row(int terminator, void *context) {
             char text[32];
             r->failed = true;
             snprintf(r->error, sizeof r->error, "line %lld: step '%s' is not an integer above the previous row's",
-                     (long long)r->line, shown(r->fields[0], text, sizeof text));
+                     (long long)r->line, ag_printable(r->fields[0], text, sizeof text));
         } else if (step <= r->keep_through) {
             r->last_step = step;
             /* Values are numbers or empty, as ag_run_log writes them: a row
@@ -527,8 +535,8 @@ ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp) {
         char before[64], now[64];
         if (strcmp(saved, run->values[i]) != 0)
             return ag_error_set(AG_ERROR_STATE, "%s/checkpoint.safetensors was made with %s=%s, this run has %s=%s",
-                                run->dir, run->names[i], shown(saved, before, sizeof before), run->names[i],
-                                shown(run->values[i], now, sizeof now));
+                                run->dir, run->names[i], ag_printable(saved, before, sizeof before), run->names[i],
+                                ag_printable(run->values[i], now, sizeof now));
     }
     return AG_OK;
 }

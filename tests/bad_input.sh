@@ -1,0 +1,694 @@
+#!/usr/bin/env bash
+# Bad input for every program (bin/l1norm, bin/adding, bin/digitsum and its
+# four commands), from one table: bad flags (unknown, missing, not numbers,
+# out of range, huge, NaN and Inf, empty, --flag=), missing, unreadable and
+# wrong kinds of files (a directory, a FIFO, an empty file), malformed CSV
+# data, damaged model files and training checkpoints (truncated, bit-flipped,
+# NaN weights, another model's, edited metadata), and tampered metrics.csv
+# of a run given to --resume.
+#
+# Every case must fail cleanly: an exit code in 1..127 (no crash, no
+# signal), exactly one line on stderr, in printable ASCII, naming the token
+# of its table row (the flag, or the file with its line, tensor or
+# setting), and nothing created, changed or removed anywhere under the
+# test's directory: no run directory, no runs/ in the working directory, no
+# temporary *.tmp.* file, no --out file, and a --resume directory exactly as
+# it was. A row whose token starts with '~' is a damage that may leave a
+# valid file (a flipped bit in the float data): the program may then run to
+# the end (exit 0); if it stops, it must stop as cleanly. A row whose token
+# is '=ok' must exit 0.
+#
+# Each program runs in an empty working directory, under `timeout` and a
+# 4 GiB address-space limit (BAD_INPUT_VMEM, in KiB, or 'unlimited'), so an
+# absurd allocation fails at once instead of filling the machine. Reading an
+# unreadable file needs a user other than root: as root the cases run under
+# `setpriv` as nobody; where that cannot be done they are skipped, with a
+# note. BAD_INPUT_BIN runs other builds of the programs (default bin/);
+# BAD_INPUT_SHOW=1 prints each case's exit code and message.
+# Prints "N passed, M failed"; exits 1 if M > 0.
+check_name=bad_input
+. "$(dirname "$0")/check_common.bash"
+export LC_ALL=C # byte-wise [^ -~] below
+umask 022
+bin=${BAD_INPUT_BIN:-$root/bin}
+vmem=${BAD_INPUT_VMEM:-4194304}
+for p in l1norm adding digitsum; do
+  if [ ! -x "$bin/$p" ]; then
+    fail "$bin/$p is missing (run make)"
+    finish
+  fi
+done
+# /usr/bin/python3 -I starts in a twentieth of the time of a pyenv shim.
+python=/usr/bin/python3
+[ -x "$python" ] || python=$(command -v python3) || {
+  fail "python3 is needed to edit checkpoints"
+  finish
+}
+
+# $tmp/log (outputs) is the only place a case may write; $F holds the
+# fixtures, $B the base runs, $C a case's own copies.
+chmod 755 "$tmp" # for the cases run as nobody
+log=$tmp/log F=$tmp/f B=$tmp/base C=$tmp/c work=$tmp/work
+mkdir "$log" "$F" "$B" "$C" && mkdir -m 1777 "$work"
+
+# --------------------------------------------------------------- helpers
+# st FILE OP ARGS: edits a safetensors file in place (8-byte little-endian
+# header length, JSON header, data):
+#   meta KEY VALUE | nometa KEY       set or remove a metadata string
+#   tensor NAME VALUE                 every element of NAME to the float VALUE
+#   dtype NAME DTYPE                  the header's dtype of NAME
+#   trunc prefix|header|data|last     cut inside the length, the header, the
+#                                     data, or just the last byte
+#   flip WHERE MASK                   XOR one byte: prefix:K (byte K of the
+#                                     length), header:K (byte K of the JSON),
+#                                     data:NAME:K (byte K of NAME's data)
+#   replace OLD NEW                   same-length text edit of the header
+#   append TEXT
+# One python3 serves every edit (starting one takes longer than a case):
+# it reads "N\0ARG1\0...ARGN\0" records and answers each with a line.
+cat >"$tmp/st.py" <<'EOF'
+import json, os, struct, sys
+def edit(path, op, args):
+    raw = bytearray(open(path, 'rb').read())
+    n = struct.unpack('<Q', raw[:8])[0]
+    header = json.loads(bytes(raw[8:8 + n]))
+    data = raw[8 + n:]
+    def rewrite():
+        text = json.dumps(header, separators=(',', ':')).encode()
+        text += b' ' * (-len(text) % 8)
+        return bytearray(struct.pack('<Q', len(text)) + text + data)
+    def offset(where):
+        kind, _, rest = where.partition(':')
+        if kind == 'prefix': return int(rest)
+        if kind == 'header': return 8 + int(rest)
+        name, _, k = rest.rpartition(':')
+        return 8 + n + header[name]['data_offsets'][0] + int(k)
+    if op == 'meta': header['__metadata__'][args[0]] = args[1]; raw = rewrite()
+    elif op == 'nometa': del header['__metadata__'][args[0]]; raw = rewrite()
+    elif op == 'dtype': header[args[0]]['dtype'] = args[1]; raw = rewrite()
+    elif op == 'tensor':
+        begin, end = header[args[0]]['data_offsets']
+        data[begin:end] = struct.pack('<f', float(args[1])) * ((end - begin) // 4)
+        raw = rewrite()
+    elif op == 'trunc':
+        cut = {'prefix': 4, 'header': 8 + n // 2, 'data': 8 + n + len(data) // 2, 'last': len(raw) - 1}[args[0]]
+        raw = raw[:cut]
+    elif op == 'flip': raw[offset(args[0])] ^= int(args[1], 0)
+    elif op == 'replace':
+        old, new = os.fsencode(args[0]), os.fsencode(args[1])
+        at = raw.find(old, 8, 8 + n)
+        if len(old) != len(new) or at < 0: raise ValueError('%r is not in the header, or %r is longer' % (old, new))
+        raw[at:at + len(old)] = new
+    elif op == 'append': raw += os.fsencode(args[0])
+    else: raise ValueError('unknown edit ' + op)
+    open(path, 'wb').write(raw)
+def field():
+    text = bytearray()
+    while (c := sys.stdin.buffer.read(1)) != b'\0':
+        if not c: sys.exit(0)
+        text += c
+    return os.fsdecode(bytes(text))
+while True:
+    args = [field() for _ in range(int(field()))]
+    try:
+        edit(args[0], args[1], args[2:])
+        print('ok', flush=True)
+    except Exception as e:
+        print('error: %r' % e, flush=True)
+EOF
+coproc ST { "$python" -I "$tmp/st.py"; }
+st() {
+  local reply
+  printf '%s\0' "$#" "$@" >&"${ST[1]}"
+  read -r -u "${ST[0]}" reply
+  [ "$reply" = ok ] || fail "st $*: $reply"
+}
+
+# Case preparations, used in the table's second column.
+# copy_run BASE: $R, a fresh copy of the base run BASE to resume.
+copy_run() {
+  R=$C/run
+  cp -r "$B/$1" "$R"
+}
+# edit_run BASE ST-ARGS: copy_run, then edits its checkpoint.
+edit_run() {
+  copy_run "$1"
+  shift
+  st "$R/checkpoint.safetensors" "$@"
+}
+# model FILE ST-ARGS: $M, a copy of FILE (relative to $B), edited.
+model() {
+  M=$C/model.safetensors
+  cp "$B/$1" "$M"
+  shift
+  if [ $# -gt 0 ]; then st "$M" "$@"; fi
+}
+# metrics BASE HOW: copy_run, then tampers with its metrics.csv.
+metrics() {
+  copy_run "$1"
+  local m=$R/metrics.csv
+  case $2 in
+  swap) awk 'NR == 3 { held = $0; next } { print } NR == 4 { print held }' "$B/$1/metrics.csv" >"$m" ;;
+  header) sed -i '1s/loss/lost/' "$m" ;;
+  extra-column) sed -i '2s/$/,1/' "$m" ;;
+  step-not-number) sed -i '2s/^[0-9]*/x/' "$m" ;;
+  empty) : >"$m" ;;
+  missing) rm "$m" ;;
+  directory) rm "$m" && mkdir "$m" ;;
+  duplicate) sed -n 2p "$B/$1/metrics.csv" >>"$m" ;;
+  last-row-gone) sed -i '$d' "$m" ;;
+  header-only) sed -i '2,$d' "$m" ;;
+  newline-in-header) sed -i '1s/^step/"st\nep"/' "$m" ;;
+  open-quote) sed -i '2s/^/"/' "$m" ;;
+  crlf) sed -i 's/$/\r/' "$m" ;;
+  esac
+}
+# fifo TEXT: $FIFO, a FIFO that a background writer fills with TEXT once a
+# reader opens it (given up after 20 s).
+fifo() {
+  FIFO=$C/fifo.csv
+  mkfifo "$FIFO"
+  (timeout 20 bash -c 'printf "%s" "$1" >"$2"' _ "$1" "$FIFO" &) >/dev/null 2>&1
+}
+
+# As root, the unreadable-file cases run as nobody; otherwise as this user.
+if [ "$(id -u)" != 0 ]; then
+  as_other=()
+elif setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+  as_other=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+else
+  as_other=(skip)
+  echo "$check_name: note: setpriv cannot run a program as nobody here: the unreadable-file cases are skipped"
+fi
+if ! (ulimit -v "$vmem") 2>/dev/null; then
+  echo "$check_name: note: ulimit -v $vmem fails here: the cases that need the memory limit are skipped"
+  vmem=unlimited
+fi
+
+# ---------------------------------------------------------------- fixtures
+"$bin/digitsum" gen-data --len 2 --only --out "$F/d.csv" >/dev/null || fail "gen-data for the fixtures failed"
+mkdir "$F/dir" "$F/empty_run" "$F/dir_checkpoint" "$F/fifo_checkpoint" "$F/readonly"
+mkdir "$F/dir_checkpoint/checkpoint.safetensors"
+mkfifo "$F/fifo" "$F/fifo_checkpoint/checkpoint.safetensors"
+: >"$F/empty.csv"
+mkdir "$F/empty_checkpoint" && : >"$F/empty_checkpoint/checkpoint.safetensors"
+cp "$F/d.csv" "$F/unreadable.csv" && chmod 000 "$F/unreadable.csv"
+chmod 555 "$F/readonly"
+# CSV files: each bad on a known line.
+w() { printf "$2" >"$F/$1"; }
+w nan_digits.csv '12,3\nnan,3\n'
+w nan_sum.csv '12,3\n12,nan\n'
+w inf_sum.csv '12,3\n12,inf\n'
+w huge_sum.csv '12,3\n12,1e400\n'
+w huge_digits.csv '12,3\n99999999999999999999999999999999999,315\n'
+w letter.csv '12,3\n1a,1\n'
+w negative.csv '12,3\n-1,1\n'
+w plus_sum.csv '12,3\n12,+3\n'
+w wrong_sum.csv '12,3\n45,9\n12,4\n'
+w one_field.csv '12,3\n12\n'
+w three_fields.csv '12,3\n12,3,4\n'
+w empty_fields.csv '12,3\n,\n'
+w header_only.csv 'digits,sum\n'
+w other_header.csv 'digits,total\n12,3\n'
+w blank_lines.csv '\n\n\n'
+w crlf_bad.csv '12,3\r\n45,9\r\n1x,1\r\n'
+w crlf.csv '12,3\r\n45,9\r\n11,2\r\n'
+w open_quote.csv '12,3\n"12,3\n'
+w mid_quote.csv '12,3\n"1"2,3\n'
+w nul.csv '12,3\n12,3\0junk\n'
+w nul_digits.csv '12,3\n1\0002,3\n'
+w binary.csv '12,3\n\xff\xfe,1\n'
+w bom.csv '\xef\xbb\xbf12,3\n'
+w escape.csv '12,3\n\x1b[31m,1\n'
+w no_final_newline.csv '12,3\n45,9\n12,4'
+{ printf '12,3\n'; head -c 100000 /dev/zero | tr '\0' 1; printf ',3\n'; } >"$F/long_line.csv"
+cp "$F/d.csv" "$F/fifo_source.csv"
+# Base runs, tiny and quick; digitsum with three epochs for three metrics rows.
+quick=(--quiet --threads 1)
+"$bin/l1norm" --max-steps 50 "${quick[@]}" --run-dir "$B/l1" >/dev/null || fail "base run l1norm failed"
+adding_args=(--T 10 --hidden 4 --steps 20 --eval-every 10 --test-size 16 --train-size 64 "${quick[@]}")
+"$bin/adding" "${adding_args[@]}" --run-dir "$B/add" >/dev/null || fail "base run adding failed"
+"$bin/adding" "${adding_args[@]}" --model lstm --run-dir "$B/add_lstm" >/dev/null || fail "base run adding lstm failed"
+"$bin/adding" "${adding_args[@]}" --optim sgd --lr 0.01 --run-dir "$B/add_sgd" >/dev/null || fail "base run adding sgd failed"
+"$bin/digitsum" train --data "$F/d.csv" --hidden 8 --epochs 3 "${quick[@]}" --run-dir "$B/ds" >/dev/null ||
+  fail "base run digitsum failed"
+"$bin/digitsum" train --data "$F/d.csv" --model rnn --hidden 8 --epochs 1 "${quick[@]}" --run-dir "$B/ds_rnn" >/dev/null ||
+  fail "base run digitsum rnn failed"
+
+# --------------------------------------------------------------- the table
+# CATEGORY | TOKEN | PREPARATION (bash, or -) | PROGRAM ARGS (bash words)
+# $F: fixtures, $B: base runs; $R, $M and $FIFO come from the preparation.
+# `other` before the program runs it as another user (nobody, as root).
+# l1norm, adding and `digitsum train` resume with $l1 $add $ds (--resume $R
+# = $C/run, and quick flags); $predict and $score are digitsum predict and eval.
+l1="l1norm --resume $C/run --quiet --threads 1"
+add="adding --resume $C/run --quiet --threads 1"
+ds="digitsum train --resume $C/run --quiet --threads 1"
+predict='digitsum predict --hidden 8'
+score="digitsum eval --hidden 8 --data $F/d.csv"
+table=$(cat <<'EOF'
+flags | unknown flag '--bogus' | - | l1norm --bogus
+flags | --lr needs a value | - | l1norm --lr
+flags | --lr needs a value (got the flag '--quiet') | - | l1norm --lr --quiet
+flags | --run-dir needs a value | - | l1norm --run-dir --quiet
+flags | --resume needs a value | - | l1norm --resume --max-steps 5
+flags | --lr: 'abc' | - | l1norm --lr abc
+flags | --lr: 'nan' | - | l1norm --lr nan
+flags | --lr: 'inf' | - | l1norm --lr inf
+flags | --lr: '-inf' | - | l1norm --lr -inf
+flags | --lr: '' | - | l1norm --lr ''
+flags | --lr: '' | - | l1norm --lr=
+flags | --lr: '0' must be > 0 | - | l1norm --lr 0
+flags | --lr: '-1' | - | l1norm --lr -1
+flags | --lr: '1e400' | - | l1norm --lr 1e400
+flags | --lr: '1e-400' must be > 0 | - | l1norm --lr 1e-400
+flags | --lr: '1?2' | - | l1norm --lr $'1\n2'
+flags | --batch: '0' | - | l1norm --batch 0
+flags | --batch: '-3' | - | l1norm --batch -3
+flags | --batch: '99999999999999999999' must be >= 1 and <= 1048576 | - | l1norm --batch 99999999999999999999
+flags | --batch: '1.5' is not an integer | - | l1norm --batch 1.5
+flags | --batch: '1e3' is not an integer | - | l1norm --batch 1e3
+flags | --batch: '0x10' is not an integer | - | l1norm --batch 0x10
+flags | --batch: '' | - | l1norm --batch=
+flags | --max-steps: '1e30' | - | l1norm --max-steps 1e30
+flags | --max-steps: '1000000001' | - | l1norm --max-steps 1000000001
+flags | --max-len: '0' | - | l1norm --max-len 0
+flags | --test-len: '100000001' | - | l1norm --test-len 100000001
+flags | --seed: '-1' | - | l1norm --seed -1
+flags | --seed: '4294967296' must be >= 0 and <= 4294967295 | - | l1norm --seed 4294967296
+flags | --threads: '65' | - | l1norm --threads 65
+flags | --checkpoint-every: '0' | - | l1norm --checkpoint-every 0
+flags | --bias-tolerance: 'nan' | - | l1norm --bias-tolerance nan
+flags | --quiet takes no value | - | l1norm --quiet=1
+flags | --bias takes no value | - | l1norm --bias=
+flags | unexpected argument 'extra' | - | l1norm extra
+flags | unexpected argument '--' | - | l1norm --
+flags | unexpected argument '-x' | - | l1norm -x
+flags | --init: the value is empty | - | l1norm --init ''
+flags | --init: w_hh is missing | - | l1norm --init w_ih=1
+flags | --init: 'w_ih=nan' | - | l1norm --init w_ih=nan,w_hh=1
+flags | --init: 'w_ih=1e39' is beyond the range of a float | - | l1norm --init w_ih=1e39,w_hh=1
+flags | --init: w_ih is given twice | - | l1norm --init=w_ih=1,w_hh=1,w_ih=2
+flags | --init: b_ih needs --bias | - | l1norm --init w_ih=1,w_hh=1,b_ih=0,b_hh=0
+flags | --init: 'w_ih=?[31m' | - | l1norm --init $'w_ih=\e[31m,w_hh=1'
+flags | --run-dir: not with --resume | - | l1norm --run-dir $C/x --resume $B/l1
+flags | out of memory | - | l1norm --batch 1048576 --max-len 1048576
+flags | unknown flag '--bogus' | - | adding --bogus
+flags | --T needs a value | - | adding --T
+flags | --T: '1e9' is not an integer | - | adding --T 1e9
+flags | --T: '1000000000' must be >= 2 and <= 100000 | - | adding --T 1000000000
+flags | --T: '1' | - | adding --T 1
+flags | --hidden: '100000' | - | adding --hidden 100000
+flags | --hidden: '0' | - | adding --hidden 0
+flags | --steps: '1e30' | - | adding --steps 1e30
+flags | --steps: '0' | - | adding --steps 0
+flags | --steps: '-5' | - | adding --steps -5
+flags | --steps: '' | - | adding --steps=
+flags | --batch: '99999999999999999999' | - | adding --batch 99999999999999999999
+flags | --batch: '65537' | - | adding --batch 65537
+flags | --lr: 'nan' | - | adding --lr nan
+flags | --lr: 'inf' | - | adding --lr inf
+flags | --clip: '0' | - | adding --clip 0
+flags | --clip: 'nan' | - | adding --clip nan
+flags | --identity-scale: '11' | - | adding --identity-scale 11
+flags | --forget-bias: 'inf' | - | adding --forget-bias inf
+flags | --stop-below: '-1' | - | adding --stop-below -1
+flags | --epochs: '-1' | - | adding --epochs -1
+flags | --eval-every: '0' | - | adding --eval-every 0
+flags | --train-size: '0' | - | adding --train-size 0
+flags | --test-size: '1e9' | - | adding --test-size 1e9
+flags | --model: the value is empty | - | adding --model ''
+flags | --model: the value is empty | - | adding --model=
+flags | --model: 'gru2' is not one of irnn, rnn-tanh, lstm, gru | - | adding --model gru2
+flags | --model: 'IRNN' | - | adding --model IRNN
+flags | --model: 'lstm?' | - | adding --model $'lstm\n'
+flags | --optim: 'rmsprop' is not one of adam, sgd | - | adding --optim rmsprop
+flags | --optim: the value is empty | - | adding --optim=
+flags | --resume: the value is empty | - | adding --resume ''
+flags | out of memory | - | adding --batch 65536 --T 100000
+flags | out of memory for 1000000000 examples | - | adding --train-size 1000000000
+flags | give a command | - | digitsum
+flags | unknown command 'frob' | - | digitsum frob
+flags | unknown command '--bogus' | - | digitsum --bogus
+flags | unknown command 'TRAIN' | - | digitsum TRAIN
+flags | --out is required | - | digitsum gen-data
+flags | --out needs a value | - | digitsum gen-data --out
+flags | --out: the value is empty | - | digitsum gen-data --out ''
+flags | --len: '0' | - | digitsum gen-data --len 0 --out $C/x.csv
+flags | --len: '33' | - | digitsum gen-data --len 33 --sample 5 --out $C/x.csv
+flags | --len 8: all sequences would be 10^8 rows; use --sample N | - | digitsum gen-data --len 8 --out $C/x.csv
+flags | --sample: '-1' | - | digitsum gen-data --sample -1 --out $C/x.csv
+flags | --sample: '1000000001' | - | digitsum gen-data --sample 1000000001 --out $C/x.csv
+flags | out of memory for 1000000000 rows | - | digitsum gen-data --sample 1000000000 --len 4 --out $C/x.csv
+flags | --seed: '-1' | - | digitsum gen-data --seed -1 --sample 5 --out $C/x.csv
+flags | --only takes no value | - | digitsum gen-data --only=1 --out $C/x.csv
+flags | unexpected argument 'extra' | - | digitsum gen-data --out $C/x.csv extra
+flags | --data is required | - | digitsum train
+flags | --data needs a value | - | digitsum train --data
+flags | --data needs a value (got the flag '--epochs') | - | digitsum train --data --epochs 1
+flags | --epochs: '0' | - | digitsum train --data $F/d.csv --epochs 0
+flags | --epochs: '1e30' | - | digitsum train --data $F/d.csv --epochs 1e30
+flags | --hidden: '100000' | - | digitsum train --data $F/d.csv --hidden 100000
+flags | --batch: '4097' | - | digitsum train --data $F/d.csv --batch 4097
+flags | --lr: 'nan' | - | digitsum train --data $F/d.csv --lr nan
+flags | --lr: 'inf' | - | digitsum train --data $F/d.csv --lr inf
+flags | --weight-decay: 'inf' | - | digitsum train --data $F/d.csv --weight-decay inf
+flags | --weight-decay: '-1' | - | digitsum train --data $F/d.csv --weight-decay -1
+flags | --split: '0' | - | digitsum train --data $F/d.csv --split 0
+flags | --split 1 leaves 100 training and 0 validation rows | - | digitsum train --data $F/d.csv --split 1
+flags | --split: 'nan' | - | digitsum train --data $F/d.csv --split nan
+flags | --model: 'gru' is not one of rnn, lstm | - | digitsum train --data $F/d.csv --model gru
+flags | --model: the value is empty | - | digitsum train --data $F/d.csv --model ''
+flags | --threads: '65' | - | digitsum train --data $F/d.csv --threads 65
+flags | --checkpoint-every: '0' | - | digitsum train --data $F/d.csv --checkpoint-every 0
+flags | --run-dir: not with --resume | - | digitsum train --run-dir $C/x --resume $B/ds
+flags | --checkpoint is required | - | digitsum predict 12
+flags | give digit sequences | - | digitsum predict --checkpoint $B/ds/model.safetensors --hidden 8
+flags | --hidden: '0' | - | digitsum predict --checkpoint $B/ds/model.safetensors --hidden 0 12
+flags | --hidden: '100000' | - | digitsum predict --checkpoint $B/ds/model.safetensors --hidden 100000 12
+flags | --model: 'gru' | - | digitsum predict --checkpoint $B/ds/model.safetensors --model gru 12
+flags | '12a': 'a' at position 3 is not a digit | - | $predict --checkpoint $B/ds/model.safetensors 12a
+flags | '': a sequence has 0 digits | - | $predict --checkpoint $B/ds/model.safetensors ''
+flags | a sequence has 33 digits | - | $predict --checkpoint $B/ds/model.safetensors 123456789012345678901234567890123
+flags | '-5': '-' at position 1 | - | $predict --checkpoint $B/ds/model.safetensors -5
+flags | '1?2': byte 0x0a at position 2 | - | $predict --checkpoint $B/ds/model.safetensors $'1\n2'
+flags | stdin:2: '3x': 'x' at position 2 | stdin=$'12\n3x\n45\n' | $predict --checkpoint $B/ds/model.safetensors -
+flags | unknown flag '--bogus' | - | digitsum predict --bogus
+flags | --checkpoint and --data are required | - | digitsum eval --checkpoint $B/ds/model.safetensors
+flags | --hidden: '-1' | - | $score --checkpoint $B/ds/model.safetensors --hidden -1
+flags | unexpected argument 'x' | - | $score --checkpoint $B/ds/model.safetensors x
+files | nowhere/checkpoint.safetensors: cannot open: No such file | - | l1norm --resume $F/nowhere
+files | empty_run/checkpoint.safetensors: cannot open: No such file | - | l1norm --resume $F/empty_run
+files | d.csv/checkpoint.safetensors: cannot open: Not a directory | - | l1norm --resume $F/d.csv
+files | dir_checkpoint/checkpoint.safetensors: is a directory | - | l1norm --resume $F/dir_checkpoint
+files | fifo_checkpoint/checkpoint.safetensors: is something else, not a regular file | - | l1norm --resume $F/fifo_checkpoint
+files | empty_checkpoint/checkpoint.safetensors: file is empty | - | l1norm --resume $F/empty_checkpoint
+files | checkpoint.safetensors: cannot open: Permission denied | copy_run l1; chmod 000 $R/checkpoint.safetensors | other $l1
+files | metrics.csv: cannot open: Permission denied | copy_run l1; chmod 000 $R/metrics.csv | other $l1
+files | Permission denied | copy_run l1; chmod 555 $R | other $l1
+files | d.csv exists and is not a directory | - | l1norm --run-dir $F/d.csv
+files | cannot create directory | - | l1norm --run-dir $F/nowhere/run
+files | readonly/run: Permission denied | - | other l1norm --run-dir $F/readonly/run
+files | already holds a run (metrics.csv) | - | l1norm --run-dir $B/l1
+files | nowhere/checkpoint.safetensors: cannot open: No such file | - | adding --resume $F/nowhere
+files | empty_run/checkpoint.safetensors: cannot open | - | adding --resume $F/empty_run
+files | dir_checkpoint/checkpoint.safetensors: is a directory | - | adding --resume $F/dir_checkpoint
+files | empty_checkpoint/checkpoint.safetensors: file is empty | - | adding --resume $F/empty_checkpoint
+files | checkpoint.safetensors: cannot open: Permission denied | copy_run add; chmod 000 $R/checkpoint.safetensors | other $add
+files | Permission denied | copy_run add; chmod 555 $R | other $add
+files | d.csv exists and is not a directory | - | adding --run-dir $F/d.csv
+files | already holds a run (metrics.csv) | - | adding --run-dir $B/add
+files | nowhere/checkpoint.safetensors: cannot open: No such file | - | digitsum train --resume $F/nowhere
+files | empty_run/checkpoint.safetensors: cannot open | - | digitsum train --resume $F/empty_run
+files | dir_checkpoint/checkpoint.safetensors: is a directory | - | digitsum train --resume $F/dir_checkpoint
+files | fifo_checkpoint/checkpoint.safetensors: is something else | - | digitsum train --resume $F/fifo_checkpoint
+files | checkpoint.safetensors: cannot open: Permission denied | copy_run ds; chmod 000 $R/checkpoint.safetensors | other $ds
+files | Permission denied | copy_run ds; chmod 555 $R | other $ds
+files | d.csv exists and is not a directory | - | digitsum train --data $F/d.csv --run-dir $F/d.csv
+files | already holds a run (metrics.csv) | - | digitsum train --data $F/d.csv --run-dir $B/ds
+files | nowhere.csv: cannot open: No such file | - | digitsum train --data $F/nowhere.csv
+files | dir: cannot read: Is a directory | - | digitsum train --data $F/dir
+files | empty.csv: no data rows | - | digitsum train --data $F/empty.csv
+files | unreadable.csv: cannot open: Permission denied | - | other digitsum train --data $F/unreadable.csv
+files | fifo.csv:2: 'x' at position 2 is not a digit | fifo $'12,3\n1x,1\n' | digitsum train --data $FIFO
+files | fifo.csv:2: | fifo $'12,3\n1x,1\n' | $score --checkpoint $B/ds/model.safetensors --data $FIFO
+files | nowhere.csv: cannot open | - | $score --checkpoint $B/ds/model.safetensors --data $F/nowhere.csv
+files | dir: cannot read: Is a directory | - | $score --checkpoint $B/ds/model.safetensors --data $F/dir
+files | empty.csv: no data rows | - | $score --checkpoint $B/ds/model.safetensors --data $F/empty.csv
+files | unreadable.csv: cannot open: Permission denied | - | other $score --checkpoint $B/ds/model.safetensors --data $F/unreadable.csv
+files | nowhere.safetensors: cannot open: No such file | - | $score --checkpoint $F/nowhere.safetensors
+files | dir: is a directory, not a regular file | - | $score --checkpoint $F/dir
+files | empty.csv: file is empty | - | $score --checkpoint $F/empty.csv
+files | fifo: is something else, not a regular file | - | $predict --checkpoint $F/fifo 12
+files | nowhere.safetensors: cannot open: No such file | - | $predict --checkpoint $F/nowhere.safetensors 12
+files | dir: is a directory, not a regular file | - | $predict --checkpoint $F/dir 12
+files | d.csv: header length | - | $predict --checkpoint $F/d.csv 12
+files | unreadable.csv: cannot open: Permission denied | - | other $predict --checkpoint $F/unreadable.csv 12
+files | --out $F/dir: is a directory, not a regular file | - | digitsum gen-data --len 2 --out $F/dir
+files | is a directory, not a regular file | - | digitsum gen-data --len 2 --out $F/dir/
+files | --out $F/fifo: is something else, not a regular file | - | digitsum gen-data --len 2 --out $F/fifo
+files | nowhere/x.csv: cannot create: No such file or directory | - | digitsum gen-data --len 2 --out $F/nowhere/x.csv
+files | readonly/x.csv: cannot create: Permission denied | - | other digitsum gen-data --len 2 --out $F/readonly/x.csv
+csv | nan_digits.csv:2: 'n' at position 1 is not a digit | - | digitsum train --data $F/nan_digits.csv
+csv | nan_sum.csv:2: the sum of '12' is 3, not 'nan' | - | digitsum train --data $F/nan_sum.csv
+csv | inf_sum.csv:2: | - | digitsum train --data $F/inf_sum.csv
+csv | huge_sum.csv:2: | - | digitsum train --data $F/huge_sum.csv
+csv | huge_digits.csv:2: a sequence has 35 digits | - | digitsum train --data $F/huge_digits.csv
+csv | letter.csv:2: 'a' at position 2 | - | digitsum train --data $F/letter.csv
+csv | negative.csv:2: '-' at position 1 | - | digitsum train --data $F/negative.csv
+csv | plus_sum.csv:2: | - | digitsum train --data $F/plus_sum.csv
+csv | wrong_sum.csv:3: the sum of '12' is 3, not '4' | - | digitsum train --data $F/wrong_sum.csv
+csv | one_field.csv:2: | - | digitsum train --data $F/one_field.csv
+csv | three_fields.csv:2: | - | digitsum train --data $F/three_fields.csv
+csv | empty_fields.csv:2: | - | digitsum train --data $F/empty_fields.csv
+csv | header_only.csv: no data rows | - | digitsum train --data $F/header_only.csv
+csv | other_header.csv:1: | - | digitsum train --data $F/other_header.csv
+csv | blank_lines.csv: no data rows | - | digitsum train --data $F/blank_lines.csv
+csv | crlf_bad.csv:3: 'x' at position 2 | - | digitsum train --data $F/crlf_bad.csv
+csv | =ok | - | $score --checkpoint $B/ds/model.safetensors --data $F/crlf.csv
+csv | open_quote.csv:2: | - | digitsum train --data $F/open_quote.csv
+csv | mid_quote.csv:2: | - | digitsum train --data $F/mid_quote.csv
+csv | long_line.csv:2: | - | digitsum train --data $F/long_line.csv
+csv | nul.csv:2: | - | digitsum train --data $F/nul.csv
+csv | nul_digits.csv:2: | - | digitsum train --data $F/nul_digits.csv
+csv | binary.csv:2: byte 0xff at position 1 | - | digitsum train --data $F/binary.csv
+csv | bom.csv:1: byte 0xef at position 1 | - | digitsum train --data $F/bom.csv
+csv | escape.csv:2: byte 0x1b at position 1 | - | digitsum train --data $F/escape.csv
+csv | no_final_newline.csv:3: | - | digitsum train --data $F/no_final_newline.csv
+csv | nan_sum.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/nan_sum.csv
+csv | open_quote.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/open_quote.csv
+csv | long_line.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/long_line.csv
+csv | nul.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/nul.csv
+csv | header_only.csv: no data rows | - | $score --checkpoint $B/ds/model.safetensors --data $F/header_only.csv
+model | file is truncated: 4 bytes | model ds/model.safetensors trunc prefix | $predict --checkpoint $M 12
+model | header length | model ds/model.safetensors trunc header | $predict --checkpoint $M 12
+model | (file truncated or corrupt) | model ds/model.safetensors trunc data | $predict --checkpoint $M 12
+model | linear.bias' has data_offsets | model ds/model.safetensors trunc last | $score --checkpoint $M
+model | is more than the | model ds/model.safetensors flip prefix:2 0x01 | $predict --checkpoint $M 12
+model | over the limit | model ds/model.safetensors flip prefix:7 0x80 | $predict --checkpoint $M 12
+model | header is not valid JSON | model ds/model.safetensors flip header:0 0xff | $predict --checkpoint $M 12
+model | header is not valid JSON | model ds/model.safetensors replace '"dtype"' '"dtype ' | $predict --checkpoint $M 12
+model | tensor 'linear.bias' has shape [22] | model ds/model.safetensors replace '[12]' '[22]' | $predict --checkpoint $M 12
+model | tensor '__m?tadata__' has no dtype string | model ds/model.safetensors replace __metadata__ $'__m\x85tadata__' | $predict --checkpoint $M 12
+model | 8 trailing bytes | model ds/model.safetensors append 'trailing' | $predict --checkpoint $M 12
+model | dtype F16; only F32 | model ds/model.safetensors dtype linear.bias F16 | $predict --checkpoint $M 12
+model | ~ | model ds/model.safetensors flip data:lstm.weight_hh:3 0x80 | $predict --checkpoint $M 12
+model | ~ | model ds/model.safetensors flip data:linear.weight:2 0x10 | $score --checkpoint $M
+model | value of lstm.weight_hh[0] is nan | model ds/model.safetensors tensor lstm.weight_hh nan | $predict --checkpoint $M 12
+model | value of linear.bias[0] is inf | model ds/model.safetensors tensor linear.bias inf | $score --checkpoint $M
+model | tensor 'rnn.weight_ih' is missing | - | $predict --checkpoint $B/ds/model.safetensors --model rnn 12
+model | tensor 'lstm.weight_ih' is missing | - | $predict --checkpoint $B/ds_rnn/model.safetensors 12
+model | tensor 'lstm.weight_ih' has shape [32, 12], expected [36, 12] | - | digitsum predict --checkpoint $B/ds/model.safetensors --hidden 9 12
+model | tensor 'rnn.weight_ih' has shape | - | $score --checkpoint $B/ds_rnn/model.safetensors --model rnn --hidden 16
+model | tensor 'lstm.weight_ih' is missing | - | $predict --checkpoint $B/l1/model.safetensors 12
+model | tensor 'lstm.weight_ih' has shape [16, 2], expected [16, 12] | - | digitsum predict --checkpoint $B/add_lstm/model.safetensors --hidden 4 12
+model | tensor 'lstm.weight_ih' is missing | - | $predict --checkpoint $B/add/checkpoint.safetensors 12
+checkpoint | file is truncated | edit_run l1 trunc prefix | $l1
+checkpoint | header length | edit_run l1 trunc header | $l1
+checkpoint | (file truncated or corrupt) | edit_run l1 trunc data | $l1
+checkpoint | train.recent_loss' has data_offsets | edit_run l1 trunc last | $l1
+checkpoint | is more than the | edit_run l1 flip prefix:2 0x01 | $l1
+checkpoint | over the limit | edit_run l1 flip prefix:6 0x01 | $l1
+checkpoint | header is not valid JSON (error near byte 0 | edit_run l1 flip header:0 0x01 | $l1
+checkpoint | c/run | edit_run l1 flip header:20 0x80 | $l1
+checkpoint | ~ | edit_run l1 flip data:rnn.weight_hh:3 0x80 | $l1
+checkpoint | ~ | edit_run l1 flip data:train.recent_loss:399 0x40 | $l1
+checkpoint | value of rnn.weight_hh[0] is nan | edit_run l1 tensor rnn.weight_hh nan | $l1
+checkpoint | value of rnn.weight_ih[0] is inf | edit_run l1 tensor rnn.weight_ih inf | $l1
+checkpoint | moments | edit_run l1 tensor optimizer.exp_avg_sq -1 | $l1
+checkpoint | train.step -5 is negative | edit_run l1 meta train.step -5 | $l1
+checkpoint | metadata 'train.step' is 'abc', not an integer | edit_run l1 meta train.step abc | $l1
+checkpoint | 'train.step' is '99999999999999999999', not an integer | edit_run l1 meta train.step 99999999999999999999 | $l1
+checkpoint | metadata 'train.step' is missing | edit_run l1 nometa train.step | $l1
+checkpoint | before the checkpoint's step 1000000 | edit_run l1 meta train.step 1000000 | $l1
+checkpoint | 'train.rng.data' is '1,2', not STATE,INCREMENT (odd) | edit_run l1 meta train.rng.data 1,2 | $l1
+checkpoint | 'train.rng.data' is 'x' | edit_run l1 meta train.rng.data x | $l1
+checkpoint | 'train.rng.data' is '1,3,5' | edit_run l1 meta train.rng.data 1,3,5 | $l1
+checkpoint | saved setting: --lr: 'abc' is not a finite number | edit_run l1 meta lr abc | $l1
+checkpoint | saved setting: --lr: 'nan' | edit_run l1 meta lr nan | $l1
+checkpoint | saved setting: --lr: '1?2' holds a control character | edit_run l1 meta lr $'1\n2' | $l1
+checkpoint | saved setting: --init: 'w_ih=1?,w_hh=1' holds a control character | edit_run l1 meta init $'w_ih=1\n,w_hh=1' | $l1
+checkpoint | saved setting: --seed: '-1' | edit_run l1 meta seed -1 | $l1
+checkpoint | saved setting: --bias: '2' is not 0 or 1 | edit_run l1 meta bias 2 | $l1
+checkpoint | saved setting: --max-steps: '1e30' | edit_run l1 meta max_steps 1e30 | $l1
+checkpoint | was made with initial_w_ih=1?2 | edit_run l1 meta initial_w_ih $'1\n2' | $l1
+checkpoint | is a 'adding' checkpoint, not one of l1norm | edit_run l1 meta demo adding | $l1
+checkpoint | is a 'l1?norm' checkpoint | edit_run l1 meta demo $'l1\nnorm' | $l1
+checkpoint | is not a training checkpoint | edit_run l1 nometa demo | $l1
+checkpoint | holds 'sgd' state, not adam | edit_run l1 meta optimizer sgd | $l1
+checkpoint | holds 'adam?' state, not adam | edit_run l1 meta optimizer $'adam\e' | $l1
+checkpoint | optimizer.step -1 is negative | edit_run l1 meta optimizer.step -1 | $l1
+checkpoint | --lr 0.01: the run in | copy_run l1 | $l1 --lr 0.01
+checkpoint | is a 'adding' checkpoint, not one of l1norm | copy_run add | $l1
+checkpoint | is a 'digitsum' checkpoint, not one of l1norm | copy_run ds | $l1
+checkpoint | file is truncated | edit_run add trunc prefix | $add
+checkpoint | header length | edit_run add trunc header | $add
+checkpoint | (file truncated or corrupt) | edit_run add trunc data | $add
+checkpoint | is more than the | edit_run add flip prefix:2 0x01 | $add
+checkpoint | header is not valid JSON (error near byte 0 | edit_run add flip header:0 0x01 | $add
+checkpoint | c/run | edit_run add flip header:40 0x80 | $add
+checkpoint | ~ | edit_run add flip data:rnn.weight_hh:3 0x80 | $add
+checkpoint | ~ | edit_run add flip data:optimizer.exp_avg:3 0x01 | $add
+checkpoint | value of rnn.weight_hh[0] is nan | edit_run add tensor rnn.weight_hh nan | $add
+checkpoint | value of linear.bias[0] is -inf | edit_run add tensor linear.bias -inf | $add
+checkpoint | moments is inf | edit_run add tensor optimizer.exp_avg inf | $add
+checkpoint | train.step -5 or train.position | edit_run add meta train.step -5 | $add
+checkpoint | metadata 'train.step' is 'abc' | edit_run add meta train.step abc | $add
+checkpoint | train.position -1 is out of range | edit_run add meta train.position -1 | $add
+checkpoint | train.position 9999 is out of range | edit_run add meta train.position 9999 | $add
+checkpoint | metadata 'train.stopped_early' is 'x' | edit_run add meta train.stopped_early x | $add
+checkpoint | 'train.rng.order' is '1,2' | edit_run add meta train.rng.order 1,2 | $add
+checkpoint | metadata 'train.rng.order' is missing | edit_run add nometa train.rng.order | $add
+checkpoint | saved setting: --T: '1e9' | edit_run add meta T 1e9 | $add
+checkpoint | saved setting: --hidden: '100000' | edit_run add meta hidden 100000 | $add
+checkpoint | tensor 'rnn.weight_ih' has shape [4, 2], expected [16, 2] | edit_run add meta hidden 16 | $add
+checkpoint | tensor 'lstm.weight_ih' is missing | edit_run add meta model lstm | $add
+checkpoint | tensor 'rnn.weight_ih' is missing | edit_run add_lstm meta model irnn | $add
+checkpoint | saved setting: --model: 'lstm?x' holds a control character | edit_run add meta model $'lstm\nx' | $add
+checkpoint | --model: 'gru2' | edit_run add meta model gru2 | $add
+checkpoint | holds 'adam' state, not sgd | edit_run add meta optim sgd | $add
+checkpoint | holds 'sgd' state, not adam | edit_run add_sgd meta optim adam | $add
+checkpoint | --model irnn: the run in | copy_run add_lstm | $add --model irnn
+checkpoint | --hidden 5: the run in | copy_run add | $add --hidden 5
+checkpoint | --T 11: the run in | copy_run add | $add --T=11
+checkpoint | is a 'digitsum' checkpoint, not one of adding | copy_run ds | $add
+checkpoint | is a 'l1norm' checkpoint, not one of adding | copy_run l1 | $add
+checkpoint | file is truncated | edit_run ds trunc prefix | $ds
+checkpoint | header length | edit_run ds trunc header | $ds
+checkpoint | (file truncated or corrupt) | edit_run ds trunc data | $ds
+checkpoint | over the limit | edit_run ds flip prefix:5 0x10 | $ds
+checkpoint | header is not valid JSON (error near byte 0 | edit_run ds flip header:0 0x01 | $ds
+checkpoint | c/run | edit_run ds flip header:100 0x80 | $ds
+checkpoint | ~ | edit_run ds flip data:lstm.bias_ih:3 0x80 | $ds
+checkpoint | ~ | edit_run ds flip data:optimizer.exp_avg_sq:3 0x80 | $ds
+checkpoint | value of lstm.bias_ih[0] is -inf | edit_run ds tensor lstm.bias_ih -inf | $ds
+checkpoint | value of linear.weight[0] is nan | edit_run ds tensor linear.weight nan | $ds
+checkpoint | moments | edit_run ds tensor optimizer.exp_avg_sq nan | $ds
+checkpoint | train.epoch -5 is out of range | edit_run ds meta train.epoch -5 | $ds
+checkpoint | train.epoch 4 is out of range | edit_run ds meta train.epoch 4 | $ds
+checkpoint | metadata 'train.epoch' is '' | edit_run ds meta train.epoch '' | $ds
+checkpoint | does not reach the saved data order | edit_run ds meta train.epoch 2 | $ds
+checkpoint | 'train.rng.order' is 'x' | edit_run ds meta train.rng.order x | $ds
+checkpoint | does not reach the saved data order | edit_run ds meta train.rng.order 1,3 | $ds
+checkpoint | saved setting: --lr: 'abc' | edit_run ds meta lr abc | $ds
+checkpoint | saved setting: --split: '2' | edit_run ds meta split 2 | $ds
+checkpoint | saved setting: --data: the value is empty | edit_run ds meta data '' | $ds
+checkpoint | nowhere.csv: cannot open | edit_run ds meta data $F/nowhere.csv | $ds
+checkpoint | saved setting: --data: | edit_run ds meta data $'/tmp/x\n.csv' | $ds
+checkpoint | tensor 'rnn.weight_ih' is missing | edit_run ds meta model rnn | $ds
+checkpoint | --model: 'gru' is not one of rnn, lstm | edit_run ds meta model gru | $ds
+checkpoint | tensor 'lstm.weight_ih' has shape [32, 12], expected [64, 12] | edit_run ds meta hidden 16 | $ds
+checkpoint | crlf.csv does not reach the saved data order | edit_run ds meta data $F/crlf.csv | $ds
+checkpoint | --data $F/crlf.csv: the run in | copy_run ds | $ds --data $F/crlf.csv
+checkpoint | --hidden 16: the run in | copy_run ds | $ds --hidden 16
+checkpoint | is a 'l1norm' checkpoint, not one of digitsum | copy_run l1 | $ds
+checkpoint | is a 'adding' checkpoint, not one of digitsum | copy_run add_lstm | $ds
+metrics | line 4: step '2' is not an integer above the previous row's | metrics l1 swap | $l1
+metrics | the header's column 2 is 'lost', expected 'loss' | metrics l1 header | $l1
+metrics | line 2 has 5 fields, expected 4 | metrics l1 extra-column | $l1
+metrics | line 2: step 'x' | metrics l1 step-not-number | $l1
+metrics | metrics.csv: no header line | metrics l1 empty | $l1
+metrics | metrics.csv: cannot open: No such file | metrics l1 missing | $l1
+metrics | metrics.csv: cannot read: Is a directory | metrics l1 directory | $l1
+metrics | line 52: step '1' | metrics l1 duplicate | $l1
+metrics | ends at step 49, before the checkpoint's step 50 | metrics l1 last-row-gone | $l1
+metrics | has no rows, but the checkpoint is at step 50 | metrics l1 header-only | $l1
+metrics | the header's column 1 is 'st?ep' | metrics l1 newline-in-header | $l1
+metrics | metrics.csv: | metrics l1 open-quote | $l1
+metrics | =ok | metrics l1 crlf | $l1
+metrics | line 4: step '1' | metrics add swap | $add
+metrics | the header's column 2 is 'lost' | metrics add header | $add
+metrics | line 2 has 5 fields | metrics add extra-column | $add
+metrics | metrics.csv: no header line | metrics add empty | $add
+metrics | metrics.csv: cannot open | metrics add missing | $add
+metrics | before the checkpoint's step 20 | metrics add last-row-gone | $add
+metrics | has no rows | metrics add header-only | $add
+metrics | metrics.csv: | metrics add open-quote | $add
+metrics | line 4: step '2' | metrics ds swap | $ds
+metrics | the header's column 2 is 'lost' | metrics ds header | $ds
+metrics | line 2 has 6 fields, expected 5 | metrics ds extra-column | $ds
+metrics | metrics.csv: no header line | metrics ds empty | $ds
+metrics | metrics.csv: cannot open | metrics ds missing | $ds
+metrics | metrics.csv: cannot read: Is a directory | metrics ds directory | $ds
+metrics | line 5: step '1' | metrics ds duplicate | $ds
+metrics | ends at step 2, before the checkpoint's step 3 | metrics ds last-row-gone | $ds
+metrics | has no rows, but the checkpoint is at step 3 | metrics ds header-only | $ds
+metrics | the header's column 1 is 'st?ep' | metrics ds newline-in-header | $ds
+EOF
+)
+
+# ------------------------------------------------------------ the loop
+# Forks are slow here (about 10 ms), so the loop makes few: builtins for
+# the checks, one `find` a case for what changed.
+trim() { # trim NAME: strips the variable's surrounding whitespace
+  local -n v=$1
+  v=${v#"${v%%[![:space:]]*}"}
+  v=${v%"${v##*[![:space:]]}"}
+}
+[ "$vmem" = unlimited ] || ulimit -v "$vmem"
+cd "$work" || exit 1
+declare -A count
+n_cases=0 skipped=0
+while IFS='|' read -r category token prep command; do
+  trim category && trim token && trim prep && trim command
+  [ -z "$category" ] && continue
+  n_cases=$((n_cases + 1))
+  R= M= FIFO= stdin= changed= code=1
+  [ "$prep" = - ] || eval "$prep" </dev/null || fail "[$category] $command: the preparation '$prep' failed"
+  eval "set -- $command"
+  runner=()
+  if [ "$1" = other ]; then
+    shift
+    runner=("${as_other[@]}")
+  fi
+  if [ "${runner[*]}" = skip ] || { [ "$vmem" = unlimited ] && [[ $token == *"out of memory"* ]]; }; then
+    skipped=$((skipped + 1))
+  else
+    count[$category]=$((${count[$category]:-0} + 1))
+    program=$1
+    shift
+    printf -v what '%q ' "$@"
+    what="[$category] $program ${what//"$tmp"/\$tmp}"
+    # $log/in, written last before the run, is the mark: whatever changes
+    # under $tmp after it (but in the log, and the FIFOs, which reading
+    # changes), the program changed.
+    printf '%s' "$stdin" >"$log/in"
+    timeout 20 "${runner[@]}" "$bin/$program" "$@" <"$log/in" >"$log/out" 2>"$log/err"
+    code=$?
+    changed=$(find "$tmp" \( -path "$log" -o -type p \) -prune -o -cnewer "$log/in" -print)
+    mapfile -t err <"$log/err"
+    first=${err[0]:-}
+    [ -z "${BAD_INPUT_SHOW:-}" ] || echo "$what-> $code: ${first//"$tmp"/\$tmp}"
+    if [ "$token" = "=ok" ]; then
+      expect "$what exits with 0 (got $code: ${err[*]:0:3})" [ "$code" -eq 0 ]
+    elif [ "${token:0:1}" = "~" ] && [ "$code" -eq 0 ]; then
+      pass # the damage left a valid file, and the program ran on it
+    else
+      token=${token#"~"}
+      token=${token//"\$F"/$F}
+      expect "$what exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
+      if [ "${#err[@]}" -eq 1 ] && [ -n "$first" ] && ! [[ $first =~ [^\ -~] ]]; then pass; else
+        fail "$what prints exactly one line of printable ASCII on stderr (got ${#err[@]} lines):"
+        cat -A "$log/err" | show
+      fi
+      [ -z "$token" ] || expect "$what names '$token': '$first'" [ -n "$first" -a -z "${first##*"$token"*}" ]
+      if [ -z "$changed" ]; then pass; else
+        fail "$what (prepared by '$prep') changes files under \$tmp:"
+        echo "${changed//"$tmp"/\$tmp}" | show
+      fi
+    fi
+  fi
+  # A fresh $C and $work for the next case.
+  if [ "$prep" != - ] || [ -n "$changed" ] || [ "$code" -eq 0 ]; then
+    [[ $prep != *chmod* ]] || chmod -R u+rwX "$C"
+    find "$C" "$work" -mindepth 1 -delete
+  fi
+done <<<"$table"
+leftovers=$(find "$tmp" -name '*.tmp.*')
+expect "no temporary file is left anywhere (${leftovers//"$tmp"/\$tmp})" [ -z "$leftovers" ]
+
+summary_line="$check_name: $n_cases cases:"
+for category in flags files csv model checkpoint metrics; do summary_line+=" $category ${count[$category]:-0}"; done
+[ "$skipped" -gt 0 ] && summary_line+=", $skipped skipped"
+echo "$summary_line"
+finish
