@@ -240,7 +240,7 @@ bench: deps $(BUILD)/libag.a $(PROGRAMS)
 # fuzz/make_seeds.c. A new target: NAME in FUZZ_TARGETS, fuzz/fuzz_NAME.c,
 # fuzz/corpus/NAME/, and a line $(FUZZ_BUILD)/fuzz_NAME: FILE.c for sources
 # beyond the library.
-FUZZ_SECONDS ?= 180
+FUZZ_SECONDS ?= 240
 FUZZ_TARGETS = checkpoint csv metrics
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_BUILD = build-fuzz

@@ -254,18 +254,11 @@ int main(int argc, char **argv) {
     ag_progress_resume_at(&progress, state.step);
     double start = ag_seconds();
     int64_t first_step = state.step;
-    while (state.step < steps && !stopped_early) {
+    while (state.step < steps && !stopped_early && !ag_run_stop_signal()) {
         /* A checkpoint at the start too: a run killed at any moment can go on. */
-        if ((state.step % o.checkpoint_every == 0 && (state.step > first_step || !resume)) || ag_run_stop_signal()) {
-            if (save_checkpoint(run, &model, &opt, &state, stopped_early, o.train_size) != AG_OK)
-                return fail("checkpoint");
-            if (ag_run_stop_signal()) {
-                ag_progress_end(&progress);
-                fprintf(stderr, "adding: %s at step %lld: checkpoint saved; go on with: adding --resume %s\n",
-                        ag_run_stop_signal() == SIGINT ? "SIGINT" : "SIGTERM", (long long)state.step, ag_run_dir(run));
-                return ag_run_close(run) == AG_OK ? 128 + ag_run_stop_signal() : fail("closing the run");
-            }
-        }
+        if (state.step % o.checkpoint_every == 0 && (state.step > first_step || !resume) &&
+            save_checkpoint(run, &model, &opt, &state, stopped_early, o.train_size) != AG_OK)
+            return fail("checkpoint");
         for (int r = 0; r < o.batch; r++) {
             if (state.position == o.train_size) {
                 state.order_rng_before_shuffle = state.order_rng;
@@ -308,13 +301,18 @@ int main(int argc, char **argv) {
     ag_progress_end(&progress);
     double seconds = ag_seconds() - start;
     if (save_checkpoint(run, &model, &opt, &state, stopped_early, o.train_size) != AG_OK) return fail("checkpoint");
-    if (isnan(test_mse)) test_mse = evaluate(ctx, &model, &o, &batch, targets, &baseline);
-
-    if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
-    printf("run: %s\n", ag_run_dir(run));
-    printf("summary: model=%s T=%ld steps=%lld test_mse=%.6g baseline_mse=%.6g seconds=%.2f step_ms=%.3f\n", o.model,
-           o.T, (long long)state.step, test_mse, baseline, seconds,
-           state.step > first_step ? 1e3 * seconds / (double)(state.step - first_step) : 0.0);
+    int stop = ag_run_stop_signal();
+    if (stop) {
+        fprintf(stderr, "adding: %s at step %lld: checkpoint saved; go on with: adding --resume %s\n",
+                stop == SIGINT ? "SIGINT" : "SIGTERM", (long long)state.step, ag_run_dir(run));
+    } else {
+        if (isnan(test_mse)) test_mse = evaluate(ctx, &model, &o, &batch, targets, &baseline);
+        if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
+        printf("run: %s\n", ag_run_dir(run));
+        printf("summary: model=%s T=%ld steps=%lld test_mse=%.6g baseline_mse=%.6g seconds=%.2f step_ms=%.3f\n",
+               o.model, o.T, (long long)state.step, test_mse, baseline, seconds,
+               state.step > first_step ? 1e3 * seconds / (double)(state.step - first_step) : 0.0);
+    }
     ag_status closed = ag_run_close(run);
     free(targets);
     free(order);
@@ -324,5 +322,6 @@ int main(int argc, char **argv) {
     ag_sequence_batch_free(&batch);
     ag_ctx_free(ctx);
     adding_model_free(&model);
-    return closed == AG_OK ? 0 : fail("closing the run");
+    if (closed != AG_OK) return fail("closing the run");
+    return stop ? 128 + stop : 0;
 }

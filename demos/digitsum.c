@@ -328,6 +328,7 @@ static int train(int argc, char **argv) {
     ag_progress_start(&progress, stdout, epochs, 1, quiet);
     ag_progress_resume_at(&progress, first_epoch);
     double start = ag_seconds(), val_loss = NAN, val_acc = NAN, epoch_seconds = 0;
+    int stop = 0;
     for (long epoch = (long)first_epoch + 1; epoch <= epochs; epoch++) {
         double epoch_start = ag_seconds(), loss_sum = 0;
         make_batches(&train_batches, all, n_train, (int)batch_size, false, &order_rng);
@@ -360,7 +361,7 @@ static int train(int argc, char **argv) {
             printf("epoch %ld: loss %.5f  val_loss %.5f  val_acc %.4f  %.2f s\n", epoch, train_loss, val_loss, val_acc,
                    epoch_seconds);
         if (progress.terminal) ag_progress_update(&progress, epoch, train_loss);
-        int stop = ag_run_stop_signal();
+        stop = ag_run_stop_signal();
         if ((epoch % checkpoint_every == 0 || epoch == epochs || stop) &&
             save_checkpoint(run, &model, &adam, epoch, &order_rng) != AG_OK)
             return fail("checkpoint");
@@ -368,16 +369,19 @@ static int train(int argc, char **argv) {
             ag_progress_end(&progress);
             fprintf(stderr, "digitsum train: %s after epoch %ld: checkpoint saved; go on with: digitsum train --resume %s\n",
                     stop == SIGINT ? "SIGINT" : "SIGTERM", epoch, ag_run_dir(run));
-            return ag_run_close(run) == AG_OK ? 128 + stop : fail("closing the run");
+            break;
         }
     }
     ag_progress_end(&progress);
     double seconds = ag_seconds() - start;
-    if (isnan(val_acc) && evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK) return fail("validation");
-    if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
-    printf("run: %s\n", ag_run_dir(run));
-    printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n", model_name,
-           epochs, val_acc, val_loss, seconds, epoch_seconds);
+    if (!stop) {
+        if (isnan(val_acc) && evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK)
+            return fail("validation");
+        if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
+        printf("run: %s\n", ag_run_dir(run));
+        printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n", model_name,
+               epochs, val_acc, val_loss, seconds, epoch_seconds);
+    }
     ag_status closed = ag_run_close(run);
     for (int k = 0; k < 2; k++) {
         batches *b = k ? &val_batches : &train_batches;
@@ -391,7 +395,8 @@ static int train(int argc, char **argv) {
     ag_ctx_free(ctx);
     digitsum_model_free(&model);
     ag_checkpoint_free(resume);
-    return closed == AG_OK ? 0 : fail("closing the run");
+    if (closed != AG_OK) return fail("closing the run");
+    return stop ? 128 + stop : 0;
 }
 
 /* ------------------------------------------------------- predict and eval */

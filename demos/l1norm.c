@@ -260,39 +260,39 @@ int main(int argc, char **argv) {
         converged = has_converged(&model, &state, o.bias, o.bias_tolerance);
         if (state.step % o.checkpoint_every == 0 && save_checkpoint(run, &model, &adam, &state) != AG_OK)
             return fail("checkpoint");
-        if (ag_run_stop_signal()) {
-            ag_progress_end(&progress);
-            if (save_checkpoint(run, &model, &adam, &state) != AG_OK) return fail("checkpoint");
-            fprintf(stderr, "l1norm: %s at step %lld: checkpoint saved; go on with: l1norm --resume %s\n",
-                    signal_name(ag_run_stop_signal()), (long long)state.step, ag_run_dir(run));
-            return ag_run_close(run) == AG_OK ? 128 + ag_run_stop_signal() : fail("closing the run");
-        }
+        if (ag_run_stop_signal()) break;
     }
     ag_progress_end(&progress);
     double train_seconds = ag_seconds() - start;
     if (save_checkpoint(run, &model, &adam, &state) != AG_OK) return fail("checkpoint");
+    int stop = ag_run_stop_signal();
+    if (stop)
+        fprintf(stderr, "l1norm: %s at step %lld: checkpoint saved; go on with: l1norm --resume %s\n",
+                signal_name(stop), (long long)state.step, ag_run_dir(run));
 
-    /* Test: one long sequence, prediction against the exact sum. */
-    double true_sum = 0, prediction = 0;
-    for (long t = 0; t < o.test_length; t++) {
-        test_values[t] = (ag_real)ag_rng_normal(&test_rng);
-        true_sum += fabs((double)test_values[t]);
+    if (!stop) {
+        /* Test: one long sequence, prediction against the exact sum. */
+        double true_sum = 0, prediction = 0;
+        for (long t = 0; t < o.test_length; t++) {
+            test_values[t] = (ag_real)ag_rng_normal(&test_rng);
+            true_sum += fabs((double)test_values[t]);
+        }
+        double test_start = ag_seconds();
+        if (l1norm_predict(ctx, &model, test_values, (int)o.test_length, &prediction) != AG_OK) return fail("test");
+        double test_seconds = ag_seconds() - test_start;
+        double relative_error = fabs(prediction - true_sum) / fmax(true_sum, 1e-30);
+
+        if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
+        printf("run: %s\n", ag_run_dir(run));
+        if (!converged) printf("did not converge within %ld steps\n", o.max_steps);
+        printf("summary: converged=%d steps=%lld w_ih=%.9g w_hh=%.9g", converged, (long long)state.step, (double)*w_ih,
+               (double)*w_hh);
+        if (o.bias)
+            printf(" b_ih=%.9g b_hh=%.9g", (double)model.cell.bias_ih->data[0], (double)model.cell.bias_hh->data[0]);
+        printf(" loss=%.6g test_len=%ld pred=%.6f true=%.6f rel_err=%.3g seconds=%.3f test_seconds=%.4f resumed_at=%lld\n",
+               (double)state.loss, o.test_length, prediction, true_sum, relative_error, train_seconds, test_seconds,
+               (long long)first_step);
     }
-    double test_start = ag_seconds();
-    if (l1norm_predict(ctx, &model, test_values, (int)o.test_length, &prediction) != AG_OK) return fail("test");
-    double test_seconds = ag_seconds() - test_start;
-    double relative_error = fabs(prediction - true_sum) / fmax(true_sum, 1e-30);
-
-    if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
-    printf("run: %s\n", ag_run_dir(run));
-    if (!converged) printf("did not converge within %ld steps\n", o.max_steps);
-    printf("summary: converged=%d steps=%lld w_ih=%.9g w_hh=%.9g", converged, (long long)state.step, (double)*w_ih,
-           (double)*w_hh);
-    if (o.bias)
-        printf(" b_ih=%.9g b_hh=%.9g", (double)model.cell.bias_ih->data[0], (double)model.cell.bias_hh->data[0]);
-    printf(" loss=%.6g test_len=%ld pred=%.6f true=%.6f rel_err=%.3g seconds=%.3f test_seconds=%.4f resumed_at=%lld\n",
-           (double)state.loss, o.test_length, prediction, true_sum, relative_error, train_seconds, test_seconds,
-           (long long)first_step);
 
     ag_status closed = ag_run_close(run);
     free(test_values);
@@ -303,5 +303,5 @@ int main(int argc, char **argv) {
     l1norm_model_free(&model);
     ag_checkpoint_free(resume);
     if (closed != AG_OK) return fail("closing the run");
-    return 0;
+    return stop ? 128 + stop : 0;
 }
