@@ -217,8 +217,15 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
         const flag_spec *s = &specs[i];
         char name[64];
         setting_name(s, name, sizeof name);
-        const char *saved = s->run_option ? NULL : ag_checkpoint_metadata(cp, name);
-        if (!saved) continue;
+        if (s->run_option) continue;
+        /* Every setting is saved: one missing would leave the resumed run
+         * silently on the default. */
+        const char *saved = ag_checkpoint_metadata(cp, name);
+        if (!saved) {
+            fprintf(stderr, "%s: --%s: '%s' is missing from the checkpoint\n", where, s->name, name);
+            ag_checkpoint_free(cp);
+            return NULL;
+        }
         /* The saved text goes through the flag's own parser and range check
          * into a scratch value; a file can hold anything. */
         union {

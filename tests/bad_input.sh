@@ -511,6 +511,7 @@ checkpoint | saved setting: --init: 'w_ih=1?,w_hh=1' holds a control character |
 checkpoint | saved setting: --seed: '-1' | edit_run l1 meta seed -1 | $l1
 checkpoint | saved setting: --bias: '2' is not 0 or 1 | edit_run l1 meta bias 2 | $l1
 checkpoint | saved setting: --max-steps: '1e30' | edit_run l1 meta max_steps 1e30 | $l1
+checkpoint | saved setting: --lr: 'lr' is missing from the checkpoint | edit_run l1 nometa lr | $l1
 checkpoint | was made with initial_w_ih=1?2 | edit_run l1 meta initial_w_ih $'1\n2' | $l1
 checkpoint | is a 'adding' checkpoint, not one of l1norm | edit_run l1 meta demo adding | $l1
 checkpoint | is a 'l1?norm' checkpoint | edit_run l1 meta demo $'l1\nnorm' | $l1
