@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
         {"clip", FLAG_DOUBLE, &o.clip, 0, 1e9, true, "global gradient-norm limit", false},
         {"identity-scale", FLAG_DOUBLE, &o.identity_scale, -10, 10, false, "irnn: W_hh = scale * I", false},
         {"forget-bias", FLAG_DOUBLE, &o.forget_bias, -100, 100, false, "lstm: forget-gate bias", false},
-        {"train-size", FLAG_INT, &o.train_size, 1, 1e9, false, "training examples", false},
+        {"train-size", FLAG_INT, &o.train_size, 1, 1e8, false, "training examples (the order of an epoch takes 8 bytes each)", false},
         {"test-size", FLAG_INT, &o.test_size, 1, 1e9, false, "test examples", false},
         {"steps", FLAG_INT, &o.steps, 1, 1e10, false, "training steps", false},
         {"epochs", FLAG_INT, &o.epochs, 0, 1e6, false, "training epochs instead of --steps (0: use --steps)", false},
@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
         {"checkpoint-every", FLAG_INT, &o.checkpoint_every, 1, 1e10, false,
          "steps between checkpoints (RUN_DIR/checkpoint.safetensors; also at the start, the end and on SIGINT/SIGTERM)",
          true},
-        {"resume", FLAG_STRING, &o.resume, 0, 0, false, "go on with the run in this directory from its checkpoint", true},
+        {"resume", FLAG_STRING, &o.resume, 0, 0, false, "go on with the run in this directory from its checkpoint, with its settings", true},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line", true},
     };
     const int n_specs = (int)(sizeof specs / sizeof specs[0]);

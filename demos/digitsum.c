@@ -225,7 +225,7 @@ static int train(int argc, char **argv) {
         {"checkpoint-every", FLAG_INT, &checkpoint_every, 1, 1e6, false,
          "epochs between checkpoints (RUN_DIR/checkpoint.safetensors; also at the start, the end and on SIGINT/SIGTERM)",
          true},
-        {"resume", FLAG_STRING, &resume_dir, 0, 0, false, "go on with the run in this directory from its checkpoint", true},
+        {"resume", FLAG_STRING, &resume_dir, 0, 0, false, "go on with the run in this directory from its checkpoint, with its settings", true},
         {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line", true},
     };
     const int n_specs = (int)(sizeof specs / sizeof specs[0]);

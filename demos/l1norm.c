@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
         {"checkpoint-every", FLAG_INT, &o.checkpoint_every, 1, 1e9, false,
          "steps between checkpoints (RUN_DIR/checkpoint.safetensors; also at the start, the end and on SIGINT/SIGTERM)",
          true},
-        {"resume", FLAG_STRING, &o.resume, 0, 0, false, "go on with the run in this directory from its checkpoint", true},
+        {"resume", FLAG_STRING, &o.resume, 0, 0, false, "go on with the run in this directory from its checkpoint, with its settings", true},
         {"quiet", FLAG_BOOL, &o.quiet, 0, 0, false, "no progress line", true},
     };
     const int n_specs = (int)(sizeof specs / sizeof specs[0]);

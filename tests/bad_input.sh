@@ -326,7 +326,7 @@ flags | --optim: 'rmsprop' is not one of adam, sgd | - | adding --optim rmsprop
 flags | --optim: the value is empty | - | adding --optim=
 flags | --resume: the value is empty | - | adding --resume ''
 flags | out of memory | - | adding --batch 65536 --T 100000
-flags | out of memory for 1000000000 examples | - | adding --train-size 1000000000
+flags | --train-size: '1000000000' must be >= 1 and <= 100000000 | - | adding --train-size 1000000000
 flags | give a command | - | digitsum
 flags | unknown command 'frob' | - | digitsum frob
 flags | unknown command '--bogus' | - | digitsum --bogus
