@@ -159,7 +159,11 @@ $(BUILD)/test_gradcheck: $(GRADCHECK_SRC) $(TEST_UTIL) $(wildcard tests/*.h) $(G
 TESTS = $(BUILD)/test_ag $(BUILD)/test_gradcheck
 
 # OPENBLAS_NUM_THREADS=1: tests compare numbers, not speed.
+# The tests alone need python3 (stdlib only): tests/bad_input.sh edits
+# checkpoints with it.
+CHECK_PACKAGES = python3
 check: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(CHECK_PACKAGES)"
 	$(MAKE) --no-print-directory $(TESTS) $(BUILD)/libag.a $(SHARED_LIB) $(PROGRAMS)
 	@export OPENBLAS_NUM_THREADS=1; status=0; \
 	for t in $(TESTS); do echo "== $$t"; $$t || status=1; done; \
