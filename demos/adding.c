@@ -273,12 +273,9 @@ int main(int argc, char **argv) {
         if (ag_backward(ctx, loss) != AG_OK) return fail("training step");
         ag_real loss_value = loss->data[0];
         ag_ctx_reset(ctx);
-        if (!isfinite(loss_value) || ag_params_check_finite(model.params, true) != AG_OK) {
+        if (ag_run_check_finite(run, loss_value, model.params) != AG_OK) {
             ag_progress_end(&progress);
-            fprintf(stderr, "adding: step %lld: loss %g, %s: training stopped; %s/checkpoint.safetensors keeps the last good state\n",
-                    (long long)state.step + 1, (double)loss_value,
-                    ag_params_check_finite(model.params, true) != AG_OK ? ag_error_message() : "the loss is not finite",
-                    ag_run_dir(run));
+            fprintf(stderr, "adding: step %lld: %s\n", (long long)state.step + 1, ag_error_message());
             ag_run_close(run); /* keeps the curve up to here */
             return 1;
         }

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ag.h"
 #include "ag_run.h"
@@ -56,14 +55,6 @@ static int gen_data(int argc, char **argv) {
         fprintf(stderr, "digitsum gen-data: --out is required\n");
         return 2;
     }
-    /* The file is written aside and renamed over --out, which would replace
-     * a FIFO or a device (as root, /dev/null) with a regular file. */
-    struct stat info;
-    if (stat(out, &info) == 0 && !S_ISREG(info.st_mode)) {
-        fprintf(stderr, "digitsum gen-data: --out %s: is %s, not a regular file\n", out,
-                S_ISDIR(info.st_mode) ? "a directory" : "something else");
-        return 2;
-    }
     int first = sample > 0 || only ? (int)length : (length < 2 ? (int)length : 2);
     int64_t total = 0;
     if (sample > 0) total = sample;
@@ -94,7 +85,7 @@ static int gen_data(int argc, char **argv) {
     }
     ag_status status = digitsum_write_csv(out, &data);
     digitsum_dataset_free(&data);
-    if (status != AG_OK) return fail("gen-data");
+    if (status != AG_OK) return fail("gen-data --out");
     printf("wrote %lld rows to %s\n", (long long)total, out);
     return 0;
 }
@@ -339,13 +330,9 @@ static int train(int argc, char **argv) {
             if (ag_backward(ctx, loss) != AG_OK) return fail("training step");
             ag_real loss_value = loss->data[0];
             ag_ctx_reset(ctx);
-            if (!isfinite(loss_value) || ag_params_check_finite(model.params, true) != AG_OK) {
+            if (ag_run_check_finite(run, loss_value, model.params) != AG_OK) {
                 ag_progress_end(&progress);
-                fprintf(stderr, "digitsum train: epoch %ld, step %lld: loss %g, %s: training stopped; "
-                        "%s/checkpoint.safetensors keeps the last good state\n", epoch, (long long)b + 1,
-                        (double)loss_value,
-                        ag_params_check_finite(model.params, true) != AG_OK ? ag_error_message() : "the loss is not finite",
-                        ag_run_dir(run));
+                fprintf(stderr, "digitsum train: epoch %ld, step %lld: %s\n", epoch, (long long)b + 1, ag_error_message());
                 ag_run_close(run); /* keeps the curve up to here */
                 return 1;
             }

@@ -171,23 +171,13 @@ ag_status digitsum_load_csv(const char *path, digitsum_dataset *data) {
 }
 
 ag_status digitsum_write_csv(const char *path, const digitsum_dataset *data) {
-    char temporary[4200];
-    if (snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof temporary)
-        return ag_error_set(AG_ERROR_ARGUMENT, "%s: path too long", path);
-    FILE *f = fopen(temporary, "w");
-    if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot create: %s", path, strerror(errno));
+    ag_atomic_file out;
+    if (ag_atomic_file_begin(&out, path) != AG_OK) return ag_error_code();
     /* Digits need no quoting, and the original files have none. */
     bool ok = true;
     for (int64_t i = 0; ok && i < data->count; i++)
-        ok = fprintf(f, "%s,%s\n", data->examples[i].digits, data->examples[i].answer) > 0;
-    ok = fflush(f) == 0 && ok && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(temporary, path) != 0) {
-        int saved = errno;
-        unlink(temporary);
-        return ag_error_set(AG_ERROR_IO, "%s: cannot write: %s", path, strerror(saved));
-    }
-    return AG_OK;
+        ok = fprintf(out.file, "%s,%s\n", data->examples[i].digits, data->examples[i].answer) > 0;
+    return ag_atomic_file_commit(&out); /* a failed write shows in the stream's error flag */
 }
 
 void digitsum_dataset_free(digitsum_dataset *data) {

@@ -424,11 +424,11 @@ files | nowhere.safetensors: cannot open: No such file | - | $predict --checkpoi
 files | dir: is a directory, not a regular file | - | $predict --checkpoint $F/dir 12
 files | d.csv: header length | - | $predict --checkpoint $F/d.csv 12
 files | unreadable.csv: cannot open: Permission denied | - | other $predict --checkpoint $F/unreadable.csv 12
-files | --out $F/dir: is a directory, not a regular file | - | digitsum gen-data --len 2 --out $F/dir
+files | --out: $F/dir: is a directory, not a regular file | - | digitsum gen-data --len 2 --out $F/dir
 files | is a directory, not a regular file | - | digitsum gen-data --len 2 --out $F/dir/
-files | --out $F/fifo: is something else, not a regular file | - | digitsum gen-data --len 2 --out $F/fifo
-files | nowhere/x.csv: cannot create: No such file or directory | - | digitsum gen-data --len 2 --out $F/nowhere/x.csv
-files | readonly/x.csv: cannot create: Permission denied | - | other digitsum gen-data --len 2 --out $F/readonly/x.csv
+files | --out: $F/fifo: is something else, not a regular file | - | digitsum gen-data --len 2 --out $F/fifo
+files | nowhere/x.csv: cannot create temporary file $F/nowhere/x.csv.tmp. | - | digitsum gen-data --len 2 --out $F/nowhere/x.csv
+files | readonly/x.csv: cannot create temporary file | - | other digitsum gen-data --len 2 --out $F/readonly/x.csv
 csv | nan_digits.csv:2: 'n' at position 1 is not a digit | - | digitsum train --data $F/nan_digits.csv
 csv | nan_sum.csv:2: the sum of '12' is 3, not 'nan' | - | digitsum train --data $F/nan_sum.csv
 csv | inf_sum.csv:2: | - | digitsum train --data $F/inf_sum.csv

@@ -319,7 +319,9 @@ START_TEST(test_save_into_missing_directory_fails) {
 }
 END_TEST
 
-/* The rename fails after the temporary file was written: it must go. */
+/* A save onto a directory is refused before anything is written; a rename
+ * that fails after the temporary file was written (a directory appeared
+ * at the path meanwhile) removes it. */
 START_TEST(test_failed_save_removes_its_temporary_file) {
     ag_params *params = small_model();
     char path[256], listing[512];
@@ -327,9 +329,19 @@ START_TEST(test_failed_save_removes_its_temporary_file) {
     ck_assert_int_eq(mkdir(path, 0700), 0);
     ck_assert_int_eq(ag_params_save(params, path, NULL, 0), AG_ERROR_IO);
     ck_assert_msg(strstr(ag_error_message(), path) != NULL, "%s", ag_error_message());
-    ck_assert_msg(strstr(ag_error_message(), "rename") != NULL, "%s", ag_error_message());
     list_tmpdir(listing, sizeof listing);
     ck_assert_str_eq(listing, "taken");
+
+    in_tmpdir("late", path, sizeof path);
+    ag_atomic_file out;
+    ck_assert_int_eq(ag_atomic_file_begin(&out, path), AG_OK);
+    fputs("content", out.file);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(ag_atomic_file_commit(&out), AG_ERROR_IO);
+    ck_assert_msg(strstr(ag_error_message(), path) != NULL, "%s", ag_error_message());
+    ck_assert_msg(strstr(ag_error_message(), "rename") != NULL, "%s", ag_error_message());
+    list_tmpdir(listing, sizeof listing);
+    ck_assert_str_eq(listing, "late taken");
     ag_params_free(params);
 }
 END_TEST

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ag_run.h"
@@ -314,6 +315,23 @@ START_TEST(test_check_finite_names_the_parameter) {
     ag_params_find(params, "linear.bias")->data[1] = (ag_real)NAN;
     ck_assert_int_eq(ag_params_check_finite(params, true), AG_ERROR_STATE);
     ck_assert_str_eq(ag_error_message(), "value of linear.bias[1] is nan");
+
+    /* What a demo prints when a step goes wrong: the loss, the element,
+     * and which checkpoint is still good. */
+    char dir[128], expected[300];
+    path_in_tmpdir("run", dir, sizeof dir);
+    ag_run *run = ag_run_create("test", dir);
+    ck_assert_int_eq(ag_run_check_finite(run, 0.5, params), AG_ERROR_STATE);
+    snprintf(expected, sizeof expected,
+             "loss 0.5, value of linear.bias[1] is nan: training stopped; %s/checkpoint.safetensors keeps the last "
+             "good state", dir);
+    ck_assert_str_eq(ag_error_message(), expected);
+    ag_params_find(params, "linear.bias")->data[1] = 0;
+    w->grad[3] = 0;
+    ck_assert_int_eq(ag_run_check_finite(run, 0.5, params), AG_OK);
+    ck_assert_int_eq(ag_run_check_finite(run, INFINITY, params), AG_ERROR_STATE);
+    ck_assert_msg(strstr(ag_error_message(), "loss inf, the loss is not finite") != NULL, "%s", ag_error_message());
+    ag_run_close(run);
     ag_params_free(params);
 }
 END_TEST
@@ -438,6 +456,44 @@ START_TEST(test_options_stay_out_of_checkpoints) {
 }
 END_TEST
 
+/* Every file ag writes goes through ag_atomic_file: the old content or the
+ * new, never a mix, never a FIFO or device replaced by a regular file. */
+START_TEST(test_atomic_file) {
+    char path[128], fifo[128], temporary[160];
+    path_in_tmpdir("file.txt", path, sizeof path);
+    write_text(path, "old");
+    ag_atomic_file out;
+    ck_assert_int_eq(ag_atomic_file_begin(&out, path), AG_OK);
+    fputs("new", out.file);
+    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert_str_eq(out.temporary, temporary);
+    ck_assert_str_eq(read_text(path), "old"); /* nothing visible before the commit */
+    ag_atomic_file_abort(&out);
+    ck_assert_str_eq(read_text(path), "old");
+    ck_assert_int_ne(access(temporary, F_OK), 0);
+
+    ck_assert_int_eq(ag_atomic_file_begin(&out, path), AG_OK);
+    fputs("new", out.file);
+    ck_assert_int_eq(ag_atomic_file_commit(&out), AG_OK);
+    ck_assert_str_eq(read_text(path), "new");
+    ck_assert_int_ne(access(temporary, F_OK), 0);
+    ck_assert_int_eq(ag_atomic_file_commit(&out), AG_ERROR_STATE);
+
+    path_in_tmpdir("fifo", fifo, sizeof fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(ag_atomic_file_begin(&out, fifo), AG_ERROR_IO);
+    ck_assert_msg(strstr(ag_error_message(), "is something else, not a regular file") != NULL, "%s", ag_error_message());
+    struct stat info;
+    ck_assert(stat(fifo, &info) == 0 && S_ISFIFO(info.st_mode));
+    ck_assert_int_eq(ag_atomic_file_begin(&out, tmpdir), AG_ERROR_IO);
+    ck_assert_msg(strstr(ag_error_message(), "is a directory") != NULL, "%s", ag_error_message());
+    ag_params *params = small_model(1);
+    ck_assert_int_eq(ag_params_save(params, fifo, NULL, 0), AG_ERROR_IO);
+    ck_assert(stat(fifo, &info) == 0 && S_ISFIFO(info.st_mode));
+    ag_params_free(params);
+}
+END_TEST
+
 AG_TEST_SUITE(training_checkpoint_suite)
 static Suite *training_checkpoint_suite(void) {
     Suite *s = suite_create("training_checkpoint");
@@ -451,6 +507,7 @@ static Suite *training_checkpoint_suite(void) {
     tcase_add_test(tc, test_check_finite_names_the_parameter);
     tcase_add_test(tc, test_resume_metrics_cuts_back_to_the_checkpoint);
     tcase_add_test(tc, test_options_stay_out_of_checkpoints);
+    tcase_add_test(tc, test_atomic_file);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -325,6 +325,25 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
  * that the model does not have are ignored. */
 ag_status ag_params_load(ag_params *params, const char *path);
 
+/** A file written whole or not at all, for checkpoints, CSV and anything
+ * else a killed program must not leave half-written: ag_atomic_file_begin
+ * opens PATH.tmp.PID beside `path` (and refuses a `path` that exists and is
+ * not a regular file, which the rename would replace); write to `file`;
+ * ag_atomic_file_commit flushes, fsyncs and renames it over `path`
+ * (removing it on any error); ag_atomic_file_abort drops it. */
+typedef struct ag_atomic_file {
+    FILE *file; /**< open between begin and commit or abort */
+    char path[1024], temporary[1100];
+} ag_atomic_file;
+/** AG_ERROR_ARGUMENT for an empty or too long path, AG_ERROR_IO when `path`
+ * is not a regular file or the temporary file cannot be created. */
+ag_status ag_atomic_file_begin(ag_atomic_file *a, const char *path);
+/** AG_ERROR_IO naming the step (write, fsync, close, rename) that failed;
+ * `path` is then as it was. */
+ag_status ag_atomic_file_commit(ag_atomic_file *a);
+/** Closes and removes the temporary file (nothing if none is open). */
+void ag_atomic_file_abort(ag_atomic_file *a);
+
 /** A training checkpoint: besides the parameters (under their names, so any
  * safetensors reader loads the model from it), the state a run needs to go
  * on exactly where it stopped: an optimizer's moments (ag_adam_save), the

@@ -74,6 +74,13 @@ ag_status ag_run_save_model(ag_run *run, const ag_params *params);
  * synced first, so the curve on disk always reaches the checkpoint's step. */
 ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp);
 
+/** After a step's backward pass: AG_OK if the loss and every parameter
+ * value and gradient are finite; otherwise AG_ERROR_STATE with the message
+ * "loss L, gradient of NAME[i] is nan: training stopped;
+ * DIR/checkpoint.safetensors keeps the last good state", for the program to
+ * print before it stops without saving. */
+ag_status ag_run_check_finite(const ag_run *run, double loss, const ag_params *params);
+
 /** For a resumed run: AG_ERROR_STATE, naming the setting, if a setting
  * recorded with ag_run_set_param has another value in the checkpoint's
  * metadata (options from ag_run_set_option may differ). */

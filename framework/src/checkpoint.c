@@ -278,20 +278,6 @@ fail:
     return NULL;
 }
 
-/* Makes the rename itself durable; best effort, since some file systems
- * cannot sync a directory and the checkpoint is already complete. */
-static void sync_directory(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 static ag_status write_file(FILE *f, const ag_checkpoint *cp, const char *header, size_t header_len,
                             size_t padded_len) {
     unsigned char chunk[4096];
@@ -328,51 +314,17 @@ static ag_status save(const ag_checkpoint *cp, const char *path, const char *who
                             path, padded_len, (unsigned long long)HEADER_LIMIT);
     }
 
-    size_t tmp_size = strlen(path) + 32;
-    char *tmp = malloc(tmp_size);
-    if (!tmp) {
-        free(header);
-        return ag_error_set(AG_ERROR_MEMORY, "%s: %s: out of memory", who, path);
-    }
-    snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
-
-    const char *failed = NULL; /* what went wrong, for the message */
-    int saved_errno = 0;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        saved_errno = errno;
-        free(header);
-        ag_error_set(AG_ERROR_IO, "%s: %s: cannot create temporary file %s: %s", who, path, tmp,
-                     strerror(saved_errno));
-        free(tmp);
-        return AG_ERROR_IO;
-    }
-    errno = 0;
-    if (write_file(f, cp, header, header_len, padded_len) != AG_OK || fflush(f) != 0)
-        failed = "write";
-    else if (fsync(fileno(f)) != 0)
-        failed = "fsync";
-    if (failed) saved_errno = errno;
-    /* Some file systems (NFS) report a failed write only at close. */
-    if (fclose(f) != 0 && !failed) {
-        failed = "close";
-        saved_errno = errno;
-    }
-    if (!failed && rename(tmp, path) != 0) {
-        failed = "rename";
-        saved_errno = errno;
+    ag_atomic_file out;
+    ag_status status = ag_atomic_file_begin(&out, path);
+    if (status == AG_OK && write_file(out.file, cp, header, header_len, padded_len) != AG_OK) {
+        status = ag_error_set(AG_ERROR_IO, "%s: write of temporary file %s failed: %s", path, out.temporary,
+                              strerror(errno));
+        ag_atomic_file_abort(&out);
+    } else if (status == AG_OK) {
+        status = ag_atomic_file_commit(&out);
     }
     free(header);
-    if (failed) {
-        unlink(tmp);
-        ag_error_set(AG_ERROR_IO, "%s: %s: %s of temporary file %s failed: %s", who, path, failed, tmp,
-                     saved_errno ? strerror(saved_errno) : "short write");
-        free(tmp);
-        return AG_ERROR_IO;
-    }
-    free(tmp);
-    sync_directory(path);
-    return AG_OK;
+    return status;
 }
 
 ag_status ag_checkpoint_save(const ag_checkpoint *cp, const char *path) {

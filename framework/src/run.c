@@ -202,24 +202,17 @@ ag_status ag_run_set_option(ag_run *run, const char *name, const char *format, .
 }
 
 ag_status ag_run_write_params(ag_run *run) {
-    char path[1100], temporary[1200];
+    char path[1100];
     snprintf(path, sizeof path, "%s/params.csv", run->dir);
-    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(temporary, "w");
-    if (!f) return ag_error_set(AG_ERROR_IO, "ag_run_write_params: cannot create %s: %s", temporary, strerror(errno));
+    ag_atomic_file out;
+    if (ag_atomic_file_begin(&out, path) != AG_OK) return ag_error_code();
+    FILE *f = out.file;
     bool ok = fputs("name,value\n", f) >= 0;
     /* csv_fwrite quotes each field, so a value with a comma stays one field. */
     for (int i = 0; ok && i < run->n_params; i++)
         ok = csv_fwrite(f, run->names[i], strlen(run->names[i])) == 0 && fputc(',', f) != EOF &&
              csv_fwrite(f, run->values[i], strlen(run->values[i])) == 0 && fputc('\n', f) != EOF;
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(temporary, path) != 0) {
-        int saved = errno;
-        unlink(temporary);
-        return ag_error_set(AG_ERROR_IO, "ag_run_write_params: cannot write %s: %s", path, strerror(saved));
-    }
-    return AG_OK;
+    return ag_atomic_file_commit(&out); /* a failed write shows in the stream's error flag */
 }
 
 static bool valid_column(const char *name) {
@@ -400,7 +393,7 @@ ag_status ag_run_resume_metrics(ag_run *run, const char *const *columns, int n_c
         if (!valid_column(columns[i]))
             return ag_error_set(AG_ERROR_ARGUMENT, "ag_run_resume_metrics: column name '%s' is not an identifier",
                                 columns[i] ? columns[i] : "(null)");
-    char path[1100], temporary[1200];
+    char path[1100];
     snprintf(path, sizeof path, "%s/metrics.csv", run->dir);
     metrics_reader r = {.keep_through = step, .last_step = -1, .expected_fields = n_columns + 1, .columns = columns};
     size_t length = 0;
@@ -443,22 +436,17 @@ ag_status ag_run_resume_metrics(ag_run *run, const char *const *columns, int n_c
     }
 
     /* The kept rows replace the file atomically, then new rows append. */
-    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(temporary, "w");
-    bool ok = f != NULL;
-    if (ok) {
-        ok = fputs("step", f) >= 0;
-        for (int i = 0; ok && i < n_columns; i++) ok = fprintf(f, ",%s", columns[i]) > 0;
-        ok = ok && fputc('\n', f) != EOF && (r.out_length == 0 || fwrite(r.out, 1, r.out_length, f) == r.out_length);
-        ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        ok = (fclose(f) == 0) && ok;
+    ag_atomic_file out;
+    if (ag_atomic_file_begin(&out, path) != AG_OK) {
+        free(r.out);
+        return ag_error_code();
     }
+    fputs("step", out.file);
+    for (int i = 0; i < n_columns; i++) fprintf(out.file, ",%s", columns[i]);
+    fputc('\n', out.file);
+    if (r.out_length > 0) fwrite(r.out, 1, r.out_length, out.file);
     free(r.out);
-    if (!ok || rename(temporary, path) != 0) {
-        int saved = errno;
-        unlink(temporary);
-        return ag_error_set(AG_ERROR_IO, "ag_run_resume_metrics: cannot rewrite %s: %s", path, strerror(saved));
-    }
+    if (ag_atomic_file_commit(&out) != AG_OK) return ag_error_code(); /* write errors show in the error flag */
     run->metrics = fopen(path, "a");
     if (!run->metrics) return ag_error_set(AG_ERROR_IO, "ag_run_resume_metrics: cannot append to %s: %s", path, strerror(errno));
     run->n_columns = n_columns;
@@ -526,6 +514,19 @@ ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp) {
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", run->dir);
     return ag_checkpoint_save(cp, path);
+}
+
+ag_status ag_run_check_finite(const ag_run *run, double loss, const ag_params *params) {
+    bool loss_finite = isfinite(loss);
+    if (ag_params_check_finite(params, true) == AG_OK) {
+        if (loss_finite) return AG_OK;
+        ag_error_set(AG_ERROR_STATE, "the loss is not finite");
+    }
+    char what[300];
+    snprintf(what, sizeof what, "%s", ag_error_message());
+    return ag_error_set(AG_ERROR_STATE,
+                        "loss %g, %s: training stopped; %s/checkpoint.safetensors keeps the last good state", loss,
+                        what, run->dir);
 }
 
 ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp) {
