@@ -261,7 +261,10 @@ int main(int argc, char **argv) {
     }
     ag_progress_end(&progress);
     double train_seconds = ag_seconds() - start;
-    if (save_checkpoint(run, &model, &adam, &state) != AG_OK) return fail("checkpoint");
+    /* The end's checkpoint, unless the one on disk already holds this step. */
+    if (state.step != first_step && state.step % o.checkpoint_every != 0 &&
+        save_checkpoint(run, &model, &adam, &state) != AG_OK)
+        return fail("checkpoint");
     int stop = ag_run_stop_signal();
     if (stop)
         fprintf(stderr, "l1norm: %s at step %lld: checkpoint saved; go on with: l1norm --resume %s\n",
