@@ -31,6 +31,15 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
          * sum below (a -0 product becomes +0). */
         if (k == 1 && n == 1) {
             ag_real b_value = b[0];
+            /* Contiguous columns (every product of the L1 RNN): without
+             * strides the loop vectorises. beta = 1 multiplies exactly. */
+            if (a_i == 1 && ldc == 1 && (beta == 0 || beta == 1)) {
+                if (beta == 0)
+                    for (int i = 0; i < m; i++) c[i] = (ag_real)0 + a[i] * b_value;
+                else
+                    for (int i = 0; i < m; i++) c[i] += (ag_real)0 + a[i] * b_value;
+                return;
+            }
             if (beta == 0)
                 for (int i = 0; i < m; i++) c[(int64_t)i * ldc] = (ag_real)0 + a[i * a_i] * b_value;
             else

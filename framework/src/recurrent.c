@@ -60,38 +60,101 @@ typedef struct layer {
     chunk chunks[MAX_CHUNKS];
 } layer;
 
-/* One row of one step, forward and backward side by side. `restrict`
- * tells the compiler the rows do not overlap, so the loops vectorise.
- * z holds the row's pre-activations; backward overwrites it with their
- * gradient. dh (dc) comes in as the gradient reaching this step's state
- * from later steps and leaves zeroed, to receive the recurrent product. */
+/* One step of a plain RNN for all of a chunk's rows, forward and backward
+ * side by side. A whole step per call, with selects instead of branches
+ * for the rows that have ended, because the L1 RNN's rows hold one number:
+ * a call and a mispredicted branch per row cost more than the row.
+ * `restrict` tells the compiler the arrays do not overlap, so the loops
+ * vectorise. z holds the step's pre-activations [rows, n]; backward
+ * overwrites them with their gradient. A row whose sequence has ended
+ * (t >= its length) carries its state over, and backward the gradient of
+ * its state. out, when not NULL, receives row r's new state at
+ * out + r * out_stride; out_grad holds the gradient reaching it (stride 0:
+ * the same zeros for every row). dh comes in as the gradient reaching the
+ * state from later steps and leaves zeroed where the row ran, to receive
+ * the recurrent product. */
 
-AG_TARGET_CLONES static void relu_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
-    for (int j = 0; j < n; j++) h[j] = z[j] > 0 ? z[j] : 0;
-}
+#define AG_INLINE static inline __attribute__((always_inline))
 
-AG_TARGET_CLONES static void relu_row_backward(int n, ag_real *restrict z, ag_real *restrict dh,
-                                                const ag_real *restrict out_grad, const ag_real *restrict h) {
-    for (int j = 0; j < n; j++) {
-        ag_real d = dh[j] + out_grad[j];
-        z[j] = h[j] > 0 ? d : 0;
-        dh[j] = 0;
+AG_INLINE void relu_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
+                                 const ag_real *restrict h, ag_real *restrict h_next, ag_real *restrict out,
+                                 size_t out_stride) {
+    for (int r = 0; r < rows; r++) {
+        bool running = t < lengths[r];
+        for (int j = 0; j < n; j++) {
+            ag_real zj = z[r * n + j], value = running ? (zj > 0 ? zj : 0) : h[r * n + j];
+            h_next[r * n + j] = value;
+            if (out) out[r * out_stride + j] = value;
+        }
     }
 }
 
-AG_TARGET_CLONES static void tanh_row_forward(int n, const ag_real *restrict z, ag_real *restrict h) {
-    for (int j = 0; j < n; j++) h[j] = ag_fast_tanh(z[j]);
-}
-
-AG_TARGET_CLONES static void tanh_row_backward(int n, ag_real *restrict z, ag_real *restrict dh,
-                                                const ag_real *restrict out_grad, const ag_real *restrict h) {
-    for (int j = 0; j < n; j++) {
-        z[j] = (dh[j] + out_grad[j]) * (1 - h[j] * h[j]);
-        dh[j] = 0;
+AG_INLINE void relu_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
+                                  ag_real *restrict dh, const ag_real *restrict out_grad, size_t out_grad_stride,
+                                  const ag_real *restrict h_next) {
+    for (int r = 0; r < rows; r++) {
+        bool running = t < lengths[r];
+        for (int j = 0; j < n; j++) {
+            ag_real d = dh[r * n + j] + out_grad[r * out_grad_stride + j];
+            z[r * n + j] = running && h_next[r * n + j] > 0 ? d : 0;
+            dh[r * n + j] = running ? 0 : d;
+        }
     }
 }
 
-/* Gate order of torch.nn.LSTMCell: input, forget, cell, output. z is
+AG_INLINE void tanh_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
+                                 const ag_real *restrict h, ag_real *restrict h_next, ag_real *restrict out,
+                                 size_t out_stride) {
+    for (int r = 0; r < rows; r++) {
+        bool running = t < lengths[r];
+        for (int j = 0; j < n; j++) {
+            ag_real value = running ? ag_fast_tanh(z[r * n + j]) : h[r * n + j];
+            h_next[r * n + j] = value;
+            if (out) out[r * out_stride + j] = value;
+        }
+    }
+}
+
+AG_INLINE void tanh_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
+                                  ag_real *restrict dh, const ag_real *restrict out_grad, size_t out_grad_stride,
+                                  const ag_real *restrict h_next) {
+    for (int r = 0; r < rows; r++) {
+        bool running = t < lengths[r];
+        for (int j = 0; j < n; j++) {
+            ag_real d = dh[r * n + j] + out_grad[r * out_grad_stride + j], hj = h_next[r * n + j];
+            z[r * n + j] = running ? d * (1 - hj * hj) : 0;
+            dh[r * n + j] = running ? 0 : d;
+        }
+    }
+}
+
+/* The entry points: each compiles its rows' loop twice, once for rows of
+ * one number (the L1 RNN), where the compiler then drops the inner loop. */
+#define STEP_FUNCTION(name, rows_function, params, ...)                                                         \
+    AG_TARGET_CLONES static void name params {                                                                   \
+        if (n == 1)                                                                                               \
+            rows_function(rows, 1, __VA_ARGS__);                                                                  \
+        else                                                                                                      \
+            rows_function(rows, n, __VA_ARGS__);                                                                  \
+    }
+#define FORWARD_PARAMS                                                                                            \
+    (int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z, const ag_real *restrict h,   \
+     ag_real *restrict h_next, ag_real *restrict out, size_t out_stride)
+#define BACKWARD_PARAMS                                                                                           \
+    (int rows, int n, int t, const int *restrict lengths, ag_real *restrict z, ag_real *restrict dh,             \
+     const ag_real *restrict out_grad, size_t out_grad_stride, const ag_real *restrict h_next)
+STEP_FUNCTION(relu_step_forward, relu_rows_forward, FORWARD_PARAMS, t, lengths, z, h, h_next, out, out_stride)
+STEP_FUNCTION(relu_step_backward, relu_rows_backward, BACKWARD_PARAMS, t, lengths, z, dh, out_grad, out_grad_stride,
+              h_next)
+STEP_FUNCTION(tanh_step_forward, tanh_rows_forward, FORWARD_PARAMS, t, lengths, z, h, h_next, out, out_stride)
+STEP_FUNCTION(tanh_step_backward, tanh_rows_backward, BACKWARD_PARAMS, t, lengths, z, dh, out_grad, out_grad_stride,
+              h_next)
+
+/* One row of one LSTM step: its rows are wide enough (hidden 128 in the
+ * digit-sum model) for a call per row not to matter. z holds the row's
+ * pre-activations; backward overwrites them with their gradient. dh and dc
+ * come in as the gradients reaching this step's state from later steps and
+ * leave zeroed (dc: carried through the forget gate). Gate order of torch.nn.LSTMCell: input, forget, cell, output. z is
  * overwritten with the activated gates, which backward needs. */
 AG_TARGET_CLONES static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev,
                                                ag_real *restrict c, ag_real *restrict tanh_c, ag_real *restrict h) {
@@ -144,9 +207,13 @@ static void add_rows(int64_t rows, int n, const ag_real *restrict m, ag_real *re
         for (int j = 0; j < n; j++) sum[j] += m[r * n + j];
 }
 
-/* Where step t of row b lies in the layer's outputs. */
+/* Where step t of row b lies in the layer's outputs, and how far apart
+ * two rows' states are there. */
 static inline size_t output_offset(const layer *L, int b, int t) {
     return L->last_only ? (size_t)b * L->hidden : ((size_t)b * L->steps + t) * L->hidden;
+}
+static inline size_t output_stride(const layer *L) {
+    return L->last_only ? (size_t)L->hidden : (size_t)L->steps * L->hidden;
 }
 
 /* ------------------------------------------------------------- forward */
@@ -155,9 +222,14 @@ static void forward_chunk(void *arg, int index) {
     layer *L = arg;
     chunk *ch = &L->chunks[index];
     int T = L->steps, R = ch->rows, X = L->input, H = L->hidden, G = L->gates_width;
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++)
-            copy_row(X, ch->x + ((size_t)t * R + r) * X, L->x->data + ((size_t)(ch->first_row + r) * T + t) * X);
+    const ag_real *x = L->x->data + (size_t)ch->first_row * T * X;
+    if (X == 1) /* a transpose, without a call per number */
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++) ch->x[(size_t)t * R + r] = x[(size_t)r * T + t];
+    else
+        for (int r = 0; r < R; r++)
+            for (int t = 0; t < T; t++)
+                memcpy(ch->x + ((size_t)t * R + r) * X, x + ((size_t)r * T + t) * X, (size_t)X * sizeof(ag_real));
     ag_gemm(false, true, T * R, G, X, ch->x, X, L->weight_ih->data, X, 0, ch->gates, G);
     if (L->bias_ih)
         for (int64_t row = 0; row < (int64_t)T * R; row++) {
@@ -177,29 +249,31 @@ static void forward_chunk(void *arg, int index) {
             ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), gates, G);
         else
             ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, gates, G);
+        bool has_output = !L->last_only || t == T - 1;
+        ag_real *out = has_output ? L->out->data + output_offset(L, ch->first_row, t) : NULL;
+        const int *lengths = L->lengths + ch->first_row;
+        if (L->kind == LAYER_RNN_RELU) {
+            relu_step_forward(R, H, t, lengths, gates, h, h_next, out, output_stride(L));
+            continue;
+        }
+        if (L->kind == LAYER_RNN_TANH) {
+            tanh_step_forward(R, H, t, lengths, gates, h, h_next, out, output_stride(L));
+            continue;
+        }
         for (int r = 0; r < R; r++) {
-            int b = ch->first_row + r;
-            bool running = t < L->lengths[b];
             ag_real *z = gates + (size_t)r * G, *hn = h_next + (size_t)r * H;
-            const ag_real *hp = h + (size_t)r * H;
-            if (L->kind == LAYER_LSTM) {
-                const ag_real *cp = ch->c + ((size_t)t * R + r) * H;
-                ag_real *cn = ch->c + ((size_t)(t + 1) * R + r) * H;
-                if (running) {
-                    lstm_row_forward(H, z, cp, cn, ch->tanh_c + ((size_t)t * R + r) * H, hn);
-                } else {
-                    copy_row(H, hn, hp);
-                    copy_row(H, cn, cp);
-                }
-                if (!L->last_only || t == T - 1) copy_row(H, L->cell_out->data + output_offset(L, b, t), cn);
-            } else if (!running) {
-                copy_row(H, hn, hp);
-            } else if (L->kind == LAYER_RNN_RELU) {
-                relu_row_forward(H, z, hn);
+            const ag_real *cp = ch->c + ((size_t)t * R + r) * H;
+            ag_real *cn = ch->c + ((size_t)(t + 1) * R + r) * H;
+            if (t < lengths[r]) {
+                lstm_row_forward(H, z, cp, cn, ch->tanh_c + ((size_t)t * R + r) * H, hn);
             } else {
-                tanh_row_forward(H, z, hn);
+                copy_row(H, hn, h + (size_t)r * H);
+                copy_row(H, cn, cp);
             }
-            if (!L->last_only || t == T - 1) copy_row(H, L->out->data + output_offset(L, b, t), hn);
+            if (has_output) {
+                copy_row(H, L->cell_out->data + output_offset(L, ch->first_row + r, t), cn);
+                copy_row(H, out + r * output_stride(L), hn);
+            }
         }
     }
 }
@@ -219,23 +293,28 @@ static void backward_chunk(void *arg, int index) {
     for (int t = T - 1; t >= 0; t--) {
         ag_real *gates = ch->gates + (size_t)t * R * G; /* becomes d loss / d pre-activation */
         const ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
-        for (int r = 0; r < R; r++) {
-            int b = ch->first_row + r;
-            bool has_output = !L->last_only || t == T - 1;
-            const ag_real *out_grad = has_output ? L->out->grad + output_offset(L, b, t) : ch->zeros;
-            const ag_real *cell_grad = L->cell_grad && has_output ? L->cell_grad + output_offset(L, b, t) : ch->zeros;
-            ag_real *z = gates + (size_t)r * G, *dhr = dh + (size_t)r * H, *dcr = dc ? dc + (size_t)r * H : NULL;
-            if (t >= L->lengths[b]) {
-                memset(z, 0, (size_t)G * sizeof(ag_real));
-                carry_row_backward(H, dhr, out_grad);
-                if (dcr) carry_row_backward(H, dcr, cell_grad);
-            } else if (L->kind == LAYER_LSTM) {
-                lstm_row_backward(H, z, dhr, dcr, out_grad, cell_grad, ch->c + ((size_t)t * R + r) * H,
-                                  ch->tanh_c + ((size_t)t * R + r) * H);
-            } else if (L->kind == LAYER_RNN_RELU) {
-                relu_row_backward(H, z, dhr, out_grad, h_next + (size_t)r * H);
-            } else {
-                tanh_row_backward(H, z, dhr, out_grad, h_next + (size_t)r * H);
+        bool has_output = !L->last_only || t == T - 1;
+        const ag_real *out_grad = has_output ? L->out->grad + output_offset(L, ch->first_row, t) : ch->zeros;
+        size_t out_grad_stride = has_output ? output_stride(L) : 0;
+        const int *lengths = L->lengths + ch->first_row;
+        if (L->kind == LAYER_RNN_RELU) {
+            relu_step_backward(R, H, t, lengths, gates, dh, out_grad, out_grad_stride, h_next);
+        } else if (L->kind == LAYER_RNN_TANH) {
+            tanh_step_backward(R, H, t, lengths, gates, dh, out_grad, out_grad_stride, h_next);
+        } else {
+            for (int r = 0; r < R; r++) {
+                const ag_real *og = out_grad + r * out_grad_stride;
+                const ag_real *cell_grad =
+                    L->cell_grad && has_output ? L->cell_grad + output_offset(L, ch->first_row + r, t) : ch->zeros;
+                ag_real *z = gates + (size_t)r * G, *dhr = dh + (size_t)r * H, *dcr = dc + (size_t)r * H;
+                if (t >= lengths[r]) {
+                    memset(z, 0, (size_t)G * sizeof(ag_real));
+                    carry_row_backward(H, dhr, og);
+                    carry_row_backward(H, dcr, cell_grad);
+                } else {
+                    lstm_row_backward(H, z, dhr, dcr, og, cell_grad, ch->c + ((size_t)t * R + r) * H,
+                                      ch->tanh_c + ((size_t)t * R + r) * H);
+                }
             }
         }
         if (t == 0 && !need_h0) continue;
