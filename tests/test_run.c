@@ -315,6 +315,69 @@ START_TEST(test_metrics_csv) {
 }
 END_TEST
 
+/* ag_run_log formats numbers itself (printf was a tenth of an L1-RNN
+ * step): every line must be byte for byte the one "%lld" and ",%.9g"
+ * give, for floats (what the demos log) and doubles of every magnitude,
+ * halfway cases (rounded half to even), zeros, infinities and the values
+ * that round up to the next power of ten. */
+static double printf_case(uint64_t *state, int i) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    uint64_t r = *state;
+    double special[] = {0.0, -0.0, 1.0, -1.5, 100000000.5, 100000001.5, 999999999.5, 9999999995.0, 1e-4, 9.99999999e-5,
+                        99999.99995, 1e9, 1e-5, 5e-324, 1e300, -1e27, 1e28, INFINITY, -INFINITY, 6.51224e-12, 0.1};
+    int n_special = (int)(sizeof special / sizeof *special);
+    float f;
+    uint32_t low = (uint32_t)r;
+    switch (i % 6) {
+    case 0: return i / 6 < n_special ? special[i / 6] : ldexp((double)(r >> 40), (int)(r % 200) - 130);
+    case 1: memcpy(&f, &low, sizeof f); return isnan(f) ? 0.25 : f;      /* any float */
+    case 2: return (double)(int64_t)(r >> 30) / 1024.0;                 /* many halfway cases */
+    case 3: return (float)(exp(-30.0 * (double)(r >> 11) * 0x1p-53));    /* losses */
+    case 4: return (double)(int32_t)low + 0.5;
+    default: { double d; memcpy(&d, &r, sizeof d); return isnan(d) ? -2.0 : d; } /* any double */
+    }
+}
+
+START_TEST(test_metrics_text_is_printf) {
+    char dir[256], path[512];
+    tmp_path("printf_run", dir, sizeof dir);
+    ag_run *run = ag_run_create("test", dir);
+    ck_assert_msg(run != NULL, "ag_run_create: %s", ag_error_message());
+    enum { ROWS = 30000, COLUMNS = 6 };
+    const char *const columns[COLUMNS] = {"a", "b", "c", "d", "e", "f"};
+    ck_assert_int_eq(ag_run_begin_metrics(run, columns, COLUMNS), AG_OK);
+    uint64_t state = 88172645463325252ULL;
+    int64_t steps[] = {0, 7, 10, 99, 1000000007, INT64_MAX, -1, INT64_MIN};
+    for (int row = 0; row < ROWS; row++) {
+        double values[COLUMNS];
+        for (int j = 0; j < COLUMNS; j++) values[j] = printf_case(&state, row * COLUMNS + j);
+        ck_assert_int_eq(ag_run_log(run, row < 8 ? steps[row] : row, values), AG_OK);
+    }
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    tmp_path("printf_run/metrics.csv", path, sizeof path);
+    size_t size;
+    char *text = read_text(path, &size);
+    char *line = strchr(text, '\n') + 1; /* after the header */
+    state = 88172645463325252ULL;
+    for (int row = 0; row < ROWS; row++) {
+        char expected[512];
+        int length = snprintf(expected, sizeof expected, "%lld", (long long)(row < 8 ? steps[row] : row));
+        for (int j = 0; j < COLUMNS; j++)
+            length += snprintf(expected + length, sizeof expected - (size_t)length, ",%.9g",
+                               printf_case(&state, row * COLUMNS + j));
+        char *end = strchr(line, '\n');
+        ck_assert_ptr_nonnull(end);
+        *end = '\0';
+        ck_assert_str_eq(line, expected);
+        line = end + 1;
+    }
+    ck_assert_int_eq(line - text, (long)size);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_metrics_flushed) {
     char dir[256], path[512];
     tmp_path("flush_run", dir, sizeof dir);
@@ -550,6 +613,7 @@ static Suite *run_suite(void) {
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_params_csv);
     tcase_add_test(tc, test_metrics_csv);
+    tcase_add_test(tc, test_metrics_text_is_printf);
     tcase_add_test(tc, test_metrics_flushed);
     tcase_add_test(tc, test_refuses_existing_run);
     tcase_add_test(tc, test_metrics_errors);
