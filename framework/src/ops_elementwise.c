@@ -201,7 +201,10 @@ ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b) {
     }
     ag_tensor *out = ag_node(ctx, &where_op, a->ndim, a->shape, 3, mask, a, b);
     if (!out) return NULL;
-    for (int64_t i = 0; i < out->size; i++) out->data[i] = mask->data[i] != 0 ? a->data[i] : b->data[i];
+    /* restrict: the result is new memory, so the select vectorises */
+    const ag_real *restrict m = mask->data, *restrict x = a->data, *restrict y = b->data;
+    ag_real *restrict o = out->data;
+    for (int64_t i = 0; i < out->size; i++) o[i] = m[i] != 0 ? x[i] : y[i];
     return out;
 }
 
