@@ -30,13 +30,12 @@ void l1norm_model_free(l1norm_model *model) {
 void l1norm_make_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets) {
     for (int b = 0; b < batch->batch; b++) {
         int length = 1 + (int)ag_rng_below(rng, (uint32_t)batch->max_length);
+        ag_real *row = batch->values + (size_t)b * batch->max_length;
         batch->lengths[b] = length;
+        ag_rng_normal_fill(rng, row, length);
         double sum = 0;
-        for (int t = 0; t < batch->max_length; t++) {
-            ag_real x = t < length ? (ag_real)ag_rng_normal(rng) : 0;
-            batch->values[b * batch->max_length + t] = x;
-            sum += fabs((double)x);
-        }
+        for (int t = 0; t < length; t++) sum += fabs((double)row[t]);
+        for (int t = length; t < batch->max_length; t++) row[t] = 0;
         targets[b] = (ag_real)sum;
     }
 }

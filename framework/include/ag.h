@@ -97,6 +97,9 @@ uint32_t ag_rng_next_u32(ag_rng *rng);
 double ag_rng_uniform(ag_rng *rng);
 /** Standard normal (Box-Muller, no cached second value). */
 double ag_rng_normal(ag_rng *rng);
+/** n standard normals into out, the values and the final state of n calls
+ * of ag_rng_normal (each cast to ag_real), computed several at a time. */
+void ag_rng_normal_fill(ag_rng *rng, ag_real *out, int64_t n);
 /** Uniform integer in [0, n), without modulo bias; n must be > 0. */
 uint32_t ag_rng_below(ag_rng *rng, uint32_t n);
 
