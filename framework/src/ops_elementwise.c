@@ -201,10 +201,14 @@ ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b) {
     }
     ag_tensor *out = ag_node(ctx, &where_op, a->ndim, a->shape, 3, mask, a, b);
     if (!out) return NULL;
-    /* restrict: the result is new memory, so the select vectorises */
+    /* The result is new memory (restrict) and both sides are read whatever
+     * the mask says: the select then vectorises. */
     const ag_real *restrict m = mask->data, *restrict x = a->data, *restrict y = b->data;
     ag_real *restrict o = out->data;
-    for (int64_t i = 0; i < out->size; i++) o[i] = m[i] != 0 ? x[i] : y[i];
+    for (int64_t i = 0; i < out->size; i++) {
+        ag_real if_true = x[i], if_false = y[i];
+        o[i] = m[i] != 0 ? if_true : if_false;
+    }
     return out;
 }
 

@@ -61,7 +61,10 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
             for (int j = 0; j < n; j++) {
                 const ag_real *a_row = a + i * a_i, *b_column = b + j * b_j;
                 ag_real sum = 0;
-                for (int p = 0; p < k; p++) sum += a_row[p * a_p] * b_column[p * b_p];
+                if (a_p == 1 && b_p == 1) /* the L1 RNN's weight gradients, 320 long: no index arithmetic */
+                    for (int p = 0; p < k; p++) sum += a_row[p] * b_column[p];
+                else
+                    for (int p = 0; p < k; p++) sum += a_row[p * a_p] * b_column[p * b_p];
                 ag_real *out = c + (int64_t)i * ldc + j;
                 *out = beta == 0 ? sum : beta * *out + sum;
             }
