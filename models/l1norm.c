@@ -51,14 +51,28 @@ ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_seque
     return ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute, batch->lengths, h0));
 }
 
+/* In pieces of PREDICT_PIECE steps, each starting from the state the one
+ * before ended in: the bits of one pass, in the memory of a training step.
+ * Fresh memory cost more than the arithmetic (here a page fault per 4 KB
+ * took 12 us: 1.4 ms for the 10,000 steps in one piece, 0.1 ms of work). */
+enum { PREDICT_PIECE = 1024 };
+
 ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction) {
     bool was_enabled = ag_set_grad_enabled(ctx, false);
-    ag_tensor *x = ag_from_array(ctx, 3, (int[]){1, length, 1}, values);
-    ag_tensor *h = ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute_value(ctx, x), NULL,
-                                                          ag_zeros(ctx, 2, (int[]){1, 1})));
-    ag_status status = h ? AG_OK : ag_error_code();
-    if (h) *prediction = h->data[0];
-    ag_ctx_reset(ctx);
+    ag_status status = AG_OK;
+    ag_real state = 0;
+    for (int start = 0; start < length && status == AG_OK; start += PREDICT_PIECE) {
+        int steps = length - start < PREDICT_PIECE ? length - start : PREDICT_PIECE;
+        ag_tensor *x = ag_from_array(ctx, 3, (int[]){1, steps, 1}, values + start);
+        ag_tensor *h0 = ag_from_array(ctx, 2, (int[]){1, 1}, &state);
+        ag_tensor *h = ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute_value(ctx, x), NULL, h0));
+        if (h)
+            state = h->data[0];
+        else
+            status = ag_error_code();
+        ag_ctx_reset(ctx);
+    }
+    if (status == AG_OK) *prediction = state;
     ag_set_grad_enabled(ctx, was_enabled);
     return status;
 }

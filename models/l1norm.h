@@ -21,8 +21,9 @@ void l1norm_make_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets);
 /* Predictions [batch, 1]: each sequence's final state after its own length. */
 ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_sequence_batch *batch);
 
-/* The prediction for one long sequence, streamed in constant memory
- * without recording a graph (the context is reset at every step). */
+/* The prediction for one long sequence, without recording a graph; run in
+ * pieces, so its memory does not grow with the length (the context is
+ * reset after each). */
 ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction);
 
 #endif
