@@ -28,11 +28,22 @@ void l1norm_model_free(l1norm_model *model) {
 }
 
 void l1norm_make_batch(ag_rng *rng, ag_sequence_batch *batch, ag_real *targets) {
+    /* The lengths first, then every value in one draw, packed at the start
+     * of the buffer: ag_rng_normal_fill computes four at a time, and a call
+     * per row of 5.5 values on average cost half as much again. */
+    int64_t total = 0;
     for (int b = 0; b < batch->batch; b++) {
-        int length = 1 + (int)ag_rng_below(rng, (uint32_t)batch->max_length);
+        batch->lengths[b] = 1 + (int)ag_rng_below(rng, (uint32_t)batch->max_length);
+        total += batch->lengths[b];
+    }
+    ag_rng_normal_fill(rng, batch->values, total);
+    /* Each row to its place, the last first: a row's packed values lie
+     * before its place and after those of the rows before it. */
+    for (int b = batch->batch - 1; b >= 0; b--) {
+        int length = batch->lengths[b];
         ag_real *row = batch->values + (size_t)b * batch->max_length;
-        batch->lengths[b] = length;
-        ag_rng_normal_fill(rng, row, length);
+        total -= length;
+        memmove(row, batch->values + total, (size_t)length * sizeof *row);
         double sum = 0;
         for (int t = 0; t < length; t++) sum += fabs((double)row[t]);
         for (int t = length; t < batch->max_length; t++) row[t] = 0;
