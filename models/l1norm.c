@@ -59,7 +59,7 @@ ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_seque
     ag_tensor *absolute = absolute_value(ctx, ag_sequence_values(ctx, batch));
     ag_tensor *h0 = ag_zeros(ctx, 2, (int[]){batch->batch, 1});
     /* Each row's state stops at its own length: padding changes nothing. */
-    return ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute, batch->lengths, h0));
+    return ag_rnn_cell_sequence_last(ctx, &model->cell, absolute, batch->lengths, h0);
 }
 
 /* In pieces of PREDICT_PIECE steps, each starting from the state the one
@@ -76,7 +76,7 @@ ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *
         int steps = length - start < PREDICT_PIECE ? length - start : PREDICT_PIECE;
         ag_tensor *x = ag_from_array(ctx, 3, (int[]){1, steps, 1}, values + start);
         ag_tensor *h0 = ag_from_array(ctx, 2, (int[]){1, 1}, &state);
-        ag_tensor *h = ag_last_step(ctx, ag_rnn_cell_sequence(ctx, &model->cell, absolute_value(ctx, x), NULL, h0));
+        ag_tensor *h = ag_rnn_cell_sequence_last(ctx, &model->cell, absolute_value(ctx, x), NULL, h0);
         if (h)
             state = h->data[0];
         else

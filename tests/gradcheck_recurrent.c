@@ -240,6 +240,48 @@ START_TEST(test_grad_last_step) {
 }
 END_TEST
 
+/* The layers in their last-state-only mode, gradients reaching x, h0 (and
+ * c0) as well as the weights. */
+static ag_tensor *build_rnn_sequence_last(ag_ctx *ctx, ag_tensor *const *in, void *user) {
+    const rnn_user *u = user;
+    return ag_rnn_cell_sequence_last(ctx, u->cell, in[0], u->lengths, in[1]);
+}
+
+static int build_lstm_sequence_last(ag_ctx *ctx, ag_tensor *const *in, void *user, ag_tensor **out) {
+    const lstm_user *u = user;
+    ag_lstm_state s = ag_lstm_cell_sequence_last(ctx, u->cell, in[0], u->lengths, (ag_lstm_state){in[1], in[2]});
+    if (!s.h || !s.c) return 0;
+    out[0] = s.h;
+    out[1] = s.c;
+    return 2;
+}
+
+START_TEST(test_grad_sequence_last) {
+    ag_rng rng;
+    SEED(&rng);
+    for (int act = 0; act <= 1; act++) {
+        ag_params *p = ag_params_create();
+        ag_rnn_cell cell;
+        ck_assert_int_eq(ag_rnn_cell_init(&cell, p, "rnn", INPUT, HIDDEN, act ? AG_NONLINEARITY_RELU : AG_NONLINEARITY_TANH,
+                                          true, &rng), AG_OK);
+        rnn_user u = {&cell, LENGTHS};
+        gc_input in[2] = {gc_in(3, (int[]){BATCH, STEPS, INPUT}, -1.5, 1.5), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
+        gc_check_module(act ? "ag_rnn_cell_sequence_last(relu, lengths 1,3,2)" : "ag_rnn_cell_sequence_last(tanh, lengths 1,3,2)",
+                        build_rnn_sequence_last, NULL, &u, in, 2, p, &rng, 0.8);
+        ag_params_free(p);
+    }
+    ag_params *p = ag_params_create();
+    ag_lstm_cell cell;
+    ck_assert_int_eq(ag_lstm_cell_init(&cell, p, "lstm", INPUT, HIDDEN, true, &rng), AG_OK);
+    lstm_user u = {&cell, LENGTHS, LOSS_BOTH};
+    gc_input in[3] = {gc_in(3, (int[]){BATCH, STEPS, INPUT}, -1.5, 1.5), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0),
+                      gc_in(2, (int[]){BATCH, HIDDEN}, -1.5, 1.5)};
+    gc_check_module("ag_lstm_cell_sequence_last(lengths 1,3,2, loss on h and c)", NULL, build_lstm_sequence_last, &u, in, 3,
+                    p, &rng, 0.8);
+    ag_params_free(p);
+}
+END_TEST
+
 AG_TEST_SUITE(gradcheck_recurrent_suite)
 static Suite *gradcheck_recurrent_suite(void) {
     Suite *s = suite_create("gradcheck_recurrent");
@@ -252,6 +294,7 @@ static Suite *gradcheck_recurrent_suite(void) {
     tcase_add_test(tc, test_grad_lstm_sequence_constant_inputs);
     tcase_add_test(tc, test_grad_lstm_sequence_chunked);
     tcase_add_test(tc, test_grad_last_step);
+    tcase_add_test(tc, test_grad_sequence_last);
     suite_add_tcase(s, tc);
     return s;
 }

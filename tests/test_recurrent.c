@@ -895,10 +895,13 @@ END_TEST
 
 static void teardown_threads(void) { ag_set_num_threads(1); }
 
-/* ag_rnn_cell_run and ag_lstm_cell_run output only the last state; they
- * must give the same bits, forward and backward, as ag_last_step of the
- * whole-sequence layer (two chunks: batch 17, variable lengths). */
-static void run_gradients(kind k, bool whole_sequence, const int *lengths, ag_real *out, ag_real *grads,
+/* ag_rnn_cell_run, ag_lstm_cell_run and the *_sequence_last layers output
+ * only the last state; they must give the same bits, forward and backward,
+ * as ag_last_step of the whole-sequence layer (two chunks: batch 17,
+ * variable lengths). */
+typedef enum last_state_way { WAY_RUN, WAY_SEQUENCE_LAST, WAY_LAST_STEP_OF_SEQUENCE } last_state_way;
+
+static void run_gradients(kind k, last_state_way way, const int *lengths, ag_real *out, ag_real *grads,
                           int64_t *n_grads) {
     ag_rng rng;
     ag_rng_seed(&rng, 99, (uint64_t)k);
@@ -913,11 +916,18 @@ static void run_gradients(kind k, bool whole_sequence, const int *lengths, ag_re
     ag_ctx *ctx = ag_ctx_create();
     ag_tensor *h0 = ag_zeros(ctx, 2, (int[]){B, H}), *c0 = ag_zeros(ctx, 2, (int[]){B, H});
     ag_tensor *h, *c = NULL;
-    if (whole_sequence) {
+    if (way == WAY_LAST_STEP_OF_SEQUENCE) {
         ag_tensor *x = ag_sequence_values(ctx, &seq);
         ag_lstm_state all = model_sequence(ctx, &m, x, seq.lengths, h0, c0);
         h = ag_last_step(ctx, all.h);
         if (all.c) c = ag_last_step(ctx, all.c);
+    } else if (way == WAY_SEQUENCE_LAST && k == KIND_LSTM) {
+        ag_lstm_state last = ag_lstm_cell_sequence_last(ctx, &m.lstm, ag_sequence_values(ctx, &seq), seq.lengths,
+                                                        (ag_lstm_state){h0, c0});
+        h = last.h;
+        c = last.c;
+    } else if (way == WAY_SEQUENCE_LAST) {
+        h = ag_rnn_cell_sequence_last(ctx, &m.rnn, ag_sequence_values(ctx, &seq), seq.lengths, h0);
     } else if (k == KIND_LSTM) {
         ag_lstm_state last = ag_lstm_cell_run(ctx, &m.lstm, &seq, (ag_lstm_state){h0, c0});
         h = last.h;
@@ -943,19 +953,23 @@ START_TEST(test_run_equals_last_step_of_sequence) {
     const int lengths[17] = {6, 1, 3, 6, 2, 5, 4, 6, 1, 2, 3, 4, 5, 6, 6, 2, 3};
     enum { MAX_VALUES = 17 * 48 + 4 * 48 * (48 + 2 + 2) };
     static ag_real out_run[MAX_VALUES], out_sequence[MAX_VALUES], grads_run[MAX_VALUES], grads_sequence[MAX_VALUES];
-    int64_t n_run = 0, n_sequence = 0;
-    run_gradients(k, false, lengths, out_run, grads_run, &n_run);
-    run_gradients(k, true, lengths, out_sequence, grads_sequence, &n_sequence);
-    ck_assert_int_eq(n_run, n_sequence);
-    ck_assert_int_le(n_run, MAX_VALUES);
+    int64_t n_sequence = 0;
+    run_gradients(k, WAY_LAST_STEP_OF_SEQUENCE, lengths, out_sequence, grads_sequence, &n_sequence);
+    ck_assert_int_le(n_sequence, MAX_VALUES);
     int H = chunked_hidden(k);
-    ck_assert_msg(memcmp(out_run, out_sequence, (size_t)17 * H * sizeof(ag_real)) == 0,
-                  "%s: the run's last states differ from the sequence's", KIND_NAMES[k]);
-    ck_assert_msg(memcmp(grads_run, grads_sequence, (size_t)n_run * sizeof(ag_real)) == 0,
-                  "%s: the run's parameter gradients differ from the sequence's", KIND_NAMES[k]);
-    double norm = 0;
-    for (int64_t i = 0; i < n_run; i++) norm += fabs((double)grads_run[i]);
-    ck_assert_msg(norm > 0, "%s: all gradients are zero", KIND_NAMES[k]);
+    const char *names[] = {"run", "sequence_last"};
+    for (last_state_way way = WAY_RUN; way <= WAY_SEQUENCE_LAST; way++) {
+        int64_t n_run = 0;
+        run_gradients(k, way, lengths, out_run, grads_run, &n_run);
+        ck_assert_int_eq(n_run, n_sequence);
+        ck_assert_msg(memcmp(out_run, out_sequence, (size_t)17 * H * sizeof(ag_real)) == 0,
+                      "%s: the %s's last states differ from the sequence's", KIND_NAMES[k], names[way]);
+        ck_assert_msg(memcmp(grads_run, grads_sequence, (size_t)n_run * sizeof(ag_real)) == 0,
+                      "%s: the %s's parameter gradients differ from the sequence's", KIND_NAMES[k], names[way]);
+        double norm = 0;
+        for (int64_t i = 0; i < n_run; i++) norm += fabs((double)grads_run[i]);
+        ck_assert_msg(norm > 0, "%s: all gradients are zero", KIND_NAMES[k]);
+    }
 }
 END_TEST
 

@@ -502,6 +502,14 @@ ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_te
                                     ag_lstm_state state0);
 /** sequence[:, steps - 1, :] as [batch, hidden]: the last state of each row. */
 ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence);
+/** ag_last_step of ag_rnn_cell_sequence, [batch, hidden], the same bits
+ * forward and backward, without writing (or back-propagating through)
+ * every step's state: the state after each row's own last input. */
+ag_tensor *ag_rnn_cell_sequence_last(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
+                                     ag_tensor *h0);
+/** The same for an LSTM cell: the last h and c of each row. */
+ag_lstm_state ag_lstm_cell_sequence_last(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
+                                         ag_lstm_state state0);
 
 /** Threads for the ops that split a batch (the recurrent layers); 1 (the
  * default) runs everything in the calling thread. Results are

@@ -539,8 +539,18 @@ ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_te
     return lstm_layer(ctx, "ag_lstm_cell_sequence", cell, x, lengths, state0, false);
 }
 
-/* The runs need only the last state: the layer then neither writes every
- * step's state nor needs a gradient buffer of that size. */
+/* Only the last state: the layer then neither writes every step's state
+ * nor needs a gradient buffer of that size. */
+ag_tensor *ag_rnn_cell_sequence_last(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
+                                     ag_tensor *h0) {
+    return rnn_layer(ctx, "ag_rnn_cell_sequence_last", cell, x, lengths, h0, true);
+}
+
+ag_lstm_state ag_lstm_cell_sequence_last(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
+                                         ag_lstm_state state0) {
+    return lstm_layer(ctx, "ag_lstm_cell_sequence_last", cell, x, lengths, state0, true);
+}
+
 ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0) {
     if (!h0) return NULL;
     return rnn_layer(ctx, "ag_rnn_cell_run", cell, ag_sequence_values(ctx, s), s->lengths, h0, true);
