@@ -74,9 +74,9 @@ typedef struct layer {
  * state from later steps and leaves zeroed where the row ran, to receive
  * the recurrent product. */
 
-#define AG_INLINE static inline __attribute__((always_inline))
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-AG_INLINE void relu_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
+ALWAYS_INLINE void relu_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
                                  const ag_real *restrict h, ag_real *restrict h_next, ag_real *restrict out,
                                  size_t out_stride) {
     for (int r = 0; r < rows; r++) {
@@ -89,7 +89,7 @@ AG_INLINE void relu_rows_forward(int rows, int n, int t, const int *restrict len
     }
 }
 
-AG_INLINE void relu_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
+ALWAYS_INLINE void relu_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
                                   ag_real *restrict dh, const ag_real *restrict out_grad, size_t out_grad_stride,
                                   const ag_real *restrict h_next) {
     for (int r = 0; r < rows; r++) {
@@ -102,7 +102,7 @@ AG_INLINE void relu_rows_backward(int rows, int n, int t, const int *restrict le
     }
 }
 
-AG_INLINE void tanh_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
+ALWAYS_INLINE void tanh_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
                                  const ag_real *restrict h, ag_real *restrict h_next, ag_real *restrict out,
                                  size_t out_stride) {
     for (int r = 0; r < rows; r++) {
@@ -115,7 +115,7 @@ AG_INLINE void tanh_rows_forward(int rows, int n, int t, const int *restrict len
     }
 }
 
-AG_INLINE void tanh_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
+ALWAYS_INLINE void tanh_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
                                   ag_real *restrict dh, const ag_real *restrict out_grad, size_t out_grad_stride,
                                   const ag_real *restrict h_next) {
     for (int r = 0; r < rows; r++) {
@@ -151,11 +151,12 @@ STEP_FUNCTION(tanh_step_backward, tanh_rows_backward, BACKWARD_PARAMS, t, length
               h_next)
 
 /* One row of one LSTM step: its rows are wide enough (hidden 128 in the
- * digit-sum model) for a call per row not to matter. z holds the row's
- * pre-activations; backward overwrites them with their gradient. dh and dc
- * come in as the gradients reaching this step's state from later steps and
- * leave zeroed (dc: carried through the forget gate). Gate order of torch.nn.LSTMCell: input, forget, cell, output. z is
- * overwritten with the activated gates, which backward needs. */
+ * digit-sum model) for a call per row not to matter. Gate order of
+ * torch.nn.LSTMCell: input, forget, cell, output. z holds the row's
+ * pre-activations; forward overwrites them with the activated gates, which
+ * backward needs, and backward with their gradient. dh comes in as the
+ * gradient reaching this step's state from later steps and leaves zeroed;
+ * dc leaves as the gradient carried through the forget gate. */
 AG_TARGET_CLONES static void lstm_row_forward(int n, ag_real *restrict z, const ag_real *restrict c_prev,
                                                ag_real *restrict c, ag_real *restrict tanh_c, ag_real *restrict h) {
     for (int j = 0; j < n; j++) {
