@@ -24,6 +24,14 @@ static long double true_cos_two_pi(double u) {
 
 static long double true_radius(double u1) { return sqrtl(-2 * logl(u1)); }
 
+/* valgrind runs x87 long double at double precision: the references are
+ * then no better than what they check, and under it these tests check
+ * only the code's memory use, not its accuracy. */
+static bool exact_reference(void) {
+    volatile long double one = 1, tiny = 0x1p-60L;
+    return one + tiny != one;
+}
+
 /* |got - want| in units in the last place of want rounded to double. */
 static double ulps(double got, long double want) {
     if (want == 0) return got == 0 ? 0 : INFINITY;
@@ -112,7 +120,7 @@ START_TEST(test_normal_matches_libm_over_many_draws) {
             double z = ag_rng_normal(&rng);
             if (rng.state != after.state) ck_abort_msg("a draw took other than two uniforms");
             double error = ulps(z, true_radius(u1) * true_cos_two_pi(u2));
-            if (!(error <= 3)) ck_abort_msg("u1 %a, u2 %a: %a is %.2f ulps off", u1, u2, z, error);
+            if (!(error <= 3) && exact_reference()) ck_abort_msg("u1 %a, u2 %a: %a is %.2f ulps off", u1, u2, z, error);
             worst = fmax(worst, error);
         }
     }
@@ -132,7 +140,7 @@ START_TEST(test_normal_log_alone) {
         next_uniforms(&rng, &u1, &u2);
         double z = ag_rng_normal(&rng);
         double error = ulps(half ? -z : z, true_radius(u1));
-        if (!(error <= 1)) ck_abort_msg("u1 %a, u2 %g: %a is %.2f ulps off", u1, u2, z, error);
+        if (!(error <= 1) && exact_reference()) ck_abort_msg("u1 %a, u2 %g: %a is %.2f ulps off", u1, u2, z, error);
     }
 }
 END_TEST
@@ -150,7 +158,7 @@ START_TEST(test_normal_cos_alone) {
         next_uniforms(&rng, &u1, &u2);
         double z = ag_rng_normal(&rng);
         double error = ulps(z, true_cos_two_pi(u2));
-        if (!(error <= 1)) ck_abort_msg("u2 %a: cos %a is %.2f ulps off", u2, z, error);
+        if (!(error <= 1) && exact_reference()) ck_abort_msg("u2 %a: cos %a is %.2f ulps off", u2, z, error);
     }
 }
 END_TEST
@@ -164,7 +172,7 @@ static void check_draws_with_uniform(uint64_t m, bool second, ag_rng *noise, int
         next_uniforms(&rng, &u1, &u2);
         double z = ag_rng_normal(&rng);
         double error = ulps(z, true_radius(u1) * true_cos_two_pi(u2));
-        if (!(error <= 3)) ck_abort_msg("u1 %a, u2 %a: %a is %.2f ulps off", u1, u2, z, error);
+        if (!(error <= 3) && exact_reference()) ck_abort_msg("u1 %a, u2 %a: %a is %.2f ulps off", u1, u2, z, error);
     }
 }
 
