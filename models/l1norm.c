@@ -69,6 +69,7 @@ ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_seque
 enum { PREDICT_PIECE = 1024 };
 
 ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction) {
+    if (length < 1) return ag_error_set(AG_ERROR_ARGUMENT, "l1norm_predict: length %d is not at least 1", length);
     bool was_enabled = ag_set_grad_enabled(ctx, false);
     ag_status status = AG_OK;
     ag_real state = 0;

@@ -130,6 +130,10 @@ START_TEST(test_predict_long_sequence) {
     ck_assert_msg(prediction == forward->data[0], "in pieces %.9g, in one pass %.9g", prediction,
                   (double)forward->data[0]);
     ck_assert(ag_test_close(prediction, recurrence(x, SHORT, 0.9, 0.999), 1e-4, 0));
+    /* No sequence is an error, not a prediction of 0. */
+    double untouched = -1;
+    ck_assert_int_eq(l1norm_predict(ctx, &model, x, 0, &untouched), AG_ERROR_ARGUMENT);
+    ck_assert(untouched == -1);
     ag_ctx_free(ctx);
     ag_sequence_batch_free(&batch);
     l1norm_model_free(&model);
