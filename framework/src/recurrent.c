@@ -76,53 +76,30 @@ typedef struct layer {
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-ALWAYS_INLINE void relu_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
-                                 const ag_real *restrict h, ag_real *restrict h_next, ag_real *restrict out,
-                                 size_t out_stride) {
+/* relu is a constant in every caller, so each activation compiles alone. */
+ALWAYS_INLINE void rnn_rows_forward(bool relu, int rows, int n, int t, const int *restrict lengths,
+                                    const ag_real *restrict z, const ag_real *restrict h, ag_real *restrict h_next,
+                                    ag_real *restrict out, size_t out_stride) {
     for (int r = 0; r < rows; r++) {
         bool running = t < lengths[r];
         for (int j = 0; j < n; j++) {
-            ag_real zj = z[r * n + j], value = running ? (zj > 0 ? zj : 0) : h[r * n + j];
+            ag_real zj = z[r * n + j];
+            ag_real value = running ? (relu ? (zj > 0 ? zj : 0) : ag_fast_tanh(zj)) : h[r * n + j];
             h_next[r * n + j] = value;
             if (out) out[r * out_stride + j] = value;
         }
     }
 }
 
-ALWAYS_INLINE void relu_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
-                                  ag_real *restrict dh, const ag_real *restrict out_grad, size_t out_grad_stride,
-                                  const ag_real *restrict h_next) {
-    for (int r = 0; r < rows; r++) {
-        bool running = t < lengths[r];
-        for (int j = 0; j < n; j++) {
-            ag_real d = dh[r * n + j] + out_grad[r * out_grad_stride + j];
-            z[r * n + j] = running && h_next[r * n + j] > 0 ? d : 0;
-            dh[r * n + j] = running ? 0 : d;
-        }
-    }
-}
-
-ALWAYS_INLINE void tanh_rows_forward(int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z,
-                                 const ag_real *restrict h, ag_real *restrict h_next, ag_real *restrict out,
-                                 size_t out_stride) {
-    for (int r = 0; r < rows; r++) {
-        bool running = t < lengths[r];
-        for (int j = 0; j < n; j++) {
-            ag_real value = running ? ag_fast_tanh(z[r * n + j]) : h[r * n + j];
-            h_next[r * n + j] = value;
-            if (out) out[r * out_stride + j] = value;
-        }
-    }
-}
-
-ALWAYS_INLINE void tanh_rows_backward(int rows, int n, int t, const int *restrict lengths, ag_real *restrict z,
-                                  ag_real *restrict dh, const ag_real *restrict out_grad, size_t out_grad_stride,
-                                  const ag_real *restrict h_next) {
+ALWAYS_INLINE void rnn_rows_backward(bool relu, int rows, int n, int t, const int *restrict lengths,
+                                     ag_real *restrict z, ag_real *restrict dh, const ag_real *restrict out_grad,
+                                     size_t out_grad_stride, const ag_real *restrict h_next) {
     for (int r = 0; r < rows; r++) {
         bool running = t < lengths[r];
         for (int j = 0; j < n; j++) {
             ag_real d = dh[r * n + j] + out_grad[r * out_grad_stride + j], hj = h_next[r * n + j];
-            z[r * n + j] = running ? d * (1 - hj * hj) : 0;
+            ag_real d_z = relu ? (hj > 0 ? d : 0) : d * (1 - hj * hj);
+            z[r * n + j] = running ? d_z : 0;
             dh[r * n + j] = running ? 0 : d;
         }
     }
@@ -130,12 +107,12 @@ ALWAYS_INLINE void tanh_rows_backward(int rows, int n, int t, const int *restric
 
 /* The entry points: each compiles its rows' loop twice, once for rows of
  * one number (the L1 RNN), where the compiler then drops the inner loop. */
-#define STEP_FUNCTION(name, rows_function, params, ...)                                                         \
+#define STEP_FUNCTION(name, rows_function, relu, params, ...)                                                   \
     AG_TARGET_CLONES static void name params {                                                                   \
         if (n == 1)                                                                                               \
-            rows_function(rows, 1, __VA_ARGS__);                                                                  \
+            rows_function(relu, rows, 1, __VA_ARGS__);                                                            \
         else                                                                                                      \
-            rows_function(rows, n, __VA_ARGS__);                                                                  \
+            rows_function(relu, rows, n, __VA_ARGS__);                                                            \
     }
 #define FORWARD_PARAMS                                                                                            \
     (int rows, int n, int t, const int *restrict lengths, const ag_real *restrict z, const ag_real *restrict h,   \
@@ -143,12 +120,12 @@ ALWAYS_INLINE void tanh_rows_backward(int rows, int n, int t, const int *restric
 #define BACKWARD_PARAMS                                                                                           \
     (int rows, int n, int t, const int *restrict lengths, ag_real *restrict z, ag_real *restrict dh,             \
      const ag_real *restrict out_grad, size_t out_grad_stride, const ag_real *restrict h_next)
-STEP_FUNCTION(relu_step_forward, relu_rows_forward, FORWARD_PARAMS, t, lengths, z, h, h_next, out, out_stride)
-STEP_FUNCTION(relu_step_backward, relu_rows_backward, BACKWARD_PARAMS, t, lengths, z, dh, out_grad, out_grad_stride,
-              h_next)
-STEP_FUNCTION(tanh_step_forward, tanh_rows_forward, FORWARD_PARAMS, t, lengths, z, h, h_next, out, out_stride)
-STEP_FUNCTION(tanh_step_backward, tanh_rows_backward, BACKWARD_PARAMS, t, lengths, z, dh, out_grad, out_grad_stride,
-              h_next)
+STEP_FUNCTION(relu_step_forward, rnn_rows_forward, true, FORWARD_PARAMS, t, lengths, z, h, h_next, out, out_stride)
+STEP_FUNCTION(relu_step_backward, rnn_rows_backward, true, BACKWARD_PARAMS, t, lengths, z, dh, out_grad,
+              out_grad_stride, h_next)
+STEP_FUNCTION(tanh_step_forward, rnn_rows_forward, false, FORWARD_PARAMS, t, lengths, z, h, h_next, out, out_stride)
+STEP_FUNCTION(tanh_step_backward, rnn_rows_backward, false, BACKWARD_PARAMS, t, lengths, z, dh, out_grad,
+              out_grad_stride, h_next)
 
 /* One row of one LSTM step: its rows are wide enough (hidden 128 in the
  * digit-sum model) for a call per row not to matter. Gate order of
