@@ -56,25 +56,30 @@ static bool same_bits(ag_params *a, ag_params *b) {
            memcmp(ag_params_data(a), ag_params_data(b), (size_t)ag_params_size(a) * sizeof(ag_real)) == 0;
 }
 
+/* Every Adam of the resume test: the same settings, weight decay on. */
+static void adam_init_for_test(ag_adam *adam, ag_params *params) {
+    ck_assert_int_eq(ag_adam_init(adam, params, 0.05), AG_OK);
+    adam->weight_decay = 0.01;
+}
+
+static void adam_steps(ag_adam *adam, ag_params *params, int first_step, int end_step) {
+    for (int step = first_step; step < end_step; step++) {
+        fake_gradient(params, step);
+        ag_adam_step(adam, params);
+    }
+}
+
 START_TEST(test_adam_resume_is_exact) {
     enum { STEPS = 7, STOP = 3 };
     ag_params *straight = small_model(5);
     ag_adam adam;
-    ck_assert_int_eq(ag_adam_init(&adam, straight, 0.05), AG_OK);
-    adam.weight_decay = 0.01;
-    for (int step = 0; step < STEPS; step++) {
-        fake_gradient(straight, step);
-        ag_adam_step(&adam, straight);
-    }
+    adam_init_for_test(&adam, straight);
+    adam_steps(&adam, straight, 0, STEPS);
 
     ag_params *first = small_model(5);
     ag_adam first_adam;
-    ck_assert_int_eq(ag_adam_init(&first_adam, first, 0.05), AG_OK);
-    first_adam.weight_decay = 0.01;
-    for (int step = 0; step < STOP; step++) {
-        fake_gradient(first, step);
-        ag_adam_step(&first_adam, first);
-    }
+    adam_init_for_test(&first_adam, first);
+    adam_steps(&first_adam, first, 0, STOP);
     char path[128];
     path_in_tmpdir("adam.safetensors", path, sizeof path);
     ag_checkpoint *cp = ag_checkpoint_create();
@@ -87,18 +92,14 @@ START_TEST(test_adam_resume_is_exact) {
     /* Another process, as it were: other initial values, fresh moments. */
     ag_params *second = small_model(99);
     ag_adam second_adam;
-    ck_assert_int_eq(ag_adam_init(&second_adam, second, 0.05), AG_OK);
-    second_adam.weight_decay = 0.01;
+    adam_init_for_test(&second_adam, second);
     ag_checkpoint *loaded = ag_checkpoint_load(path);
     ck_assert_msg(loaded != NULL, "%s", ag_error_message());
     ck_assert_int_eq(ag_checkpoint_read_params(loaded, second), AG_OK);
     ck_assert_int_eq(ag_adam_load(&second_adam, loaded), AG_OK);
     ag_checkpoint_free(loaded);
     ck_assert_int_eq(second_adam.step, STOP);
-    for (int step = STOP; step < STEPS; step++) {
-        fake_gradient(second, step);
-        ag_adam_step(&second_adam, second);
-    }
+    adam_steps(&second_adam, second, STOP, STEPS);
     ck_assert_msg(same_bits(straight, second), "a resumed Adam run differs from one that never stopped");
     ck_assert_int_eq(memcmp(adam.m, second_adam.m, (size_t)adam.size * sizeof(ag_real)), 0);
     ck_assert_int_eq(memcmp(adam.v, second_adam.v, (size_t)adam.size * sizeof(ag_real)), 0);
@@ -106,15 +107,11 @@ START_TEST(test_adam_resume_is_exact) {
     /* Without the moments the run would not be the same: the test can fail. */
     ag_params *no_state = small_model(5);
     ag_adam fresh;
-    ck_assert_int_eq(ag_adam_init(&fresh, no_state, 0.05), AG_OK);
-    fresh.weight_decay = 0.01;
+    adam_init_for_test(&fresh, no_state);
     loaded = ag_checkpoint_load(path);
     ck_assert_int_eq(ag_checkpoint_read_params(loaded, no_state), AG_OK);
     ag_checkpoint_free(loaded);
-    for (int step = STOP; step < STEPS; step++) {
-        fake_gradient(no_state, step);
-        ag_adam_step(&fresh, no_state);
-    }
+    adam_steps(&fresh, no_state, STOP, STEPS);
     ck_assert(!same_bits(straight, no_state));
 
     ag_adam_free(&adam);
