@@ -54,10 +54,11 @@ $(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/incl
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
 # A demo is demos/NAME.c with models/NAME.c, any further model files listed
-# as its prerequisites below, and the shared flag parser.
-bin/%: demos/%.c models/%.c models/%.h demos/flags.c demos/flags.h $(BUILD)/libag.a framework/include/ag_run.h
+# as its prerequisites below, the shared flag parser and the run harness.
+DEMO_COMMON = demos/flags.c demos/harness.c
+bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harness.h $(BUILD)/libag.a framework/include/ag_run.h
 	@mkdir -p bin
-	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) demos/flags.c $(BUILD)/libag.a \
+	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(BUILD)/libag.a \
 	  $(LDLIBS) -o $@
 
 # The adding demo also offers the GRU, a model written as a user would.

@@ -1,7 +1,6 @@
 /* digitsum: a recurrent seq2seq model reads decimal digits and writes the
  * digits of their sum. Subcommands: gen-data, train, predict, eval. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +8,7 @@
 #include "ag.h"
 #include "ag_run.h"
 #include "digitsum.h"
-#include "flags.h"
+#include "harness.h"
 
 static const char *const USAGE =
     "digitsum: a tanh RNN or LSTM reads a sequence of digits and writes the digits of their sum.\n\n"
@@ -92,8 +91,9 @@ static int gen_data(int argc, char **argv) {
 
 /* ----------------------------------------------------------- batches */
 
-/* Examples grouped by (input length, answer length), so that a batch runs
- * without padding; each epoch shuffles the examples and the batches. */
+/* A split's examples cut into batches: each epoch shuffles the examples
+ * and the batches. Training batches mix lengths (padded and masked, as
+ * PyTorch's are); decoding needs one input length a batch. */
 typedef struct batches {
     const digitsum_example **examples; /* ordered by group */
     int64_t *starts, *sizes;           /* each batch: a slice of examples */
@@ -178,28 +178,71 @@ static ag_status evaluate(ag_ctx *ctx, const digitsum_model *model, batches *gro
 
 /* ------------------------------------------------------------------ train */
 
-/* A checkpoint at the end of an epoch: the weights, Adam's state and the
- * generator. The order of the next epoch depends on every earlier shuffle
- * of the pool, so a resumed run replays those shuffles (cheap: no
- * training) and checks that it reaches the saved generator state. */
-static ag_status save_checkpoint(ag_run *run, const digitsum_model *model, const ag_adam *adam, int64_t epoch,
-                                 const ag_rng *order_rng) {
-    ag_checkpoint *cp = ag_checkpoint_create();
-    if (!cp) return ag_error_code();
-    ag_status status = ag_checkpoint_add_params(cp, model->params);
-    if (status == AG_OK) status = ag_adam_save(adam, cp);
-    if (status == AG_OK) status = ag_checkpoint_set_int(cp, "train.epoch", epoch);
-    if (status == AG_OK) status = ag_checkpoint_set_rng(cp, "train.rng.order", order_rng);
-    if (status == AG_OK) status = ag_run_save_checkpoint(run, cp);
-    ag_checkpoint_free(cp);
+/* The data order, the one thing besides the weights and Adam's state that
+ * changes from epoch to epoch. The order of the next epoch depends on
+ * every earlier shuffle of the pool, so a resumed run replays those
+ * shuffles (cheap: no training) and checks that it reaches the saved
+ * generator state. */
+typedef struct data_order {
+    const digitsum_example **pool;
+    int64_t n;
+    int batch_size;
+    batches *train;
+    ag_rng rng;
+    const char *data_path;
+} data_order;
+
+static ag_status save_state(const void *data, ag_checkpoint *cp) {
+    return ag_checkpoint_set_rng(cp, "train.rng.order", &((const data_order *)data)->rng);
+}
+
+static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoch) {
+    data_order *order = data;
+    ag_rng saved;
+    ag_status status = ag_checkpoint_get_rng(cp, "train.rng.order", &saved);
+    for (int64_t e = 0; status == AG_OK && e < epoch; e++)
+        make_batches(order->train, order->pool, order->n, order->batch_size, false, &order->rng);
+    if (status == AG_OK && (saved.state != order->rng.state || saved.increment != order->rng.increment))
+        status = ag_error_set(AG_ERROR_STATE, "replaying %lld epochs of %s does not reach the saved data order "
+                              "(has the data file changed?)", (long long)epoch, order->data_path);
     return status;
 }
 
+/* Fisher-Yates with the run's generator. */
+static void shuffle(const digitsum_example **items, int64_t n, ag_rng *rng) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)ag_rng_below(rng, (uint32_t)(i + 1));
+        const digitsum_example *swap = items[i];
+        items[i] = items[j];
+        items[j] = swap;
+    }
+}
+
+/* One pass over the training batches: the mean loss per sequence, or NAN
+ * after a failure (with d's message printed). */
+static double train_epoch(demo *d, ag_ctx *ctx, const digitsum_model *model, demo_optimizer *adam,
+                          const batches *train, int64_t n_train) {
+    double loss_sum = 0;
+    for (int64_t b = 0; b < train->count; b++) {
+        int n = (int)train->sizes[b];
+        ag_params_zero_grad(model->params);
+        ag_tensor *loss = digitsum_loss(ctx, model, train->examples + train->starts[b], n);
+        if (ag_backward(ctx, loss) != AG_OK) return demo_fail(d, "training step"), NAN;
+        ag_real loss_value = loss->data[0];
+        ag_ctx_reset(ctx);
+        if (!demo_finite(d, loss_value)) return NAN;
+        loss_sum += (double)loss_value * n;
+        demo_optimizer_step(adam, model->params);
+    }
+    return loss_sum / (double)n_train;
+}
+
 static int train(int argc, char **argv) {
-    const char *data_path = NULL, *model_name = "lstm", *run_dir = NULL, *resume_dir = NULL;
-    long epochs = 20, hidden = 128, batch_size = 64, seed = 42, threads = 0, checkpoint_every = 1;
+    const char *data_path = NULL, *model_name = "lstm";
+    long epochs = 20, hidden = 128, batch_size = 64, seed = 42;
     double lr = 1e-3, split = 0.8, weight_decay = 0;
-    bool quiet = false;
+    demo d;
+    demo_init(&d, "digitsum train", "digitsum", DEMO_EPOCHS, 1);
     const flag_spec specs[] = {
         {"data", FLAG_STRING, &data_path, 0, 0, false, "CSV file (digits,sum), e.g. data/seq_len_4.csv", false},
         {"model", FLAG_STRING, &model_name, 0, 0, false, "rnn (tanh RNNCell) or lstm (LSTMCell)", false},
@@ -210,166 +253,77 @@ static int train(int argc, char **argv) {
         {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step", false},
         {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)", false},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)", false},
-        {"threads", FLAG_INT, &threads, 0, 64, false,
-         "threads for the rows of a batch (0: one a core); results do not depend on it", true},
-        {"run-dir", FLAG_STRING, &run_dir, 0, 0, false, "where to write the run (default runs/digitsum-DATE-TIME)", true},
-        {"checkpoint-every", FLAG_INT, &checkpoint_every, 1, 1e6, false,
-         "epochs between checkpoints (RUN_DIR/checkpoint.safetensors; also at the start, the end and on SIGINT/SIGTERM)",
-         true},
-        {"resume", FLAG_STRING, &resume_dir, 0, 0, false, "go on with the run in this directory from its checkpoint, with its settings", true},
-        {"quiet", FLAG_BOOL, &quiet, 0, 0, false, "no progress line", true},
+        DEMO_RUN_FLAGS(&d),
     };
-    const int n_specs = (int)(sizeof specs / sizeof specs[0]);
-    int parsed = flags_parse("digitsum train", USAGE, specs, n_specs, argc, argv, NULL, NULL);
-    if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
-    if (resume_dir && run_dir) {
-        fprintf(stderr, "digitsum train: --run-dir: not with --resume (the run goes on in %s)\n", resume_dir);
-        return 2;
-    }
-    int exit_code = 0;
-    ag_checkpoint *resume =
-        resume_dir ? flags_resume("digitsum train", "digitsum", resume_dir, specs, n_specs, argc, argv, &exit_code) : NULL;
-    if (resume_dir && !resume) return exit_code;
-    if (threads == 0) threads = demo_default_threads();
-    if (ag_set_num_threads((int)threads) != AG_OK) return fail("--threads");
+    if (!demo_parse(&d, USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
     digitsum_kind kind;
-    if (!parse_kind(model_name, &kind)) return 2;
+    if (!parse_kind(model_name, &kind)) return demo_close(&d), 2;
     if (!data_path) {
         fprintf(stderr, "digitsum train: --data is required (make one with: digitsum gen-data --len 4 --out FILE)\n");
-        return 2;
+        return demo_close(&d), 2;
     }
 
-    /* Data: a seeded shuffle, then the split. */
+    /* Data: a seeded shuffle, then the split; validation batches of one input length. */
     digitsum_dataset data;
-    if (digitsum_load_csv(data_path, &data) != AG_OK) return fail("train");
-    ag_rng split_rng, order_rng, init_rng;
+    if (digitsum_load_csv(data_path, &data) != AG_OK) return demo_fail(&d, "--data");
+    ag_rng split_rng, init_rng;
     ag_rng_seed(&init_rng, (uint64_t)seed, 0);
     ag_rng_seed(&split_rng, (uint64_t)seed, 1);
-    ag_rng_seed(&order_rng, (uint64_t)seed, 2);
     const digitsum_example **all = malloc((size_t)data.count * sizeof *all);
     for (int64_t i = 0; i < data.count; i++) all[i] = &data.examples[i];
-    for (int64_t i = data.count - 1; i > 0; i--) {
-        int64_t j = (int64_t)ag_rng_below(&split_rng, (uint32_t)(i + 1));
-        const digitsum_example *swap = all[i];
-        all[i] = all[j];
-        all[j] = swap;
-    }
+    shuffle(all, data.count, &split_rng);
     int64_t n_train = (int64_t)(split * (double)data.count), n_val = data.count - n_train;
     if (n_train < 1 || n_val < 1) {
         fprintf(stderr, "digitsum train: --split %g leaves %lld training and %lld validation rows of %s\n", split,
                 (long long)n_train, (long long)n_val, data_path);
-        return 2;
+        return demo_close(&d), 2;
     }
     batches train_batches = {malloc((size_t)n_train * sizeof(void *)), malloc((size_t)n_train * sizeof(int64_t)),
                              malloc((size_t)n_train * sizeof(int64_t)), 0};
     batches val_batches = {malloc((size_t)n_val * sizeof(void *)), malloc((size_t)n_val * sizeof(int64_t)),
                            malloc((size_t)n_val * sizeof(int64_t)), 0};
-    make_batches(&val_batches, all + n_train, n_val, (int)batch_size, true, &order_rng);
+    data_order order = {all, n_train, (int)batch_size, &train_batches, {0, 0}, data_path};
+    ag_rng_seed(&order.rng, (uint64_t)seed, 2);
+    make_batches(&val_batches, all + n_train, n_val, (int)batch_size, true, &order.rng);
 
-    /* Model and optimizer. */
+    /* Model: teacher-forced cross-entropy, Adam. */
     digitsum_model model;
-    if (digitsum_model_init(&model, kind, (int)hidden, &init_rng) != AG_OK) return fail("model");
-    ag_adam adam;
-    if (ag_adam_init(&adam, model.params, lr) != AG_OK) return fail("optimizer");
-    adam.weight_decay = weight_decay;
+    if (digitsum_model_init(&model, kind, (int)hidden, &init_rng) != AG_OK) return demo_fail(&d, "model");
+    demo_optimizer adam;
+    if (demo_optimizer_init(&adam, "adam", model.params, lr) != AG_OK) return demo_fail(&d, "optimizer");
+    adam.adam.weight_decay = weight_decay;
     ag_ctx *ctx = ag_ctx_create();
-    int64_t first_epoch = 0;
-    if (resume) {
-        ag_rng saved_rng;
-        ag_status status = ag_checkpoint_read_params(resume, model.params);
-        if (status == AG_OK) status = ag_params_check_finite(model.params, false);
-        if (status == AG_OK) status = ag_adam_load(&adam, resume);
-        if (status == AG_OK) status = ag_checkpoint_get_int(resume, "train.epoch", &first_epoch);
-        if (status == AG_OK) status = ag_checkpoint_get_rng(resume, "train.rng.order", &saved_rng);
-        if (status == AG_OK && (first_epoch < 0 || first_epoch > epochs))
-            status = ag_error_set(AG_ERROR_FORMAT, "train.epoch %lld is out of range", (long long)first_epoch);
-        for (int64_t e = 0; status == AG_OK && e < first_epoch; e++)
-            make_batches(&train_batches, all, n_train, (int)batch_size, false, &order_rng);
-        if (status == AG_OK && (saved_rng.state != order_rng.state || saved_rng.increment != order_rng.increment))
-            status = ag_error_set(AG_ERROR_STATE, "replaying %lld epochs of %s does not reach the saved data order "
-                                  "(has the data file changed?)", (long long)first_epoch, data_path);
-        if (status != AG_OK) {
-            fprintf(stderr, "digitsum train: --resume %s: %s\n", resume_dir, ag_error_message());
-            return 1;
-        }
-    }
-
-    ag_run *run = resume ? ag_run_resume(resume_dir) : ag_run_create("digitsum", run_dir);
-    if (!run) return fail("run directory");
-    ag_run_set_param(run, "demo", "digitsum");
-    flags_record(specs, n_specs, run);
-    ag_run_set_param(run, "rows", "%lld", (long long)data.count);
-    ag_run_set_param(run, "train_rows", "%lld", (long long)n_train);
-    ag_run_set_option(run, "threads", "%ld", threads);
+    demo_set_param(&d, "rows", "%lld", (long long)data.count);
+    demo_set_param(&d, "train_rows", "%lld", (long long)n_train);
     const char *const columns[] = {"loss", "val_loss", "val_acc", "seconds"};
-    if (resume && ag_run_check_params(run, resume) != AG_OK) {
-        fprintf(stderr, "digitsum train: --resume: %s\n", ag_error_message());
-        return 2;
-    }
-    /* metrics.csv first: a resume that finds it is not this run's changes
-     * nothing in the directory. */
-    if ((resume ? ag_run_resume_metrics(run, columns, 4, first_epoch) : ag_run_begin_metrics(run, columns, 4)) != AG_OK ||
-        ag_run_write_params(run) != AG_OK)
-        return fail("run files");
-    /* A checkpoint from the start: a run killed at any moment can go on. */
-    if (!resume && save_checkpoint(run, &model, &adam, 0, &order_rng) != AG_OK) return fail("checkpoint");
-    if (ag_run_catch_signals() != AG_OK) return fail("signals");
+    /* Its own line for each epoch replaces the plain progress line. */
+    if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &adam,
+                                        .state = {&order, save_state, restore_state}, .columns = columns,
+                                        .n_columns = 4, .total = epochs, .progress_every = INT64_MAX}))
+        return d.exit_code;
 
-    ag_progress progress;
-    ag_progress_start(&progress, stdout, epochs, 1, quiet);
-    ag_progress_resume_at(&progress, first_epoch);
-    double start = ag_seconds(), val_loss = NAN, val_acc = NAN, epoch_seconds = 0;
-    int stop = 0;
-    for (long epoch = (long)first_epoch + 1; epoch <= epochs; epoch++) {
-        double epoch_start = ag_seconds(), loss_sum = 0;
-        make_batches(&train_batches, all, n_train, (int)batch_size, false, &order_rng);
-        for (int64_t b = 0; b < train_batches.count; b++) {
-            int n = (int)train_batches.sizes[b];
-            ag_params_zero_grad(model.params);
-            ag_tensor *loss = digitsum_loss(ctx, &model, train_batches.examples + train_batches.starts[b], n);
-            if (ag_backward(ctx, loss) != AG_OK) return fail("training step");
-            ag_real loss_value = loss->data[0];
-            ag_ctx_reset(ctx);
-            if (ag_run_check_finite(run, loss_value, model.params) != AG_OK) {
-                ag_progress_end(&progress);
-                fprintf(stderr, "digitsum train: epoch %ld, step %lld: %s\n", epoch, (long long)b + 1, ag_error_message());
-                ag_run_close(run); /* keeps the curve up to here */
-                return 1;
-            }
-            loss_sum += (double)loss_value * n;
-            ag_adam_step(&adam, model.params);
-        }
+    double val_loss = NAN, val_acc = NAN, epoch_seconds = 0;
+    while (demo_running(&d)) {
+        double epoch_start = ag_seconds();
+        make_batches(&train_batches, all, n_train, (int)batch_size, false, &order.rng);
+        double train_loss = train_epoch(&d, ctx, &model, &adam, &train_batches, n_train);
+        if (d.exit_code != 0) break;
         epoch_seconds = ag_seconds() - epoch_start;
-        if (evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK) return fail("validation");
-        double train_loss = loss_sum / (double)n_train;
-        if (ag_run_log(run, epoch, (double[]){train_loss, val_loss, val_acc, epoch_seconds}) != AG_OK)
-            return fail("metrics");
-        if (!quiet && !progress.terminal)
-            printf("epoch %ld: loss %.5f  val_loss %.5f  val_acc %.4f  %.2f s\n", epoch, train_loss, val_loss, val_acc,
-                   epoch_seconds);
-        if (progress.terminal) ag_progress_update(&progress, epoch, train_loss);
-        stop = ag_run_stop_signal();
-        if ((epoch % checkpoint_every == 0 || epoch == epochs || stop) &&
-            save_checkpoint(run, &model, &adam, epoch, &order_rng) != AG_OK)
-            return fail("checkpoint");
-        if (stop) {
-            ag_progress_end(&progress);
-            fprintf(stderr, "digitsum train: %s after epoch %ld: checkpoint saved; go on with: digitsum train --resume %s\n",
-                    stop == SIGINT ? "SIGINT" : "SIGTERM", epoch, ag_run_dir(run));
-            break;
-        }
+        if (evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK) return demo_fail(&d, "validation");
+        d.step++;
+        if (!demo_log(&d, (double[]){train_loss, val_loss, val_acc, epoch_seconds})) break;
+        if (!d.quiet && !d.progress.terminal)
+            printf("epoch %lld: loss %.5f  val_loss %.5f  val_acc %.4f  %.2f s\n", (long long)d.step, train_loss,
+                   val_loss, val_acc, epoch_seconds);
     }
-    ag_progress_end(&progress);
-    double seconds = ag_seconds() - start;
-    if (!stop) {
+
+    if (demo_finish(&d)) {
         if (isnan(val_acc) && evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK)
-            return fail("validation");
-        if (ag_run_save_model(run, model.params) != AG_OK) return fail("checkpoint");
-        printf("run: %s\n", ag_run_dir(run));
-        printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n", model_name,
-               epochs, val_acc, val_loss, seconds, epoch_seconds);
+            return demo_fail(&d, "validation");
+        if (demo_save_model(&d))
+            printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n",
+                   model_name, epochs, val_acc, val_loss, d.seconds, epoch_seconds);
     }
-    ag_status closed = ag_run_close(run);
     for (int k = 0; k < 2; k++) {
         batches *b = k ? &val_batches : &train_batches;
         free(b->examples);
@@ -378,12 +332,10 @@ static int train(int argc, char **argv) {
     }
     free(all);
     digitsum_dataset_free(&data);
-    ag_adam_free(&adam);
+    demo_optimizer_free(&adam);
     ag_ctx_free(ctx);
     digitsum_model_free(&model);
-    ag_checkpoint_free(resume);
-    if (closed != AG_OK) return fail("closing the run");
-    return stop ? 128 + stop : 0;
+    return demo_close(&d);
 }
 
 /* ------------------------------------------------------- predict and eval */

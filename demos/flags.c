@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void print_usage(const char *program, const char *summary, const flag_spec *specs, int n_specs) {
     printf("%s\n\nFlags:\n", summary);
@@ -274,9 +273,4 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
         }
     }
     return cp;
-}
-
-long demo_default_threads(void) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > 64 ? 64 : cores;
 }

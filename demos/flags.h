@@ -46,7 +46,4 @@ void flags_record(const flag_spec *specs, int n_specs, ag_run *run);
 ag_checkpoint *flags_resume(const char *program, const char *demo, const char *dir, const flag_spec *specs,
                             int n_specs, int argc, char **argv, int *exit_code);
 
-/* The number of online cores (1 to 64): the demos' default --threads. */
-long demo_default_threads(void);
-
 #endif

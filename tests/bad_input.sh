@@ -496,11 +496,11 @@ checkpoint | ~ | edit_run l1 flip data:train.recent_loss:399 0x40 | $l1
 checkpoint | value of rnn.weight_hh[0] is nan | edit_run l1 tensor rnn.weight_hh nan | $l1
 checkpoint | value of rnn.weight_ih[0] is inf | edit_run l1 tensor rnn.weight_ih inf | $l1
 checkpoint | moments | edit_run l1 tensor optimizer.exp_avg_sq -1 | $l1
-checkpoint | train.step -5 is negative | edit_run l1 meta train.step -5 | $l1
+checkpoint | train.step -5 is out of range | edit_run l1 meta train.step -5 | $l1
 checkpoint | metadata 'train.step' is 'abc', not an integer | edit_run l1 meta train.step abc | $l1
 checkpoint | 'train.step' is '99999999999999999999', not an integer | edit_run l1 meta train.step 99999999999999999999 | $l1
 checkpoint | metadata 'train.step' is missing | edit_run l1 nometa train.step | $l1
-checkpoint | before the checkpoint's step 1000000 | edit_run l1 meta train.step 1000000 | $l1
+checkpoint | train.step 1000000 is out of range | edit_run l1 meta train.step 1000000 | $l1
 checkpoint | 'train.rng.data' is '1,2', not STATE,INCREMENT (odd) | edit_run l1 meta train.rng.data 1,2 | $l1
 checkpoint | 'train.rng.data' is 'x' | edit_run l1 meta train.rng.data x | $l1
 checkpoint | 'train.rng.data' is '1,3,5' | edit_run l1 meta train.rng.data 1,3,5 | $l1
@@ -533,7 +533,7 @@ checkpoint | ~ | edit_run add flip data:optimizer.exp_avg:3 0x01 | $add
 checkpoint | value of rnn.weight_hh[0] is nan | edit_run add tensor rnn.weight_hh nan | $add
 checkpoint | value of linear.bias[0] is -inf | edit_run add tensor linear.bias -inf | $add
 checkpoint | moments is inf | edit_run add tensor optimizer.exp_avg inf | $add
-checkpoint | train.step -5 or train.position | edit_run add meta train.step -5 | $add
+checkpoint | train.step -5 is out of range | edit_run add meta train.step -5 | $add
 checkpoint | metadata 'train.step' is 'abc' | edit_run add meta train.step abc | $add
 checkpoint | train.position -1 is out of range | edit_run add meta train.position -1 | $add
 checkpoint | train.position 9999 is out of range | edit_run add meta train.position 9999 | $add

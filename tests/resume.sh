@@ -144,6 +144,20 @@ code=$?
 expect "adding with W_hh = 10 I over 150 steps exits with 1 (got $code)" [ "$code" -eq 1 ]
 expect "  and names the step and the parameter: '$(head -n 1 "$tmp/err")'" grep -q 'step 1: .*of [a-z]*\.[a-z_]*\[' "$tmp/err"
 
+# ------------------------------------------- a signal before training began
+# adding's first test evaluation (10,000 sequences of 150 steps: seconds)
+# runs before the run directory exists: a signal stops it, leaves nothing
+# behind and says so (nothing to clean by hand).
+bin/adding --quiet --threads 1 --run-dir "$tmp/early" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"
+code=$?
+expect "adding stopped by SIGTERM before training exits with 143 (got $code)" [ "$code" -eq 143 ]
+expect "  and says nothing was written: '$(head -n 1 "$tmp/err")'" grep -q 'SIGTERM before training began: nothing was written' "$tmp/err"
+expect "  and leaves no run directory" [ ! -e "$tmp/early" ]
+
 leftovers=$(find "$tmp" -name '*.tmp.*' | head -n 3)
 expect "no temporary file is left behind ($leftovers)" [ -z "$leftovers" ]
 finish

@@ -1,0 +1,238 @@
+#include "harness.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- optimizer */
+
+ag_status demo_optimizer_init(demo_optimizer *opt, const char *name, ag_params *params, double lr) {
+    memset(opt, 0, sizeof *opt);
+    opt->sgd = strcmp(name, "sgd") == 0;
+    if (!opt->sgd && strcmp(name, "adam") != 0) {
+        char shown[64];
+        return ag_error_set(AG_ERROR_ARGUMENT, "'%s' is not one of adam, sgd", ag_printable(name, shown, sizeof shown));
+    }
+    return opt->sgd ? ag_sgd_init(&opt->sgd_state, params, lr, 0) : ag_adam_init(&opt->adam, params, lr);
+}
+
+void demo_optimizer_step(demo_optimizer *opt, ag_params *params) {
+    if (opt->sgd)
+        ag_sgd_step(&opt->sgd_state, params);
+    else
+        ag_adam_step(&opt->adam, params);
+}
+
+void demo_optimizer_free(demo_optimizer *opt) {
+    ag_sgd_free(&opt->sgd_state);
+    ag_adam_free(&opt->adam);
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static const char *counter_key(const demo *d) { return d->unit == DEMO_EPOCHS ? "train.epoch" : "train.step"; }
+
+static const char *signal_name(int signal_number) { return signal_number == SIGINT ? "SIGINT" : "SIGTERM"; }
+
+int demo_close(demo *d) {
+    if (d->run) {
+        ag_status closed = ag_run_close(d->run);
+        d->run = NULL;
+        if (closed != AG_OK && d->exit_code == 0) {
+            fprintf(stderr, "%s: closing the run: %s\n", d->program, ag_error_message());
+            d->exit_code = 1;
+        }
+    }
+    ag_checkpoint_free(d->resume);
+    d->resume = NULL;
+    return d->exit_code;
+}
+
+int demo_fail(demo *d, const char *what) {
+    fprintf(stderr, "%s: %s: %s\n", d->program, what, ag_error_message());
+    d->exit_code = 1;
+    return demo_close(d);
+}
+
+/* --------------------------------------------------------------- the flags */
+
+void demo_init(demo *d, const char *program, const char *name, demo_unit unit, long checkpoint_every) {
+    memset(d, 0, sizeof *d);
+    d->program = program;
+    d->name = name;
+    d->unit = unit;
+    d->checkpoint_every = checkpoint_every;
+    snprintf(d->run_dir_help, sizeof d->run_dir_help, "where to write the run (default runs/%s-DATE-TIME)", name);
+    snprintf(d->checkpoint_help, sizeof d->checkpoint_help,
+             "%s between checkpoints (RUN_DIR/checkpoint.safetensors; also at the start, the end and on "
+             "SIGINT/SIGTERM)",
+             unit == DEMO_EPOCHS ? "epochs" : "steps");
+}
+
+/* The number of online cores (1 to 64): --threads 0. */
+static long default_threads(void) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > 64 ? 64 : cores;
+}
+
+bool demo_parse(demo *d, const char *summary, const flag_spec *specs, int n_specs, int argc, char **argv) {
+    d->specs = specs;
+    d->n_specs = n_specs;
+    int parsed = flags_parse(d->program, summary, specs, n_specs, argc, argv, NULL, NULL);
+    if (parsed != FLAGS_OK) {
+        d->exit_code = parsed == FLAGS_HELP ? 0 : 2;
+        return false;
+    }
+    if (d->resume_dir && d->run_dir) {
+        fprintf(stderr, "%s: --run-dir: not with --resume (the run goes on in %s)\n", d->program, d->resume_dir);
+        d->exit_code = 2;
+        return false;
+    }
+    if (d->resume_dir) {
+        d->resume = flags_resume(d->program, d->name, d->resume_dir, specs, n_specs, argc, argv, &d->exit_code);
+        if (!d->resume) return false;
+        d->exit_code = 0; /* flags_resume sets it for a failure only */
+    }
+    if (d->threads == 0) d->threads = default_threads();
+    if (ag_set_num_threads((int)d->threads) != AG_OK) return demo_fail(d, "--threads"), false;
+    /* From here on a signal ends the run cleanly, even during a long load. */
+    if (ag_run_catch_signals() != AG_OK) return demo_fail(d, "signals"), false;
+    return true;
+}
+
+void demo_set_param(demo *d, const char *name, const char *format, ...) {
+    if (d->n_extra == DEMO_MAX_EXTRA_PARAMS) abort(); /* a demo's own mistake, caught by any run of it */
+    snprintf(d->extra[d->n_extra].name, sizeof d->extra[0].name, "%s", name);
+    va_list args;
+    va_start(args, format);
+    vsnprintf(d->extra[d->n_extra].value, sizeof d->extra[0].value, format, args);
+    va_end(args);
+    d->n_extra++;
+}
+
+/* ------------------------------------------------------------- checkpoints */
+
+static bool save_checkpoint(demo *d) {
+    const demo_training *t = &d->training;
+    ag_checkpoint *cp = ag_checkpoint_create();
+    if (!cp) return demo_fail(d, "checkpoint"), false;
+    ag_status status = ag_checkpoint_add_params(cp, t->params);
+    if (status == AG_OK)
+        status = t->optimizer->sgd ? ag_sgd_save(&t->optimizer->sgd_state, cp) : ag_adam_save(&t->optimizer->adam, cp);
+    if (status == AG_OK) status = ag_checkpoint_set_int(cp, counter_key(d), d->step);
+    if (status == AG_OK && t->state.save) status = t->state.save(t->state.data, cp);
+    if (status == AG_OK) status = ag_run_save_checkpoint(d->run, cp);
+    ag_checkpoint_free(cp);
+    if (status != AG_OK) return demo_fail(d, "checkpoint"), false;
+    d->saved_step = d->step;
+    return true;
+}
+
+/* Everything the checkpoint holds, checked, before the directory changes. */
+static ag_status restore_checkpoint(demo *d) {
+    const demo_training *t = &d->training;
+    const ag_checkpoint *cp = d->resume;
+    ag_status status = ag_checkpoint_read_params(cp, t->params);
+    if (status == AG_OK) status = ag_params_check_finite(t->params, false);
+    if (status == AG_OK)
+        status = t->optimizer->sgd ? ag_sgd_load(&t->optimizer->sgd_state, cp) : ag_adam_load(&t->optimizer->adam, cp);
+    if (status == AG_OK) status = ag_checkpoint_get_int(cp, counter_key(d), &d->step);
+    if (status == AG_OK && (d->step < 0 || d->step > t->total))
+        status = ag_error_set(AG_ERROR_FORMAT, "%s %lld is out of range", counter_key(d), (long long)d->step);
+    if (status == AG_OK && t->state.restore) status = t->state.restore(t->state.data, cp, d->step);
+    return status;
+}
+
+/* ----------------------------------------------------------------- the run */
+
+bool demo_open(demo *d, const demo_training *training) {
+    d->training = *training;
+    int stop = ag_run_stop_signal();
+    if (stop) {
+        fprintf(stderr, "%s: %s before training began: %s\n", d->program, signal_name(stop),
+                d->resume ? "the run is as it was" : "nothing was written");
+        d->exit_code = 128 + stop;
+        demo_close(d);
+        return false;
+    }
+    if (d->resume && restore_checkpoint(d) != AG_OK) {
+        fprintf(stderr, "%s: --resume %s: %s\n", d->program, d->resume_dir, ag_error_message());
+        d->exit_code = 1;
+        demo_close(d);
+        return false;
+    }
+
+    d->run = d->resume ? ag_run_resume(d->resume_dir) : ag_run_create(d->name, d->run_dir);
+    if (!d->run) return demo_fail(d, "run directory"), false;
+    ag_run_set_param(d->run, "demo", "%s", d->name);
+    flags_record(d->specs, d->n_specs, d->run);
+    for (int i = 0; i < d->n_extra; i++) ag_run_set_param(d->run, d->extra[i].name, "%s", d->extra[i].value);
+    ag_run_set_option(d->run, "threads", "%ld", d->threads);
+    if (d->resume && ag_run_check_params(d->run, d->resume) != AG_OK) {
+        fprintf(stderr, "%s: --resume: %s\n", d->program, ag_error_message());
+        d->exit_code = 2;
+        demo_close(d);
+        return false;
+    }
+    /* metrics.csv first: a resume that finds it is not this run's changes
+     * nothing in the directory. */
+    ag_status status = d->resume ? ag_run_resume_metrics(d->run, training->columns, training->n_columns, d->step)
+                                 : ag_run_begin_metrics(d->run, training->columns, training->n_columns);
+    if (status == AG_OK) status = ag_run_write_params(d->run);
+    if (status != AG_OK) return demo_fail(d, "run files"), false;
+    if (!d->resume) {
+        if (training->first_row && ag_run_log(d->run, 0, training->first_row) != AG_OK)
+            return demo_fail(d, "metrics"), false;
+        if (!save_checkpoint(d)) return false;
+    }
+    d->saved_step = d->first_step = d->step;
+    ag_progress_start(&d->progress, stdout, training->total, training->progress_every, d->quiet);
+    ag_progress_resume_at(&d->progress, d->step);
+    d->start = ag_seconds();
+    return true;
+}
+
+bool demo_running(const demo *d) {
+    return d->exit_code == 0 && d->step < d->training.total && !ag_run_stop_signal();
+}
+
+bool demo_finite(demo *d, double loss) {
+    if (ag_run_check_finite(d->run, loss, d->training.params) == AG_OK) return true;
+    ag_progress_end(&d->progress);
+    fprintf(stderr, "%s: %s %lld: %s\n", d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step + 1,
+            ag_error_message());
+    d->exit_code = 1;
+    return false;
+}
+
+bool demo_log(demo *d, const double *values) {
+    if (ag_run_log(d->run, d->step, values) != AG_OK) return demo_fail(d, "metrics"), false;
+    ag_progress_update(&d->progress, d->step, values[0]);
+    if (d->step % d->checkpoint_every == 0) return save_checkpoint(d);
+    return true;
+}
+
+bool demo_finish(demo *d) {
+    ag_progress_end(&d->progress);
+    d->seconds = ag_seconds() - d->start;
+    if (d->exit_code != 0) return false;
+    if (d->step != d->saved_step && !save_checkpoint(d)) return false;
+    int stop = ag_run_stop_signal();
+    if (stop) {
+        fprintf(stderr, "%s: %s %s %lld: checkpoint saved; go on with: %s --resume %s\n", d->program,
+                signal_name(stop), d->unit == DEMO_EPOCHS ? "after epoch" : "at step", (long long)d->step, d->program,
+                ag_run_dir(d->run));
+        d->exit_code = 128 + stop;
+        return false;
+    }
+    return true;
+}
+
+bool demo_save_model(demo *d) {
+    if (ag_run_save_model(d->run, d->training.params) != AG_OK) return demo_fail(d, "model"), false;
+    printf("run: %s\n", ag_run_dir(d->run));
+    return true;
+}

@@ -1,0 +1,173 @@
+/* The run lifecycle every demo shares, written once: the common flags
+ * (--threads, --run-dir, --checkpoint-every, --resume, --quiet), a new run
+ * or a resumed one (settings, weights, optimizer and the demo's own state
+ * from the checkpoint, checked before anything on disk changes), metrics,
+ * periodic checkpoints, signals, the finite check, the final message and
+ * the exit code. A demo's main keeps only its recipe:
+ *
+ *     demo d;
+ *     demo_init(&d, "adding", "adding", DEMO_STEPS, 1000);
+ *     flag_spec specs[] = {... the demo's flags ..., DEMO_RUN_FLAGS(&d)};
+ *     if (!demo_parse(&d, SUMMARY, specs, n, argc, argv)) return d.exit_code;
+ *     ... data, model, optimizer ...
+ *     if (!demo_open(&d, &(demo_training){...})) return d.exit_code;
+ *     while (demo_running(&d)) {
+ *         ... forward, backward ...
+ *         if (!demo_finite(&d, loss)) break;
+ *         ... optimizer step ...
+ *         d.step++;
+ *         if (!demo_log(&d, (double[]){loss, ...})) break;
+ *     }
+ *     if (demo_finish(&d) && demo_save_model(&d)) printf("summary: ...\n");
+ *     ... free the demo's memory ...
+ *     return demo_close(&d);
+ *
+ * Every function that can fail prints one line "PROGRAM: what: why" to
+ * stderr, sets d->exit_code (1 for a failure, 2 for a bad flag, 128 +
+ * signal after SIGINT/SIGTERM) and returns false. */
+#ifndef AG_DEMO_HARNESS_H
+#define AG_DEMO_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ag.h"
+#include "ag_run.h"
+#include "flags.h"
+
+/* What a demo counts: training steps, or epochs (digitsum). It names the
+ * checkpoint's counter (train.step or train.epoch) and the messages. */
+typedef enum demo_unit { DEMO_STEPS, DEMO_EPOCHS } demo_unit;
+
+/* Adam or SGD, chosen by name (--optim): one state to step, save and load. */
+typedef struct demo_optimizer {
+    bool sgd;
+    ag_sgd sgd_state;
+    ag_adam adam;
+} demo_optimizer;
+
+/* name: "adam" or "sgd" (SGD without momentum); AG_ERROR_ARGUMENT naming
+ * both otherwise. */
+ag_status demo_optimizer_init(demo_optimizer *opt, const char *name, ag_params *params, double lr);
+void demo_optimizer_step(demo_optimizer *opt, ag_params *params);
+void demo_optimizer_free(demo_optimizer *opt);
+
+/* The demo's own state besides the weights and the optimizer (generators,
+ * position in the data, ...): added to every checkpoint after the step
+ * counter, and read back on --resume after the counter (`step`) has been
+ * read and checked. restore may be NULL when there is nothing to read. */
+typedef struct demo_state {
+    void *data;
+    ag_status (*save)(const void *data, ag_checkpoint *cp);
+    ag_status (*restore)(void *data, const ag_checkpoint *cp, int64_t step);
+} demo_state;
+
+/* What demo_open needs to know of the training. */
+typedef struct demo_training {
+    ag_params *params;
+    demo_optimizer *optimizer;
+    demo_state state;
+    const char *const *columns; /* metrics.csv's columns after "step"; the first is the loss */
+    int n_columns;
+    const double *first_row; /* a new run's row at step 0, logged before the first checkpoint (NULL: none) */
+    int64_t total;           /* steps (or epochs) of the whole run */
+    int64_t progress_every;  /* steps between plain progress lines when stdout is not a terminal */
+} demo_training;
+
+enum { DEMO_MAX_EXTRA_PARAMS = 8 };
+
+typedef struct demo {
+    const char *program; /* in messages: "adding", "digitsum train" */
+    const char *name;    /* the demo, as checkpoints and runs/ name it */
+    demo_unit unit;
+    /* The common flags, set by DEMO_RUN_FLAGS. */
+    long threads, checkpoint_every;
+    const char *run_dir, *resume_dir;
+    bool quiet;
+    /* The run, for the demo to read. */
+    ag_checkpoint *resume; /* --resume's checkpoint (settings already applied), else NULL */
+    int64_t step;          /* steps (or epochs) done; the demo counts them */
+    int64_t first_step;    /* where this process started */
+    double seconds;        /* this process's training time, set by demo_finish */
+    ag_run *run;
+    ag_progress progress;
+    int exit_code;
+    /* The harness's own. */
+    demo_training training;
+    const flag_spec *specs;
+    int n_specs;
+    int64_t saved_step; /* the step the checkpoint on disk holds */
+    double start;
+    int n_extra;
+    struct {
+        char name[32], value[64];
+    } extra[DEMO_MAX_EXTRA_PARAMS];
+    char run_dir_help[80], checkpoint_help[160];
+} demo;
+
+/* program: the name in messages; name: the demo's (checkpoints, runs/);
+ * checkpoint_every: --checkpoint-every's default. */
+void demo_init(demo *d, const char *program, const char *name, demo_unit unit, long checkpoint_every);
+
+/* The common flags, last in a demo's table. */
+#define DEMO_RUN_FLAGS(d)                                                                                              \
+    {"threads", FLAG_INT, &(d)->threads, 0, 64, false,                                                                 \
+     "threads for the rows of a batch (0: one a core); results do not depend on it", true},                           \
+        {"run-dir", FLAG_STRING, &(d)->run_dir, 0, 0, false, (d)->run_dir_help, true},                                 \
+        {"checkpoint-every", FLAG_INT, &(d)->checkpoint_every, 1, 1e10, false, (d)->checkpoint_help, true},            \
+        {"resume", FLAG_STRING, &(d)->resume_dir, 0, 0, false,                                                         \
+         "go on with the run in this directory from its checkpoint, with its settings", true},                        \
+        {"quiet", FLAG_BOOL, &(d)->quiet, 0, 0, false, "no progress line", true}
+
+/* Parses the flags; with --resume DIR, loads DIR's checkpoint and takes
+ * every setting not given from it; sets the threads and catches SIGINT and
+ * SIGTERM (from here on they end the run cleanly). False after --help
+ * (exit code 0) or an error. */
+bool demo_parse(demo *d, const char *summary, const flag_spec *specs, int n_specs, int argc, char **argv);
+
+/* A setting beyond the flags (total_steps, the data's rows, ...), for
+ * params.csv and every checkpoint; call before demo_open. */
+void demo_set_param(demo *d, const char *name, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Starts the run. Resumed: reads the weights, the optimizer, the step and
+ * the demo's state from the checkpoint, all checked before the directory
+ * changes, then cuts metrics.csv back to the checkpoint's step. New:
+ * creates the run directory, params.csv and metrics.csv (with first_row)
+ * and saves a checkpoint at once, so a run stopped at any moment can go
+ * on. A signal that came before this starts nothing. */
+bool demo_open(demo *d, const demo_training *training);
+
+/* Whether to take another step: not all done, no signal, no failure. */
+bool demo_running(const demo *d);
+
+/* After a step's backward pass: false (with the message naming the step and
+ * the first non-finite value) if the loss or any weight or gradient is not
+ * finite; the last good checkpoint stays, the curve up to here is kept. */
+bool demo_finite(demo *d, double loss);
+
+/* After d->step was counted: appends the metrics row (values in the
+ * columns' order), updates the progress line with values[0] and saves a
+ * checkpoint every --checkpoint-every steps. */
+bool demo_log(demo *d, const double *values);
+
+/* After the loop: ends the progress line, saves the last checkpoint (unless
+ * the one on disk holds this step) and, after a signal, says how to go on.
+ * True when training ended by itself and the demo should report. */
+bool demo_finish(demo *d);
+
+/* Saves RUN_DIR/model.safetensors and prints "run: RUN_DIR". */
+bool demo_save_model(demo *d);
+
+/* Prints "PROGRAM: what: <the library's last error>" and returns
+ * demo_close's exit code (1). */
+int demo_fail(demo *d, const char *what);
+
+/* Closes the run (flushing metrics.csv) and frees what the harness holds;
+ * returns the exit code. */
+int demo_close(demo *d);
+
+#endif
