@@ -348,6 +348,34 @@ START_TEST(test_grad_cross_entropy_loss) {
 }
 END_TEST
 
+/* ag_nll_loss of log-probabilities (any values: the op only picks). */
+static ag_tensor *build_nll(ag_ctx *ctx, ag_tensor *const *in, void *user) {
+    const ce_user *u = user;
+    return ag_nll_loss(ctx, in[0], u->targets, u->mask);
+}
+
+START_TEST(test_grad_nll_loss) {
+    ag_rng rng;
+    SEED(&rng);
+    for (int rep = 0; rep < 3; rep++) {
+        int n = gc_rand_int(&rng, 2, 5), classes = gc_rand_int(&rng, 2, 5);
+        int targets[5];
+        ag_real mask[5];
+        for (int i = 0; i < n; i++) {
+            targets[i] = gc_rand_int(&rng, 0, classes - 1);
+            mask[i] = (ag_real)(i % 2 == 1); /* rows 1, 3 count */
+        }
+        gc_input log_probs = gc_in(2, (int[]){n, classes}, -4.0, 0.0);
+        ce_user plain = {targets, NULL}, masked = {targets, mask};
+        char name[96];
+        snprintf(name, sizeof name, "ag_nll_loss(n %d, classes %d)", n, classes);
+        gc_check_module(name, build_nll, NULL, &plain, &log_probs, 1, NULL, &rng, 0);
+        snprintf(name, sizeof name, "ag_nll_loss(n %d, classes %d, mask 0,1,0,..)", n, classes);
+        gc_check_module(name, build_nll, NULL, &masked, &log_probs, 1, NULL, &rng, 0);
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------ a whole model */
 
 /* LSTM over a padded batch, then a linear layer and cross-entropy: the
@@ -397,6 +425,7 @@ static Suite *gradcheck_modules_suite(void) {
     tcase_add_test(tc, test_run_stops_at_each_length);
     tcase_add_test(tc, test_grad_mse_loss);
     tcase_add_test(tc, test_grad_cross_entropy_loss);
+    tcase_add_test(tc, test_grad_nll_loss);
     tcase_add_test(tc, test_grad_model);
     suite_add_tcase(s, tc);
     return s;

@@ -537,6 +537,12 @@ START_TEST(test_loss_errors) {
     ag_error_clear();
     ck_assert_ptr_null(ag_cross_entropy_loss(ctx, T(ctx, 2, 3, 4), (int[]){0, 0, 0, 0, 0, 0}, NULL));
     EXPECT_ERROR("cross entropy 3-D", AG_ERROR_SHAPE, "ag_cross_entropy_loss", "[2, 3, 4]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_nll_loss(ctx, T(ctx, 2, 3), (int[]){0, 3}, NULL));
+    EXPECT_ERROR("nll target 3", AG_ERROR_ARGUMENT, "ag_nll_loss", "3");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_nll_loss(ctx, T(ctx, 2, 3), (int[]){0, 1}, (ag_real[]){0, 0}));
+    EXPECT_ERROR("nll all masked", AG_ERROR_ARGUMENT, "ag_nll_loss", "masked out");
     /* every row masked out: an error, not a NaN */
     ag_error_clear();
     ag_tensor *loss = ag_cross_entropy_loss(ctx, T(ctx, 2, 3), (int[]){0, 1}, (ag_real[]){0, 0});

@@ -349,6 +349,45 @@ START_TEST(test_cross_entropy_masked_known_values) {
 }
 END_TEST
 
+/* A logit of -inf away from the target (a class masked out, in a counted or
+ * a masked-out row) or logits at the edge of the float range: PyTorch's
+ * finite loss and gradient, not NaN. Targets of -100 are PyTorch's
+ * ignore_index: ag's mask 0. */
+typedef struct infinite_case {
+    const char *name;
+    int rows, classes;
+    const float *logits, *loss, *grad;
+    const int *targets;
+} infinite_case;
+
+static const infinite_case infinite_cases[] = {
+    {"[[-inf, 2, 1]]", 1, 3, CE_NEG_INF_LOGITS, CE_NEG_INF_LOSS, CE_NEG_INF_GLOGITS, CE_NEG_INF_TARGETS},
+    {"[[-inf, 0], [0, 1]], row 0 masked", 2, 2, CE_NEG_INF_MASKED_LOGITS, CE_NEG_INF_MASKED_LOSS,
+     CE_NEG_INF_MASKED_GLOGITS, CE_NEG_INF_MASKED_TARGETS},
+    {"[[-3e38, 3e38]]", 1, 2, CE_HUGE_LOGITS, CE_HUGE_LOSS, CE_HUGE_GLOGITS, CE_HUGE_TARGETS},
+};
+
+START_TEST(test_cross_entropy_infinite_logits) {
+    const infinite_case *c = &infinite_cases[_i];
+    int targets[2];
+    ag_real mask[2];
+    for (int r = 0; r < c->rows; r++) {
+        mask[r] = c->targets[r] == -100 ? 0 : 1;
+        targets[r] = c->targets[r] == -100 ? 0 : c->targets[r];
+    }
+    ag_ctx *ctx = ag_ctx_create();
+    ck_assert_ptr_nonnull(ctx);
+    ag_tensor *logits = from_golden(ctx, c->rows, c->classes, c->logits, c->rows * c->classes);
+    ag_set_requires_grad(logits, true);
+    ag_tensor *loss = ag_cross_entropy_loss(ctx, logits, targets, mask);
+    backward_ok(ctx, loss);
+    ck_assert_msg(isfinite(loss->data[0]), "%s: loss %.9g", c->name, (double)loss->data[0]);
+    check_values(c->name, loss->data, c->loss, 1);
+    check_values(c->name, logits->grad, c->grad, c->rows * c->classes);
+    ag_ctx_free(ctx);
+}
+END_TEST
+
 /* --------------------------------------------------------------- optimizers */
 
 typedef enum { OPT_ADAM, OPT_SGD } opt_kind;
@@ -486,6 +525,7 @@ static Suite *known_values_suite(void) {
     tcase_add_test(tc, test_mse_loss_known_values);
     tcase_add_test(tc, test_cross_entropy_known_values);
     tcase_add_test(tc, test_cross_entropy_masked_known_values);
+    tcase_add_loop_test(tc, test_cross_entropy_infinite_logits, 0, 3);
     tcase_add_loop_test(tc, test_optimizer_known_values, 0, (int)(sizeof opt_cases / sizeof opt_cases[0]));
     tcase_add_test(tc, test_composite_known_values);
     suite_add_tcase(s, tc);

@@ -526,8 +526,14 @@ int ag_num_threads(void);
 ag_tensor *ag_mse_loss(ag_ctx *ctx, ag_tensor *prediction, ag_tensor *target);
 /** Cross-entropy of logits [n, classes] against integer targets, through
  * log_softmax: mean over the rows whose mask is non-zero (mask NULL: all
- * rows) of -log_softmax(logits)[row, target]. */
+ * rows) of -log_softmax(logits)[row, target] (torch.nn.CrossEntropyLoss,
+ * the mask as ignore_index). A logit of -inf (a class masked out) is fine
+ * anywhere but at a counted row's target, as in PyTorch. */
 ag_tensor *ag_cross_entropy_loss(ag_ctx *ctx, ag_tensor *logits, const int *targets, const ag_real *mask);
+/** Negative log-likelihood of log-probabilities [n, classes]: mean over the
+ * rows whose mask is non-zero of -log_probs[row, target]
+ * (torch.nn.functional.nll_loss). Reads only the picked entries. */
+ag_tensor *ag_nll_loss(ag_ctx *ctx, ag_tensor *log_probs, const int *targets, const ag_real *mask);
 
 /* ------------------------------------------------------------- optimizers */
 

@@ -1,6 +1,8 @@
-/* Losses, composed from primitive ops so that their gradients come from
- * the ops' own (gradient-checked) backward functions. */
-#include "ag.h"
+/* Losses: MSE composed from primitive ops, so that its gradient comes from
+ * their own (gradient-checked) backward functions; the negative
+ * log-likelihood is an op of its own, because it must read only the picked
+ * entries (below); cross-entropy is log_softmax followed by it. */
+#include "ag_internal.h"
 
 ag_tensor *ag_mse_loss(ag_ctx *ctx, ag_tensor *prediction, ag_tensor *target) {
     if (!prediction || !target) return NULL;
@@ -14,38 +16,75 @@ ag_tensor *ag_mse_loss(ag_ctx *ctx, ag_tensor *prediction, ag_tensor *target) {
     return ag_mean(ctx, ag_mul(ctx, difference, difference));
 }
 
-ag_tensor *ag_cross_entropy_loss(ag_ctx *ctx, ag_tensor *logits, const int *targets, const ag_real *mask) {
-    if (!logits) return NULL;
+/* The rows that count (mask non-zero, or all) with their targets checked
+ * against x [rows, classes]; 0 with the error set, naming `who`. */
+static int counted_rows(const char *who, const ag_tensor *x, const int *targets, const ag_real *mask) {
     char shape[64];
-    if (logits->ndim != 2) {
-        ag_error_set(AG_ERROR_SHAPE, "ag_cross_entropy_loss: logits have shape %s, expected [rows, classes]",
-                     ag_shape_string(logits, shape, sizeof shape));
-        return NULL;
+    if (x->ndim != 2) {
+        ag_error_set(AG_ERROR_SHAPE, "%s: input has shape %s, expected [rows, classes]", who,
+                     ag_shape_string(x, shape, sizeof shape));
+        return 0;
     }
     if (!targets) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_cross_entropy_loss: targets is NULL");
-        return NULL;
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: targets is NULL", who);
+        return 0;
     }
-    int rows = logits->shape[0], classes = logits->shape[1];
-    double counted = 0;
+    int rows = x->shape[0], classes = x->shape[1], counted = 0;
     for (int r = 0; r < rows; r++) {
         if (mask && mask[r] == 0) continue;
         if (targets[r] < 0 || targets[r] >= classes) {
-            ag_error_set(AG_ERROR_ARGUMENT, "ag_cross_entropy_loss: target %d of row %d is outside 0..%d",
-                         targets[r], r, classes - 1);
-            return NULL;
+            ag_error_set(AG_ERROR_ARGUMENT, "%s: target %d of row %d is outside 0..%d", who, targets[r], r, classes - 1);
+            return 0;
         }
-        counted += 1;
+        counted++;
     }
-    if (counted == 0) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_cross_entropy_loss: every row is masked out");
-        return NULL;
+    if (counted == 0) ag_error_set(AG_ERROR_ARGUMENT, "%s: every row is masked out", who);
+    return counted;
+}
+
+/* saved: the picked element's flat index for each row, -1 for a row that
+ * does not count; real_arg: 1 / the number of rows that count. Only the
+ * picked entries are read or given a gradient, so a -inf anywhere else (a
+ * class masked with -inf, a masked-out row) cannot turn into -inf * 0 =
+ * NaN, as in PyTorch's gather-based nll_loss. */
+static ag_status nll_backward(ag_ctx *ctx, ag_tensor *out) {
+    ag_tensor *x = out->inputs[0];
+    const int64_t *picked = out->saved;
+    ag_real g = -out->grad[0];
+    for (int r = 0; r < x->shape[0]; r++)
+        if (picked[r] >= 0) x->grad[picked[r]] += g * out->real_arg;
+    (void)ctx;
+    return AG_OK;
+}
+static const ag_op nll_op = {"ag_nll_loss", nll_backward};
+
+static ag_tensor *nll(ag_ctx *ctx, ag_tensor *x, const int *targets, const ag_real *mask, int counted) {
+    int rows = x->shape[0], classes = x->shape[1];
+    int64_t *picked = ag_arena_alloc(ctx, (size_t)rows * sizeof *picked);
+    ag_tensor *out = picked ? ag_node(ctx, &nll_op, 1, (int[]){1}, 1, x, NULL, NULL) : NULL;
+    if (!out) return NULL;
+    out->saved = picked;
+    out->real_arg = (ag_real)(1.0 / counted);
+    /* The products and the double sum of the former -sum(x * weights), so
+     * that losses keep their bits. */
+    double sum = 0;
+    for (int r = 0; r < rows; r++) {
+        picked[r] = mask && mask[r] == 0 ? -1 : (int64_t)r * classes + targets[r];
+        if (picked[r] >= 0) sum += x->data[picked[r]] * out->real_arg;
     }
-    /* -mean of the picked log-probabilities = -sum(log_softmax * W), with
-     * W holding 1/count at each counted row's target. */
-    ag_tensor *pick = ag_zeros(ctx, 2, logits->shape);
-    if (!pick) return NULL;
-    for (int r = 0; r < rows; r++)
-        if (!mask || mask[r] != 0) pick->data[(int64_t)r * classes + targets[r]] = (ag_real)(1.0 / counted);
-    return ag_neg(ctx, ag_sum(ctx, ag_mul(ctx, ag_log_softmax(ctx, logits), pick)));
+    out->data[0] = -(ag_real)sum;
+    return out;
+}
+
+ag_tensor *ag_nll_loss(ag_ctx *ctx, ag_tensor *log_probs, const int *targets, const ag_real *mask) {
+    if (!log_probs) return NULL;
+    int counted = counted_rows("ag_nll_loss", log_probs, targets, mask);
+    return counted ? nll(ctx, log_probs, targets, mask, counted) : NULL;
+}
+
+ag_tensor *ag_cross_entropy_loss(ag_ctx *ctx, ag_tensor *logits, const int *targets, const ag_real *mask) {
+    if (!logits) return NULL;
+    int counted = counted_rows("ag_cross_entropy_loss", logits, targets, mask);
+    ag_tensor *log_probs = counted ? ag_log_softmax(ctx, logits) : NULL;
+    return log_probs ? nll(ctx, log_probs, targets, mask, counted) : NULL;
 }
