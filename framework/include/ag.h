@@ -311,6 +311,14 @@ ag_status ag_params_check_finite(const ag_params *params, bool gradients);
 /* Initialisers: they fill a tensor's values in place. */
 /** Values uniform in [low, high), drawn from `rng` in row-major order. */
 void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high);
+/** PyTorch's default initialisation of its modules: each non-NULL tensor
+ * of tensors[0..count-1] in turn (an absent bias may be NULL), as
+ * ag_init_uniform(t, rng, -1/sqrt(size), 1/sqrt(size)), where `size` is
+ * in_features for torch.nn.Linear (its kaiming_uniform_(a=sqrt(5)) reduces
+ * to this bound) and hidden_size for RNNCell, LSTMCell and GRUCell, whose
+ * every weight and bias use it. AG_ERROR_ARGUMENT, with nothing drawn, on
+ * a NULL tensors or rng, count < 0 or size < 1. */
+ag_status ag_init_pytorch_default(ag_tensor *const *tensors, int count, ag_rng *rng, int size);
 /** Values from N(mean, std^2), drawn from `rng` in row-major order. */
 void ag_init_normal(ag_tensor *t, ag_rng *rng, double mean, double std);
 /** Every value set to `value`. */
