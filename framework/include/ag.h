@@ -102,6 +102,13 @@ double ag_rng_normal(ag_rng *rng);
 void ag_rng_normal_fill(ag_rng *rng, ag_real *out, int64_t n);
 /** Uniform integer in [0, n), without modulo bias; n must be > 0. */
 uint32_t ag_rng_below(ag_rng *rng, uint32_t n);
+/** Shuffles `count` elements of `size` bytes at `base` in place
+ * (Fisher-Yates: for i from count - 1 down to 1, element i is swapped with
+ * element ag_rng_below(rng, i + 1)), so every permutation is equally
+ * likely and a loop written that way gives the same order and leaves the
+ * same state. AG_ERROR_ARGUMENT, with nothing drawn or moved, on a NULL rng,
+ * a NULL base or size 0 with count > 1, or count > UINT32_MAX. */
+ag_status ag_rng_shuffle(ag_rng *rng, void *base, size_t count, size_t size);
 
 /* ---------------------------------------------------------------- tensors */
 
