@@ -135,8 +135,7 @@ struct ag_tensor {
     void *saved;             /**< op data kept for backward, in the arena */
 };
 
-/** Step tensors, allocated in the context's arena. `shape` has `ndim` sizes,
- * each >= 1. */
+/* Step tensors live in the context's arena until ag_ctx_reset. */
 /** A step tensor of zeros. Like every step tensor: owned by `ctx` until ag_ctx_reset, `shape` has
  * `ndim` (1 to AG_MAX_DIMS) sizes >= 1, NULL with the error set on a bad shape or no memory. */
 ag_tensor *ag_zeros(ag_ctx *ctx, int ndim, const int *shape);
