@@ -63,6 +63,8 @@ bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harnes
 
 # The adding demo also offers the GRU, a model written as a user would.
 bin/adding: models/gru.c models/gru.h
+# The digit-sum demo reads and writes its data with models/digitsum_data.c.
+bin/digitsum: models/digitsum_data.c models/digitsum_data.h
 
 $(BUILD)/libag.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -268,7 +270,7 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB_OBJ) $(wildcard model
 
 # Named here, the objects are no intermediate files that make would delete.
 $(FUZZ_BINS): $(FUZZ_LIB_OBJ)
-$(FUZZ_BUILD)/fuzz_csv: models/digitsum.c
+$(FUZZ_BUILD)/fuzz_csv: models/digitsum_data.c
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -294,5 +296,6 @@ fuzz:
 # them with the library itself (ag_params_save, digitsum_write_csv).
 fuzz-seeds: $(BUILD)/libag.a
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) fuzz/make_seeds.c models/digitsum.c $(BUILD)/libag.a $(LDLIBS) -o $(BUILD)/make_seeds
+	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) fuzz/make_seeds.c models/digitsum_data.c $(BUILD)/libag.a $(LDLIBS) \
+	  -o $(BUILD)/make_seeds
 	$(BUILD)/make_seeds fuzz/corpus tests/fixtures/fuzz

@@ -1,4 +1,4 @@
-/* libFuzzer harness for digitsum_load_csv (models/digitsum.c), the
+/* libFuzzer harness for digitsum_load_csv (models/digitsum_data.c), the
  * libcsv-based reader of the digit-sum data set.
  *
  * Checks beyond "no crash, no leak, no sanitizer report":

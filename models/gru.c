@@ -2,8 +2,6 @@
  * equations, backward comes from the ops. */
 #include "gru.h"
 
-#include <math.h>
-
 ag_status gru_cell_init(gru_cell *cell, ag_params *params, const char *prefix, int input_size, int hidden_size,
                         bool bias, ag_rng *rng) {
     if (!params || !prefix || !rng)
@@ -20,11 +18,8 @@ ag_status gru_cell_init(gru_cell *cell, ag_params *params, const char *prefix, i
     cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
     cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
     if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
-    double bound = 1.0 / sqrt((double)hidden_size);
-    ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
-    for (int i = 0; i < 4; i++)
-        if (all[i]) ag_init_uniform(all[i], rng, -bound, bound);
-    return AG_OK;
+    return ag_init_pytorch_default((ag_tensor *[]){cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh}, 4,
+                                   rng, hidden_size);
 }
 
 /* x W^T + b */

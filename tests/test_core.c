@@ -1,6 +1,6 @@
 /* The core's promises that no gradient check covers: allocation-free steps,
  * padding that changes nothing, reproducible random numbers, one
- * contiguous parameter buffer, clipping, no-grad mode. */
+ * contiguous parameter buffer, clipping, no-grad mode, initialisers. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -291,6 +291,88 @@ START_TEST(test_initialisers) {
 }
 END_TEST
 
+/* The loop the modules ran before ag_init_pytorch_default, kept here as
+ * the reference: same draws, same bits. */
+static void old_init_loop(ag_tensor *const *all, int count, ag_rng *rng, int size) {
+    double bound = 1.0 / sqrt((double)size);
+    for (int i = 0; i < count; i++)
+        if (all[i]) ag_init_uniform(all[i], rng, -bound, bound);
+}
+
+/* Bitwise equality of two tensors' values. */
+static void assert_same_values(const ag_tensor *got, const ag_tensor *want, const char *name) {
+    ck_assert_int_eq(got->size, want->size);
+    for (int64_t i = 0; i < got->size; i++)
+        ck_assert_msg(memcmp(&got->data[i], &want->data[i], sizeof(ag_real)) == 0, "%s[%lld] = %a, expected %a", name,
+                      (long long)i, (double)got->data[i], (double)want->data[i]);
+}
+
+/* ag_init_pytorch_default draws what the old loop drew, skips NULL
+ * entries, stays within its bound, and on a bad argument draws nothing;
+ * Linear, RNNCell and LSTMCell get exactly the old loop's values. */
+START_TEST(test_init_pytorch_default) {
+    static const int shapes[3][2] = {{4, 3}, {4, 1}, {2, 50}};
+    ag_tensor *got[4] = {NULL}, *want[4] = {NULL};
+    for (int i = 0; i < 3; i++) {
+        int k = i < 2 ? i : 3; /* got[2] stays NULL: an absent bias */
+        got[k] = ag_tensor_new(2, shapes[i]);
+        want[k] = ag_tensor_new(2, shapes[i]);
+    }
+    ag_rng rng, reference;
+    ag_rng_seed(&rng, 19, 3);
+    reference = rng;
+    ck_assert_int_eq(ag_init_pytorch_default(got, 4, &rng, 9), AG_OK);
+    old_init_loop(want, 4, &reference, 9);
+    ck_assert_uint_eq(rng.state, reference.state);
+    for (int k = 0; k < 4; k++)
+        if (got[k]) {
+            assert_same_values(got[k], want[k], "tensor");
+            ag_test_check_uniform(got[k], "tensor", 1.0 / 3, 8);
+        }
+    /* Bad arguments: an error, nothing drawn, nothing written. */
+    ag_rng before = rng;
+    ag_real first = got[0]->data[0];
+    ag_error_clear();
+    ck_assert_int_eq(ag_init_pytorch_default(got, 4, &rng, 0), AG_ERROR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(ag_error_message(), "ag_init_pytorch_default"));
+    ck_assert_int_eq(ag_init_pytorch_default(got, 4, NULL, 9), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_init_pytorch_default(NULL, 4, &rng, 9), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_init_pytorch_default(got, -1, &rng, 9), AG_ERROR_ARGUMENT);
+    ck_assert_uint_eq(rng.state, before.state);
+    ck_assert(got[0]->data[0] == first);
+    ck_assert_int_eq(ag_init_pytorch_default(got, 0, &rng, 9), AG_OK);
+    ck_assert_uint_eq(rng.state, before.state);
+    for (int k = 0; k < 4; k++) {
+        ag_tensor_free(got[k]);
+        ag_tensor_free(want[k]);
+    }
+
+    /* The modules, against the old loop over their own tensors. */
+    ag_params *params = ag_params_create(), *copies = ag_params_create();
+    ag_rng_seed(&rng, 8, 0);
+    reference = rng;
+    ag_linear linear;
+    ag_rnn_cell rnn;
+    ag_lstm_cell lstm;
+    ck_assert_int_eq(ag_linear_init(&linear, params, "linear", 7, 3, true, &rng), AG_OK);
+    ck_assert_int_eq(ag_rnn_cell_init(&rnn, params, "rnn", 3, 6, AG_NONLINEARITY_TANH, false, &rng), AG_OK);
+    ck_assert_int_eq(ag_lstm_cell_init(&lstm, params, "lstm", 2, 5, true, &rng), AG_OK);
+    ag_tensor *copy[8];
+    for (int i = 0; i < 8; i++) {
+        ag_tensor *t = ag_params_get(params, i);
+        copy[i] = ag_params_add(copies, ag_params_name(params, i), t->ndim, t->shape);
+    }
+    ck_assert_ptr_null(ag_params_get(params, 8));
+    old_init_loop(copy, 2, &reference, 7);                                          /* linear.* */
+    old_init_loop((ag_tensor *[]){copy[2], copy[3], NULL, NULL}, 4, &reference, 6); /* rnn.*, no bias */
+    old_init_loop(copy + 4, 4, &reference, 5);                                      /* lstm.* */
+    ck_assert_uint_eq(rng.state, reference.state);
+    for (int i = 0; i < 8; i++) assert_same_values(ag_params_get(params, i), copy[i], ag_params_name(params, i));
+    ag_params_free(params);
+    ag_params_free(copies);
+}
+END_TEST
+
 START_TEST(test_shape_string_and_print) {
     ag_ctx *ctx = ag_ctx_create();
     ag_tensor *t = ag_from_array(ctx, 2, (int[]){2, 2}, (ag_real[]){1, 2.5f, -3, 4});
@@ -349,6 +431,7 @@ static Suite *core_suite(void) {
     tcase_add_test(tc, test_clip_grad_norm);
     tcase_add_test(tc, test_no_grad_mode_records_nothing);
     tcase_add_test(tc, test_initialisers);
+    tcase_add_test(tc, test_init_pytorch_default);
     tcase_add_test(tc, test_shape_string_and_print);
     suite_add_tcase(s, tc);
     return s;

@@ -3,8 +3,8 @@
  * fixtures/make_gru_golden.py), one step's output, the loss sum(h' * R) and
  * its gradients with respect to x, h and every parameter match PyTorch's,
  * with and without bias. Also: the parameters have PyTorch's names, order,
- * shapes and init range, and a bad shape gives NULL and an error naming
- * gru_cell_forward.
+ * shapes, init range and exact initial draws, and a bad shape gives NULL
+ * and an error naming gru_cell_forward.
  *
  * Tolerance: every element must satisfy
  *     |ag - torch| <= 1e-5 * max(|ag|, |torch|) + 1e-6
@@ -171,6 +171,18 @@ START_TEST(test_gru_cell_init_names_and_shapes) {
             ck_assert_ptr_null(ag_params_find(params, "encoder.gru.bias_hh"));
         }
         ck_assert_int_eq(ag_params_size(params), 2 + 3 * H * I + 3 * H * H + (bias ? 6 * H : 0));
+        /* The exact draws: ag_init_uniform's formula over the four tensors
+         * in turn, as the loop before ag_init_pytorch_default drew them. */
+        ag_rng reference;
+        ag_rng_seed(&reference, 10, (uint64_t)bias);
+        ag_tensor *all[] = {cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh};
+        for (int k = 0; k < 4; k++)
+            for (int64_t i = 0; all[k] && i < all[k]->size; i++) {
+                ag_real want = (ag_real)(-bound + (bound - (-bound)) * ag_rng_uniform(&reference));
+                ck_assert_msg(memcmp(&want, &all[k]->data[i], sizeof want) == 0, "tensor %d [%lld] = %a, expected %a",
+                              k, (long long)i, (double)all[k]->data[i], (double)want);
+            }
+        ck_assert_uint_eq(rng.state, reference.state);
         ag_params_free(params);
     }
 }

@@ -2,7 +2,11 @@
  * long double, and ag_rng_normal_fill's promise: the bits and the final
  * state of n calls of ag_rng_normal. The helpers are private, so single
  * uniforms are set through crafted generator states. The loops test with
- * if/ck_abort_msg: each passing ck_assert writes to Check's pipe. */
+ * if/ck_abort_msg: each passing ck_assert writes to Check's pipe.
+ * Also ag_rng_shuffle (the draws and moves of the Fisher-Yates loop, and
+ * uniform permutations) and the random step tensors ag_rand_uniform and
+ * ag_randn (the generator's draws, in order; their mean and variance). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "test_util.h"
@@ -203,6 +207,190 @@ START_TEST(test_normal_edge_uniforms) {
 }
 END_TEST
 
+/* The Fisher-Yates loop as the demos write it inline (demos/adding.c,
+ * demos/digitsum.c): ag_rng_shuffle must draw and move exactly as it does. */
+static void reference_shuffle(int64_t *order, int64_t n, ag_rng *rng) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)ag_rng_below(rng, (uint32_t)(i + 1));
+        int64_t swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+}
+
+/* For every count and element size (1 byte, int32, int64 or a pointer, a
+ * 12-byte struct, 100 bytes: more than the swap's 64-byte chunk), the
+ * shuffled elements are the originals in the reference loop's order, and
+ * the generator ends in the reference's state. */
+START_TEST(test_shuffle_equals_reference_loop) {
+    static const size_t counts[] = {0, 1, 2, 3, 10, 257, 5000};
+    static const size_t sizes[] = {1, 4, 8, 12, 100};
+    for (size_t c = 0; c < sizeof counts / sizeof *counts; c++)
+        for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+            size_t n = counts[c], size = sizes[z];
+            unsigned char *original = malloc(n * size + 1), *shuffled = malloc(n * size + 1);
+            int64_t *order = malloc((n + 1) * sizeof *order);
+            for (size_t k = 0; k < n * size; k++) original[k] = (unsigned char)(k * 131 + k / size);
+            memcpy(shuffled, original, n * size);
+            for (size_t k = 0; k < n; k++) order[k] = (int64_t)k;
+            ag_rng rng, reference;
+            ag_rng_seed(&rng, 1000 + c, z);
+            reference = rng;
+            ck_assert_int_eq(ag_rng_shuffle(&rng, shuffled, n, size), AG_OK);
+            reference_shuffle(order, (int64_t)n, &reference);
+            ck_assert_uint_eq(rng.state, reference.state);
+            for (size_t k = 0; k < n; k++)
+                if (memcmp(shuffled + k * size, original + (size_t)order[k] * size, size) != 0)
+                    ck_abort_msg("count %zu, size %zu: element %zu is not the reference's", n, size, k);
+            free(original);
+            free(shuffled);
+            free(order);
+        }
+    /* A pointer array, as the digit-sum demo shuffles its examples: a
+     * permutation of the same pointers, in the reference's order. */
+    enum { N = 1000 };
+    static int items[N];
+    static int *pointers[N];
+    static int64_t order[N];
+    for (int k = 0; k < N; k++) pointers[k] = &items[k], order[k] = k;
+    ag_rng rng, reference;
+    ag_rng_seed(&rng, 42, 1);
+    reference = rng;
+    ck_assert_int_eq(ag_rng_shuffle(&rng, pointers, N, sizeof *pointers), AG_OK);
+    reference_shuffle(order, N, &reference);
+    static bool seen[N];
+    int moved = 0;
+    for (int k = 0; k < N; k++) {
+        int index = (int)(pointers[k] - items);
+        ck_assert_int_eq(index, order[k]);
+        ck_assert(!seen[index]);
+        seen[index] = true;
+        moved += index != k;
+    }
+    ck_assert_int_gt(moved, N / 2);
+}
+END_TEST
+
+/* Every permutation of n = 2..5 elements equally likely: 1000 n!
+ * shuffles of 0..n-1 from one seed, counted by permutation (Lehmer code),
+ * must give Pearson's chi-square below its 0.999 quantile for n! - 1
+ * degrees of freedom (10.83, 20.52, 49.73, 172.42). Sattolo's variant
+ * (j below i) or drawing j from all n would fail it by far. */
+START_TEST(test_shuffle_is_uniform) {
+    static const double limits[] = {0, 0, 10.83, 20.52, 49.73, 172.42};
+    static long counts[120];
+    ag_rng rng;
+    ag_rng_seed(&rng, 77, 0);
+    for (int n = 2; n <= 5; n++) {
+        int permutations = 1;
+        for (int k = 2; k <= n; k++) permutations *= k;
+        memset(counts, 0, sizeof counts);
+        long shuffles = 1000L * permutations;
+        for (long s = 0; s < shuffles; s++) {
+            int v[5] = {0, 1, 2, 3, 4};
+            if (ag_rng_shuffle(&rng, v, (size_t)n, sizeof *v) != AG_OK) ck_abort_msg("%s", ag_error_message());
+            int rank = 0;
+            for (int i = 0; i < n; i++) {
+                int smaller_after = 0;
+                for (int k = i + 1; k < n; k++) smaller_after += v[k] < v[i];
+                rank = rank * (n - i) + smaller_after;
+            }
+            counts[rank]++;
+        }
+        double expected = (double)shuffles / permutations, chi_square = 0;
+        for (int r = 0; r < permutations; r++)
+            chi_square += (counts[r] - expected) * (counts[r] - expected) / expected;
+        ck_assert_msg(chi_square < limits[n], "n = %d: chi-square %.2f over %d permutations, limit %.2f", n,
+                      chi_square, permutations, limits[n]);
+    }
+}
+END_TEST
+
+/* Refused with AG_ERROR_ARGUMENT, and nothing drawn or moved: a NULL
+ * generator, a NULL array or element size 0 for more than one element,
+ * and more elements than ag_rng_below can index. 0 and 1 elements draw
+ * nothing. */
+START_TEST(test_shuffle_refuses_bad_arguments) {
+    int64_t v[3] = {10, 20, 30};
+    ag_rng rng;
+    ag_rng_seed(&rng, 5, 0);
+    const ag_rng before = rng;
+    ag_error_clear();
+    ck_assert_int_eq(ag_rng_shuffle(NULL, v, 3, sizeof *v), AG_ERROR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(ag_error_message(), "ag_rng_shuffle"));
+    ck_assert_int_eq(ag_rng_shuffle(&rng, NULL, 3, sizeof *v), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_rng_shuffle(&rng, v, 3, 0), AG_ERROR_ARGUMENT);
+#if SIZE_MAX > UINT32_MAX
+    ag_error_clear();
+    ck_assert_int_eq(ag_rng_shuffle(&rng, v, (size_t)UINT32_MAX + 1, sizeof *v), AG_ERROR_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(ag_error_message(), "4294967296 elements"));
+#endif
+    ck_assert_int_eq(ag_rng_shuffle(&rng, NULL, 0, sizeof *v), AG_OK);
+    ck_assert_int_eq(ag_rng_shuffle(&rng, v, 1, sizeof *v), AG_OK);
+    ck_assert_uint_eq(rng.state, before.state);
+    ck_assert(v[0] == 10 && v[1] == 20 && v[2] == 30);
+    ck_assert_int_eq(ag_rng_shuffle(&rng, v, 3, sizeof *v), AG_OK);
+    ck_assert_uint_ne(rng.state, before.state);
+    ck_assert_int_eq(v[0] + v[1] + v[2], 60);
+}
+END_TEST
+
+/* The random step tensors: their shape, exactly the values and the final
+ * state of ag_rng_uniform or ag_rng_normal drawn in row-major order, and
+ * over 10^5 values the moments within about 5 standard errors. U(-2, 3):
+ * all in [-2, 3), mean 0.5 +- 0.025 (standard error 0.0046), variance
+ * 25/12 +- 0.03 (0.0059). N(1.5, 0.5^2): mean +- 0.008 (0.0016), variance
+ * 0.25 +- 0.006 (0.0011). */
+START_TEST(test_rand_uniform_and_randn) {
+    ag_ctx *ctx = ag_ctx_create();
+    ag_rng rng, reference;
+    ag_rng_seed(&rng, 31, 4);
+    reference = rng;
+    ag_tensor *u = ag_rand_uniform(ctx, &rng, 2, (int[]){3, 5}, -2, 3);
+    ag_tensor *z = ag_randn(ctx, &rng, 3, (int[]){2, 1, 4}, 1.5, 0.5);
+    ck_assert_ptr_nonnull(u);
+    ck_assert_ptr_nonnull(z);
+    ck_assert(u->ndim == 2 && u->shape[0] == 3 && u->shape[1] == 5 && u->size == 15 && !u->requires_grad);
+    ck_assert(z->ndim == 3 && z->shape[0] == 2 && z->shape[1] == 1 && z->shape[2] == 4 && z->size == 8);
+    for (int i = 0; i < 15; i++) {
+        ag_real want = (ag_real)(-2 + (3 - -2) * ag_rng_uniform(&reference));
+        ck_assert_msg(memcmp(&want, &u->data[i], sizeof want) == 0, "uniform [%d] = %a, expected %a", i,
+                      (double)u->data[i], (double)want);
+    }
+    for (int i = 0; i < 8; i++) {
+        ag_real want = (ag_real)(1.5 + 0.5 * ag_rng_normal(&reference));
+        ck_assert_msg(memcmp(&want, &z->data[i], sizeof want) == 0, "normal [%d] = %a, expected %a", i,
+                      (double)z->data[i], (double)want);
+    }
+    ck_assert_uint_eq(rng.state, reference.state);
+
+    enum { ROWS = 200, COLUMNS = 500, N = ROWS * COLUMNS };
+    u = ag_rand_uniform(ctx, &rng, 2, (int[]){ROWS, COLUMNS}, -2, 3);
+    z = ag_randn(ctx, &rng, 2, (int[]){ROWS, COLUMNS}, 1.5, 0.5);
+    double u_sum = 0, u_squares = 0, z_sum = 0, z_squares = 0;
+    for (int i = 0; i < N; i++) {
+        if (!(u->data[i] >= -2 && u->data[i] < 3)) ck_abort_msg("uniform [%d] = %g outside [-2, 3)", i, u->data[i]);
+        u_sum += u->data[i], u_squares += (double)u->data[i] * u->data[i];
+        z_sum += z->data[i], z_squares += (double)z->data[i] * z->data[i];
+    }
+    double u_mean = u_sum / N, z_mean = z_sum / N;
+    AG_ASSERT_CLOSE(u_mean, 0.5, 0, 0.025);
+    AG_ASSERT_CLOSE(u_squares / N - u_mean * u_mean, 25.0 / 12, 0, 0.03);
+    AG_ASSERT_CLOSE(z_mean, 1.5, 0, 0.008);
+    AG_ASSERT_CLOSE(z_squares / N - z_mean * z_mean, 0.25, 0, 0.006);
+
+    /* A bad shape: NULL, an error naming the function, nothing drawn. */
+    ag_rng before = rng;
+    ag_error_clear();
+    ck_assert_ptr_null(ag_rand_uniform(ctx, &rng, 0, (int[]){1}, 0, 1));
+    ck_assert_ptr_nonnull(strstr(ag_error_message(), "ag_rand_uniform"));
+    ck_assert_ptr_null(ag_randn(ctx, &rng, 2, (int[]){2, 0}, 0, 1));
+    ck_assert_ptr_nonnull(strstr(ag_error_message(), "ag_randn"));
+    ck_assert_uint_eq(rng.state, before.state);
+    ag_ctx_free(ctx);
+}
+END_TEST
+
 AG_TEST_SUITE(random_suite)
 static Suite *random_suite(void) {
     Suite *s = suite_create("random");
@@ -213,6 +401,10 @@ static Suite *random_suite(void) {
     tcase_add_test(tc, test_normal_log_alone);
     tcase_add_test(tc, test_normal_cos_alone);
     tcase_add_test(tc, test_normal_edge_uniforms);
+    tcase_add_test(tc, test_shuffle_equals_reference_loop);
+    tcase_add_test(tc, test_shuffle_is_uniform);
+    tcase_add_test(tc, test_shuffle_refuses_bad_arguments);
+    tcase_add_test(tc, test_rand_uniform_and_randn);
     suite_add_tcase(s, tc);
     return s;
 }

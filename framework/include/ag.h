@@ -49,7 +49,7 @@ typedef float ag_real;
 /* The most inputs one op takes (a recurrent layer: x, h0, c0 and four weights). */
 #define AG_MAX_INPUTS 8
 
-/* ---------------------------------------------------------------- errors */
+/* ------------------------------------------------------- errors (core.c) */
 
 typedef enum ag_status {
     AG_OK = 0,
@@ -78,7 +78,7 @@ ag_status ag_error_set(ag_status code, const char *format, ...)
 #endif
     ;
 
-/* ------------------------------------------------------- random numbers */
+/* --------------------------------------------- random numbers (random.c) */
 
 /** PCG32 (O'Neill 2014): small state, so a run's generator can be saved in a
  * checkpoint and restored exactly. Copy the struct to save it. */
@@ -102,8 +102,15 @@ double ag_rng_normal(ag_rng *rng);
 void ag_rng_normal_fill(ag_rng *rng, ag_real *out, int64_t n);
 /** Uniform integer in [0, n), without modulo bias; n must be > 0. */
 uint32_t ag_rng_below(ag_rng *rng, uint32_t n);
+/** Shuffles `count` elements of `size` bytes at `base` in place
+ * (Fisher-Yates: for i from count - 1 down to 1, element i is swapped with
+ * element ag_rng_below(rng, i + 1)), so every permutation is equally
+ * likely and a loop written that way gives the same order and leaves the
+ * same state. AG_ERROR_ARGUMENT, with nothing drawn or moved, on a NULL rng,
+ * a NULL base or size 0 with count > 1, or count > UINT32_MAX. */
+ag_status ag_rng_shuffle(ag_rng *rng, void *base, size_t count, size_t size);
 
-/* ---------------------------------------------------------------- tensors */
+/* ------------------------------------------------------ tensors (core.c) */
 
 typedef struct ag_ctx ag_ctx;
 typedef struct ag_op ag_op;
@@ -128,8 +135,7 @@ struct ag_tensor {
     void *saved;             /**< op data kept for backward, in the arena */
 };
 
-/** Step tensors, allocated in the context's arena. `shape` has `ndim` sizes,
- * each >= 1. */
+/* Step tensors live in the context's arena until ag_ctx_reset. */
 /** A step tensor of zeros. Like every step tensor: owned by `ctx` until ag_ctx_reset, `shape` has
  * `ndim` (1 to AG_MAX_DIMS) sizes >= 1, NULL with the error set on a bad shape or no memory. */
 ag_tensor *ag_zeros(ag_ctx *ctx, int ndim, const int *shape);
@@ -165,7 +171,7 @@ const char *ag_shape_string(const ag_tensor *t, char *buf, size_t buf_size);
 /** Prints name, shape and values (at most `max_values`, 0 for all). */
 void ag_print(FILE *out, const char *name, const ag_tensor *t, int max_values);
 
-/* --------------------------------------------------------------- context */
+/* ----------------------------------------- context and backward (core.c) */
 
 /** A context: the arena and tape of one step at a time. Recording is on. NULL (error set) if out of
  * memory. Also sets OpenBLAS to one thread (see ag_set_num_threads). */
@@ -190,7 +196,8 @@ uint64_t ag_ctx_arena_allocations(const ag_ctx *ctx);
  * a graph can be backpropagated once, then the context must be reset. */
 ag_status ag_backward(ag_ctx *ctx, ag_tensor *loss);
 
-/* -------------------------------------------------------------------- ops */
+/* ----------------------------------- elementwise ops (ops_elementwise.c) */
+
 /* Binary elementwise ops broadcast like PyTorch: shapes are aligned at the
  * last dimension and a dimension of size 1 (or a missing leading one)
  * stretches, e.g. [B, H] + [H] or [B, H] * [B, 1]. */
@@ -230,6 +237,8 @@ ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
  * to a where the mask is set and to b elsewhere. */
 ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b);
 
+/* ---------------------------------------- matrix products (ops_matmul.c) */
+
 /** [m, k] x [k, n] -> [m, n]. */
 ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 /** [m, k] x [n, k]^T -> [m, n]: a times b transposed without a copy of b,
@@ -237,6 +246,8 @@ ag_tensor *ag_matmul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 ag_tensor *ag_matmul_transpose_b(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 /** 2-D transpose. */
 ag_tensor *ag_transpose(ag_ctx *ctx, ag_tensor *a);
+
+/* ----------------------------------- sums, means, softmax (ops_reduce.c) */
 
 /** The sum of all elements, as a [1] tensor, accumulated in double. */
 ag_tensor *ag_sum(ag_ctx *ctx, ag_tensor *a);
@@ -256,6 +267,8 @@ ag_tensor *ag_softmax(ag_ctx *ctx, ag_tensor *a);
  * max))) so that log never sees 0. */
 ag_tensor *ag_log_softmax(ag_ctx *ctx, ag_tensor *a);
 
+/* ----------------------------------------------- shape ops (ops_shape.c) */
+
 /** Joins a and b along `axis` (all other sizes equal). */
 ag_tensor *ag_concat(ag_ctx *ctx, ag_tensor *a, ag_tensor *b, int axis);
 /** Elements start..end-1 along `axis`. */
@@ -266,7 +279,7 @@ ag_tensor *ag_gather_rows(ag_ctx *ctx, ag_tensor *table, const int *indices, int
 /** Same elements, new shape of the same size. */
 ag_tensor *ag_reshape(ag_ctx *ctx, ag_tensor *a, int ndim, const int *shape);
 
-/* ------------------------------------------------------------ parameters */
+/* ------------------------------------------------- parameters (params.c) */
 
 typedef struct ag_params ag_params;
 
@@ -308,15 +321,27 @@ double ag_params_clip_grad_norm(ag_params *params, double max_norm);
  * element that is not, e.g. "gradient of rnn.weight_hh[3] is nan". */
 ag_status ag_params_check_finite(const ag_params *params, bool gradients);
 
-/* Initialisers: they fill a tensor's values in place. */
+/* ----------------------------------------------- initialisers (params.c) */
+
+/* They fill a tensor's values in place. */
 /** Values uniform in [low, high), drawn from `rng` in row-major order. */
 void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high);
+/** PyTorch's default initialisation of its modules: each non-NULL tensor
+ * of tensors[0..count-1] in turn (an absent bias may be NULL), as
+ * ag_init_uniform(t, rng, -1/sqrt(size), 1/sqrt(size)), where `size` is
+ * in_features for torch.nn.Linear (its kaiming_uniform_(a=sqrt(5)) reduces
+ * to this bound) and hidden_size for RNNCell, LSTMCell and GRUCell, whose
+ * every weight and bias use it. AG_ERROR_ARGUMENT, with nothing drawn, on
+ * a NULL tensors or rng, count < 0 or size < 1. */
+ag_status ag_init_pytorch_default(ag_tensor *const *tensors, int count, ag_rng *rng, int size);
 /** Values from N(mean, std^2), drawn from `rng` in row-major order. */
 void ag_init_normal(ag_tensor *t, ag_rng *rng, double mean, double std);
 /** Every value set to `value`. */
 void ag_init_constant(ag_tensor *t, double value);
 /** scale * I for a square 2-D tensor (the IRNN recurrent weight). */
 ag_status ag_init_identity(ag_tensor *t, double scale);
+
+/* -------------------------------------- safetensors files (checkpoint.c) */
 
 /** Checkpoints in the safetensors format, named by ag_params_name. Saving is
  * atomic (temporary file, fsync, rename). `metadata` holds n_metadata
@@ -327,6 +352,8 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
  * shapes, offsets, size) before any parameter changes; tensors in the file
  * that the model does not have are ignored. */
 ag_status ag_params_load(ag_params *params, const char *path);
+
+/* ------------------------------------------------ atomic files (files.c) */
 
 /** A file written whole or not at all, for checkpoints, CSV and anything
  * else a killed program must not leave half-written: ag_atomic_file_begin
@@ -346,6 +373,8 @@ ag_status ag_atomic_file_begin(ag_atomic_file *a, const char *path);
 ag_status ag_atomic_file_commit(ag_atomic_file *a);
 /** Closes and removes the temporary file (nothing if none is open). */
 void ag_atomic_file_abort(ag_atomic_file *a);
+
+/* -------------------------------------------- checkpoints (checkpoint.c) */
 
 /** A training checkpoint: besides the parameters (under their names, so any
  * safetensors reader loads the model from it), the state a run needs to go
@@ -391,7 +420,7 @@ ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag
 /** Frees a checkpoint (NULL is allowed). */
 void ag_checkpoint_free(ag_checkpoint *cp);
 
-/* --------------------------------------------------------------- modules */
+/* --------------------------------------------------- modules (modules.c) */
 
 typedef enum ag_nonlinearity { AG_NONLINEARITY_TANH = 0, AG_NONLINEARITY_RELU = 1 } ag_nonlinearity;
 
@@ -449,11 +478,11 @@ ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_ten
 /** Sets the forget gate's part of bias_ih to `value` and of bias_hh to 0. */
 ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value);
 
-/* ------------------------------------------------ variable-length batches */
+/* ---------------------------------- variable-length batches (sequence.c) */
 
 /** A batch of sequences of different lengths, padded to max_length:
  * values[(b * max_length + t) * features + f]. Values past a sequence's
- * length are ignored by the helpers below. */
+ * length are ignored by every function that reads the batch. */
 typedef struct ag_sequence_batch {
     ag_real *values;
     int *lengths; /**< each in 1..max_length */
@@ -472,16 +501,11 @@ ag_tensor *ag_sequence_mask(ag_ctx *ctx, const ag_sequence_batch *s, int t, int 
 /** The whole batch as one [batch, max_length, features] tensor, the input
  * of ag_rnn_cell_sequence and ag_lstm_cell_sequence. */
 ag_tensor *ag_sequence_values(ag_ctx *ctx, const ag_sequence_batch *s);
-/** Runs a cell over the batch from state h0 ([batch, hidden]); each row of
- * the result is the state after that sequence's own last element, so the
- * padding never changes a result or a gradient. One op
- * (ag_rnn_cell_sequence, ag_lstm_cell_sequence) for the whole sequence. */
-ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0);
-/** The same for an LSTM cell: the last {h, c} of each row. */
-ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
-                               ag_lstm_state state0);
+/** sequence[:, steps - 1, :] as [batch, hidden]: the last state of each row. */
+ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence);
 
-/* ------------------------------------------------------ recurrent layers */
+/* ---------------------------------------- recurrent layers (recurrent.c) */
+
 /** A cell run over whole sequences as one op: the same numbers as calling
  * the cell's forward step by step (up to float rounding), several times
  * faster, because the input projections of all steps and the weight
@@ -500,8 +524,6 @@ ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor 
 /** h and c after every step, each [batch, steps, hidden]. */
 ag_lstm_state ag_lstm_cell_sequence(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
                                     ag_lstm_state state0);
-/** sequence[:, steps - 1, :] as [batch, hidden]: the last state of each row. */
-ag_tensor *ag_last_step(ag_ctx *ctx, ag_tensor *sequence);
 /** ag_last_step of ag_rnn_cell_sequence, [batch, hidden], the same bits
  * forward and backward, without writing (or back-propagating through)
  * every step's state: the state after each row's own last input. */
@@ -510,6 +532,16 @@ ag_tensor *ag_rnn_cell_sequence_last(ag_ctx *ctx, const ag_rnn_cell *cell, ag_te
 /** The same for an LSTM cell: the last h and c of each row. */
 ag_lstm_state ag_lstm_cell_sequence_last(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
                                          ag_lstm_state state0);
+/** Runs a cell over the batch from state h0 ([batch, hidden]); each row of
+ * the result is the state after that sequence's own last element, so the
+ * padding never changes a result or a gradient. One op
+ * (ag_rnn_cell_sequence, ag_lstm_cell_sequence) for the whole sequence. */
+ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequence_batch *s, ag_tensor *h0);
+/** The same for an LSTM cell: the last {h, c} of each row. */
+ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
+                               ag_lstm_state state0);
+
+/* -------------------------------------------------- threads (parallel.c) */
 
 /** Threads for the ops that split a batch (the recurrent layers); 1 (the
  * default) runs everything in the calling thread. Results are
@@ -520,7 +552,7 @@ ag_status ag_set_num_threads(int n);
 /** The number of threads set by ag_set_num_threads (1 by default). */
 int ag_num_threads(void);
 
-/* ----------------------------------------------------------------- losses */
+/* ----------------------------------------------------- losses (losses.c) */
 
 /** mean((prediction - target)^2) (torch.nn.MSELoss). */
 ag_tensor *ag_mse_loss(ag_ctx *ctx, ag_tensor *prediction, ag_tensor *target);
@@ -535,7 +567,7 @@ ag_tensor *ag_cross_entropy_loss(ag_ctx *ctx, ag_tensor *logits, const int *targ
  * (torch.nn.functional.nll_loss). Reads only the picked entries. */
 ag_tensor *ag_nll_loss(ag_ctx *ctx, ag_tensor *log_probs, const int *targets, const ag_real *mask);
 
-/* ------------------------------------------------------------- optimizers */
+/* -------------------------------------------------- optimizers (optim.c) */
 
 /** torch.optim.SGD: g = grad + weight_decay * p; buf = momentum * buf + g
  * (buf = g on the first step); p -= lr * (momentum ? buf : g). */

@@ -66,7 +66,8 @@ ag_real *ag_grad_buffer(ag_ctx *ctx, ag_tensor *t);
 /* Validates ndim and sizes; sets an error naming `who` and returns false. */
 bool ag_valid_shape(const char *who, int ndim, const int *shape);
 
-/* True if backward needs the gradient of this input. */
-static inline bool ag_needs_grad(const ag_tensor *t) { return t->requires_grad; }
+/* True if backward needs the gradient of this input; false for NULL (an
+ * absent optional input). */
+static inline bool ag_needs_grad(const ag_tensor *t) { return t && t->requires_grad; }
 
 #endif

@@ -71,9 +71,7 @@ static ag_real get_f32_le(const unsigned char *p) {
     return (ag_real)f;
 }
 
-/* ------------------------------------------------------------------ save */
-
-/* ------------------------------------------------------ the object */
+/* ------------------------------------------------------------ the object */
 
 /* A tensor to save: the name is owned, the values are borrowed until
  * ag_checkpoint_save. */

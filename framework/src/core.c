@@ -214,7 +214,7 @@ ag_tensor *ag_node_inputs(ag_ctx *ctx, const ag_op *op, int ndim, const int *sha
     ag_tensor *t = arena_tensor(ctx, op ? op->name : "ag_node", ndim, shape);
     if (!t) return NULL;
     bool needs_grad = false;
-    for (int i = 0; i < n_inputs; i++) needs_grad |= inputs[i] && inputs[i]->requires_grad;
+    for (int i = 0; i < n_inputs; i++) needs_grad |= ag_needs_grad(inputs[i]);
     if (!op || !ctx->grad_enabled || !needs_grad) return t; /* a constant */
     if (ctx->tape_length == ctx->tape_capacity) {
         size_t capacity = ctx->tape_capacity ? 2 * ctx->tape_capacity : 1024;
@@ -382,7 +382,7 @@ ag_status ag_backward(ag_ctx *ctx, ag_tensor *loss) {
         ag_tensor *t = ctx->tape[i];
         if (!t->grad) continue; /* the loss does not depend on it */
         for (int k = 0; k < t->n_inputs; k++)
-            if (t->inputs[k] && t->inputs[k]->requires_grad && !ag_grad_buffer(ctx, t->inputs[k]))
+            if (ag_needs_grad(t->inputs[k]) && !ag_grad_buffer(ctx, t->inputs[k]))
                 return AG_ERROR_MEMORY;
         ag_status status = t->op->backward(ctx, t);
         if (status != AG_OK) return status;

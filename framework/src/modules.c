@@ -1,7 +1,5 @@
 /* Linear, RNNCell and LSTMCell, written on the public API only, with
  * PyTorch's parameter names, layouts, equations and default init. */
-#include <math.h>
-
 #include "ag.h"
 
 static ag_status check_init_args(const char *who, const ag_params *params, const ag_rng *rng, int in, int out) {
@@ -30,11 +28,7 @@ ag_status ag_linear_init(ag_linear *m, ag_params *params, const char *prefix, in
     m->weight = ag_params_add_prefixed(params, prefix, "weight", 2, (int[]){out_features, in_features});
     m->bias = bias ? ag_params_add_prefixed(params, prefix, "bias", 1, (int[]){out_features}) : NULL;
     if (!m->weight || (bias && !m->bias)) return ag_error_code();
-    /* PyTorch's kaiming_uniform_(a=sqrt(5)) reduces to this bound. */
-    double bound = 1.0 / sqrt((double)in_features);
-    ag_init_uniform(m->weight, rng, -bound, bound);
-    if (m->bias) ag_init_uniform(m->bias, rng, -bound, bound);
-    return AG_OK;
+    return ag_init_pytorch_default((ag_tensor *[]){m->weight, m->bias}, 2, rng, in_features);
 }
 
 ag_tensor *ag_linear_forward(ag_ctx *ctx, const ag_linear *m, ag_tensor *x) {
@@ -62,11 +56,8 @@ ag_status ag_rnn_cell_init(ag_rnn_cell *cell, ag_params *params, const char *pre
     cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){hidden_size}) : NULL;
     cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){hidden_size}) : NULL;
     if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
-    double bound = 1.0 / sqrt((double)hidden_size);
-    ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
-    for (int i = 0; i < 4; i++)
-        if (all[i]) ag_init_uniform(all[i], rng, -bound, bound);
-    return AG_OK;
+    return ag_init_pytorch_default((ag_tensor *[]){cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh}, 4,
+                                   rng, hidden_size);
 }
 
 /* x W^T + b, the affine map both cells apply to their input and state. */
@@ -99,11 +90,8 @@ ag_status ag_lstm_cell_init(ag_lstm_cell *cell, ag_params *params, const char *p
     cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
     cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
     if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
-    double bound = 1.0 / sqrt((double)hidden_size);
-    ag_tensor *all[] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
-    for (int i = 0; i < 4; i++)
-        if (all[i]) ag_init_uniform(all[i], rng, -bound, bound);
-    return AG_OK;
+    return ag_init_pytorch_default((ag_tensor *[]){cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh}, 4,
+                                   rng, hidden_size);
 }
 
 ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, ag_lstm_state state) {

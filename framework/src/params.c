@@ -188,6 +188,17 @@ void ag_init_uniform(ag_tensor *t, ag_rng *rng, double low, double high) {
     for (int64_t i = 0; i < t->size; i++) t->data[i] = (ag_real)(low + (high - low) * ag_rng_uniform(rng));
 }
 
+ag_status ag_init_pytorch_default(ag_tensor *const *tensors, int count, ag_rng *rng, int size) {
+    if (!tensors || !rng || count < 0)
+        return ag_error_set(AG_ERROR_ARGUMENT,
+                            "ag_init_pytorch_default: tensors and rng must not be NULL, count %d >= 0", count);
+    if (size < 1) return ag_error_set(AG_ERROR_ARGUMENT, "ag_init_pytorch_default: size %d must be >= 1", size);
+    double bound = 1.0 / sqrt((double)size);
+    for (int i = 0; i < count; i++)
+        if (tensors[i]) ag_init_uniform(tensors[i], rng, -bound, bound);
+    return AG_OK;
+}
+
 void ag_init_normal(ag_tensor *t, ag_rng *rng, double mean, double std) {
     for (int64_t i = 0; i < t->size; i++) t->data[i] = (ag_real)(mean + std * ag_rng_normal(rng));
 }

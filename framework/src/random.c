@@ -190,3 +190,36 @@ uint32_t ag_rng_below(ag_rng *rng, uint32_t n) {
         if (r >= threshold) return r % n;
     }
 }
+
+/* Two elements of `size` bytes exchanged; the common sizes of an index or a
+ * pointer as one move each. */
+static inline void swap_elements(unsigned char *a, unsigned char *b, size_t size) {
+    if (size == 8) {
+        uint64_t t;
+        memcpy(&t, a, 8), memcpy(a, b, 8), memcpy(b, &t, 8);
+    } else if (size == 4) {
+        uint32_t t;
+        memcpy(&t, a, 4), memcpy(a, b, 4), memcpy(b, &t, 4);
+    } else {
+        unsigned char t[64];
+        for (size_t done = 0; done < size; done += sizeof t) {
+            size_t n = size - done < sizeof t ? size - done : sizeof t;
+            memcpy(t, a + done, n), memcpy(a + done, b + done, n), memcpy(b + done, t, n);
+        }
+    }
+}
+
+ag_status ag_rng_shuffle(ag_rng *rng, void *base, size_t count, size_t size) {
+    if (!rng || (count > 1 && (!base || size == 0)))
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_rng_shuffle: rng and base must not be NULL, element size %zu > 0",
+                            size);
+    if (count > UINT32_MAX)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_rng_shuffle: %zu elements; at most %lu (ag_rng_below's range)",
+                            count, (unsigned long)UINT32_MAX);
+    unsigned char *bytes = base;
+    for (size_t i = count > 0 ? count - 1 : 0; i > 0; i--) {
+        size_t j = ag_rng_below(rng, (uint32_t)(i + 1));
+        if (j != i) swap_elements(bytes + i * size, bytes + j * size, size);
+    }
+    return AG_OK;
+}

@@ -258,8 +258,6 @@ static void forward_chunk(void *arg, int index) {
 
 /* ------------------------------------------------------------ backward */
 
-static bool wants_grad(const ag_tensor *t) { return t && t->requires_grad; }
-
 static void backward_chunk(void *arg, int index) {
     layer *L = arg;
     chunk *ch = &L->chunks[index];
@@ -267,7 +265,7 @@ static void backward_chunk(void *arg, int index) {
     ag_real *dh = ch->carry_h, *dc = ch->carry_c;
     memset(dh, 0, (size_t)R * H * sizeof(ag_real));
     if (dc) memset(dc, 0, (size_t)R * H * sizeof(ag_real));
-    bool need_h0 = wants_grad(L->h0) || wants_grad(L->c0);
+    bool need_h0 = ag_needs_grad(L->h0) || ag_needs_grad(L->c0);
     for (int t = T - 1; t >= 0; t--) {
         ag_real *gates = ch->gates + (size_t)t * R * G; /* becomes d loss / d pre-activation */
         const ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
@@ -304,8 +302,8 @@ static void backward_chunk(void *arg, int index) {
     for (int r = 0; r < R; r++) {
         int b = ch->first_row + r;
         for (int j = 0; j < H; j++) {
-            if (wants_grad(L->h0)) L->h0->grad[(size_t)b * H + j] += dh[(size_t)r * H + j];
-            if (wants_grad(L->c0)) L->c0->grad[(size_t)b * H + j] += dc[(size_t)r * H + j];
+            if (ag_needs_grad(L->h0)) L->h0->grad[(size_t)b * H + j] += dh[(size_t)r * H + j];
+            if (ag_needs_grad(L->c0)) L->c0->grad[(size_t)b * H + j] += dc[(size_t)r * H + j];
         }
     }
     /* The first chunk adds straight into the weights' gradients; the others
@@ -315,13 +313,15 @@ static void backward_chunk(void *arg, int index) {
     ag_real beta = first ? 1 : 0;
     ag_real *d_weight_ih = first ? L->weight_ih->grad : ch->weight_grad;
     ag_real *d_weight_hh = first ? L->weight_hh->grad : ch->weight_grad + G * X;
-    if (wants_grad(L->weight_ih)) ag_gemm(true, false, G, X, (int)rows, ch->gates, G, ch->x, X, beta, d_weight_ih, X);
-    if (wants_grad(L->weight_hh)) ag_gemm(true, false, G, H, (int)rows, ch->gates, G, ch->h, H, beta, d_weight_hh, H);
+    if (ag_needs_grad(L->weight_ih))
+        ag_gemm(true, false, G, X, (int)rows, ch->gates, G, ch->x, X, beta, d_weight_ih, X);
+    if (ag_needs_grad(L->weight_hh))
+        ag_gemm(true, false, G, H, (int)rows, ch->gates, G, ch->h, H, beta, d_weight_hh, H);
     if (L->bias_ih) {
         memset(ch->bias_grad, 0, (size_t)G * sizeof(ag_real));
         add_rows(rows, G, ch->gates, ch->bias_grad);
     }
-    if (wants_grad(L->x)) {
+    if (ag_needs_grad(L->x)) {
         /* ch->x is no longer needed: it receives d loss / d x, time-major. */
         ag_gemm(false, false, (int)rows, X, G, ch->gates, G, L->weight_ih->data, X, 0, ch->x, X);
         for (int r = 0; r < R; r++)
@@ -364,7 +364,7 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
         ag_tensor *targets[] = {L->weight_ih, L->weight_hh, L->bias_ih, L->bias_hh};
         const ag_real *sources[] = {ch->weight_grad, ch->weight_grad + G * X, ch->bias_grad, ch->bias_grad};
         for (int p = k == 0 ? 2 : 0; p < 4; p++) /* chunk 0's weights are in already */
-            if (wants_grad(targets[p]))
+            if (ag_needs_grad(targets[p]))
                 for (int64_t j = 0; j < targets[p]->size; j++) targets[p]->grad[j] += sources[p][j];
     }
     return AG_OK;

@@ -1,5 +1,9 @@
-/* Variable-length batches: each sequence's state stops at its own last
- * element, by keeping the old state wherever a sequence has ended. */
+/* Variable-length batches (ag_sequence_batch): allocation, one step's
+ * inputs and mask for a cell stepped by hand (the mask lets a model keep
+ * the state of a sequence that has ended, as models/gru.c does), the whole
+ * batch as the input of the recurrent layers (recurrent.c, which stop each
+ * row at its own length), and ag_last_step, which picks the last state out
+ * of a layer's result. */
 #include <stdlib.h>
 #include <string.h>
 
