@@ -70,15 +70,11 @@ static double evaluate(ag_ctx *ctx, const adding_model *model, const options *o,
     return squared_error / (double)o->test_size;
 }
 
-/* Fisher-Yates with the run's generator: the order of one epoch. */
+/* The order of one epoch: 0..n-1 shuffled with the run's generator (n is
+ * at most --train-size's 1e8, so the shuffle cannot fail). */
 static void shuffle(int64_t *order, int64_t n, ag_rng *rng) {
     for (int64_t i = 0; i < n; i++) order[i] = i;
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)ag_rng_below(rng, (uint32_t)(i + 1));
-        int64_t swap = order[i];
-        order[i] = order[j];
-        order[j] = swap;
-    }
+    ag_rng_shuffle(rng, order, (size_t)n, sizeof *order);
 }
 
 /* The data order and what else changes from step to step besides the

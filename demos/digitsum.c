@@ -94,11 +94,32 @@ static int gen_data(int argc, char **argv) {
 /* A split's examples cut into batches: each epoch shuffles the examples
  * and the batches. Training batches mix lengths (padded and masked, as
  * PyTorch's are); decoding needs one input length a batch. */
+typedef struct batch_slice {
+    int64_t start, size; /* examples[start .. start + size) */
+} batch_slice;
+
 typedef struct batches {
     const digitsum_example **examples; /* ordered by group */
-    int64_t *starts, *sizes;           /* each batch: a slice of examples */
+    batch_slice *slices;
+    int64_t *keys; /* scratch for the grouping sort */
     int64_t count;
 } batches;
+
+/* Room for cutting n examples into batches; false when out of memory. */
+static bool batches_init(batches *b, int64_t n) {
+    b->examples = malloc((size_t)n * sizeof *b->examples);
+    b->slices = malloc((size_t)n * sizeof *b->slices);
+    b->keys = malloc((size_t)n * sizeof *b->keys);
+    b->count = 0;
+    if (!b->examples || !b->slices || !b->keys) ag_error_set(AG_ERROR_MEMORY, "out of memory for %lld examples", (long long)n);
+    return b->examples && b->slices && b->keys;
+}
+
+static void batches_free(batches *b) {
+    free(b->examples);
+    free(b->slices);
+    free(b->keys);
+}
 
 static int compare_examples(const void *a, const void *b) {
     const digitsum_example *x = *(const digitsum_example *const *)a, *y = *(const digitsum_example *const *)b;
@@ -117,36 +138,23 @@ static int compare_keys(const void *a, const void *b) {
  * `by_input_length` groups them first. */
 static void make_batches(batches *out, const digitsum_example **pool, int64_t n, int batch_size, bool by_input_length,
                          ag_rng *rng) {
-    for (int64_t i = n - 1; i > 0; i--) { /* shuffle; grouping below keeps the order within a group */
-        int64_t j = (int64_t)ag_rng_below(rng, (uint32_t)(i + 1));
-        const digitsum_example *swap = pool[i];
-        pool[i] = pool[j];
-        pool[j] = swap;
-    }
+    /* The shuffle cannot fail: n is below 2^32, since each example took memory. */
+    ag_rng_shuffle(rng, pool, (size_t)n, sizeof *pool); /* grouping below keeps the order within a group */
     /* qsort is not stable: sort by group with the shuffled position as tie-break. */
-    int64_t *keys = malloc((size_t)n * sizeof *keys);
+    int64_t *keys = out->keys;
     for (int64_t i = 0; i < n; i++) keys[i] = (by_input_length ? (int64_t)pool[i]->length << 32 : 0) | i;
     qsort(keys, (size_t)n, sizeof *keys, compare_keys);
     for (int64_t i = 0; i < n; i++) out->examples[i] = pool[keys[i] & 0xffffffff];
-    free(keys);
     out->count = 0;
     for (int64_t i = 0; i < n;) {
         int64_t j = i;
         while (j < n && j - i < batch_size &&
                (!by_input_length || compare_examples(&out->examples[i], &out->examples[j]) == 0))
             j++;
-        out->starts[out->count] = i;
-        out->sizes[out->count] = j - i;
-        out->count++;
+        out->slices[out->count++] = (batch_slice){i, j - i};
         i = j;
     }
-    for (int64_t b = out->count - 1; b > 0; b--) {
-        int64_t c = (int64_t)ag_rng_below(rng, (uint32_t)(b + 1)), s = out->starts[b], z = out->sizes[b];
-        out->starts[b] = out->starts[c];
-        out->sizes[b] = out->sizes[c];
-        out->starts[c] = s;
-        out->sizes[c] = z;
-    }
+    ag_rng_shuffle(rng, out->slices, (size_t)out->count, sizeof *out->slices);
 }
 
 /* Validation: teacher-forced loss and exact-match accuracy under greedy
@@ -159,8 +167,8 @@ static ag_status evaluate(ag_ctx *ctx, const digitsum_model *model, batches *gro
     static bool correct[4096];
     ag_status status = AG_OK;
     for (int64_t b = 0; b < groups->count && status == AG_OK; b++) {
-        const digitsum_example *const *batch = groups->examples + groups->starts[b];
-        int n = (int)groups->sizes[b];
+        const digitsum_example *const *batch = groups->examples + groups->slices[b].start;
+        int n = (int)groups->slices[b].size;
         ag_tensor *l = digitsum_loss(ctx, model, batch, n);
         if (!l) status = ag_error_code();
         else loss_sum += (double)l->data[0] * n;
@@ -208,25 +216,15 @@ static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoc
     return status;
 }
 
-/* Fisher-Yates with the run's generator. */
-static void shuffle(const digitsum_example **items, int64_t n, ag_rng *rng) {
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)ag_rng_below(rng, (uint32_t)(i + 1));
-        const digitsum_example *swap = items[i];
-        items[i] = items[j];
-        items[j] = swap;
-    }
-}
-
 /* One pass over the training batches: the mean loss per sequence, or NAN
  * after a failure (with d's message printed). */
 static double train_epoch(demo *d, ag_ctx *ctx, const digitsum_model *model, demo_optimizer *adam,
                           const batches *train, int64_t n_train) {
     double loss_sum = 0;
     for (int64_t b = 0; b < train->count; b++) {
-        int n = (int)train->sizes[b];
+        int n = (int)train->slices[b].size;
         ag_params_zero_grad(model->params);
-        ag_tensor *loss = digitsum_loss(ctx, model, train->examples + train->starts[b], n);
+        ag_tensor *loss = digitsum_loss(ctx, model, train->examples + train->slices[b].start, n);
         if (ag_backward(ctx, loss) != AG_OK) return demo_fail(d, "training step"), NAN;
         ag_real loss_value = loss->data[0];
         ag_ctx_reset(ctx);
@@ -270,18 +268,18 @@ static int train(int argc, char **argv) {
     ag_rng_seed(&init_rng, (uint64_t)seed, 0);
     ag_rng_seed(&split_rng, (uint64_t)seed, 1);
     const digitsum_example **all = malloc((size_t)data.count * sizeof *all);
+    if (!all) ag_error_set(AG_ERROR_MEMORY, "out of memory for %lld rows", (long long)data.count);
+    if (!all) return demo_fail(&d, "--data");
     for (int64_t i = 0; i < data.count; i++) all[i] = &data.examples[i];
-    shuffle(all, data.count, &split_rng);
+    ag_rng_shuffle(&split_rng, all, (size_t)data.count, sizeof *all);
     int64_t n_train = (int64_t)(split * (double)data.count), n_val = data.count - n_train;
     if (n_train < 1 || n_val < 1) {
         fprintf(stderr, "digitsum train: --split %g leaves %lld training and %lld validation rows of %s\n", split,
                 (long long)n_train, (long long)n_val, data_path);
         return demo_close(&d), 2;
     }
-    batches train_batches = {malloc((size_t)n_train * sizeof(void *)), malloc((size_t)n_train * sizeof(int64_t)),
-                             malloc((size_t)n_train * sizeof(int64_t)), 0};
-    batches val_batches = {malloc((size_t)n_val * sizeof(void *)), malloc((size_t)n_val * sizeof(int64_t)),
-                           malloc((size_t)n_val * sizeof(int64_t)), 0};
+    batches train_batches, val_batches;
+    if (!batches_init(&train_batches, n_train) || !batches_init(&val_batches, n_val)) return demo_fail(&d, "--data");
     data_order order = {all, n_train, (int)batch_size, &train_batches, {0, 0}, data_path};
     ag_rng_seed(&order.rng, (uint64_t)seed, 2);
     make_batches(&val_batches, all + n_train, n_val, (int)batch_size, true, &order.rng);
@@ -324,12 +322,8 @@ static int train(int argc, char **argv) {
             printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n",
                    model_name, epochs, val_acc, val_loss, d.seconds, epoch_seconds);
     }
-    for (int k = 0; k < 2; k++) {
-        batches *b = k ? &val_batches : &train_batches;
-        free(b->examples);
-        free(b->starts);
-        free(b->sizes);
-    }
+    batches_free(&train_batches);
+    batches_free(&val_batches);
     free(all);
     digitsum_dataset_free(&data);
     demo_optimizer_free(&adam);
@@ -449,9 +443,12 @@ static int eval(int argc, char **argv) {
         return status;
     }
     const digitsum_example **all = malloc((size_t)data.count * sizeof *all);
+    batches groups;
+    if (!all || !batches_init(&groups, data.count)) {
+        fprintf(stderr, "digitsum eval: out of memory for %lld rows\n", (long long)data.count);
+        return 1;
+    }
     for (int64_t i = 0; i < data.count; i++) all[i] = &data.examples[i];
-    batches groups = {malloc((size_t)data.count * sizeof(void *)), malloc((size_t)data.count * sizeof(int64_t)),
-                      malloc((size_t)data.count * sizeof(int64_t)), 0};
     ag_rng rng;
     ag_rng_seed(&rng, 0, 0);
     make_batches(&groups, all, data.count, 256, true, &rng);
@@ -460,9 +457,7 @@ static int eval(int argc, char **argv) {
     if (evaluate(ctx, &model, &groups, &loss, &accuracy) != AG_OK) status = fail("eval");
     else printf("accuracy %.4f (%lld sequences)  loss %.6f\n", accuracy, (long long)data.count, loss);
     ag_ctx_free(ctx);
-    free(groups.examples);
-    free(groups.starts);
-    free(groups.sizes);
+    batches_free(&groups);
     free(all);
     digitsum_model_free(&model);
     digitsum_dataset_free(&data);
