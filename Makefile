@@ -15,7 +15,8 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubun
 # A separate build directory per flavour: release, double precision (for the
 # gradient checks) and sanitizers.
 BUILD   ?= build
-LIB_SRC   = $(wildcard framework/src/*.c)
+LIB_SRC   = $(wildcard framework/src/*.c framework/src/run/*.c)
+LIB_HEADERS = $(wildcard framework/include/*.h framework/src/*.h framework/src/run/*.h)
 LIB_OBJ   = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj/%.o)
 LIB_DOUBLE_OBJ = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj-double/%.o)
 TEST_SRC  = $(wildcard tests/test_*.c)
@@ -45,11 +46,11 @@ deps:
 # mode (-std=c11) turns off.
 $(BUILD)/obj/ops_matmul.o: CFLAGS += -ffp-contract=fast
 
-$(BUILD)/obj/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(BUILD)/obj/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(BUILD)/obj-double/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
@@ -63,15 +64,19 @@ bin/%: demos/%.c models/%.c models/%.h demos/flags.c demos/flags.h $(BUILD)/liba
 # The adding demo also offers the GRU, a model written as a user would.
 bin/adding: models/gru.c models/gru.h
 
+# Each archive is made afresh: `ar r` into an old one would keep the
+# objects of sources since moved or removed (run.o, now run/*.o).
 $(BUILD)/libag.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libag-double.a: $(LIB_DOUBLE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 # The shared library: the same sources compiled position-independent into
 # their own object directory, linked with what they call (OpenBLAS in
-# ops_matmul.c and parallel.c, cJSON in checkpoint.c, libcsv in run.c,
+# ops_matmul.c and parallel.c, cJSON in checkpoint.c, libcsv in run/,
 # libm, pthreads in parallel.c). --no-undefined: a library missing from
 # SHARED_LDLIBS fails here, not in a user's link.
 VERSION   = 0.1.0
@@ -84,7 +89,7 @@ all: $(SHARED_LIB)
 
 $(BUILD)/obj-pic/ops_matmul.o: CFLAGS += -ffp-contract=fast
 
-$(BUILD)/obj-pic/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(BUILD)/obj-pic/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -258,7 +263,7 @@ FUZZ_ASAN_OPTIONS = detect_leaks=1:quarantine_size_mb=64
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz-build fuzz-seeds
-$(FUZZ_BUILD)/lib/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(FUZZ_BUILD)/lib/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

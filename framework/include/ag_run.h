@@ -1,8 +1,8 @@
 /** @file
  * ag_run: what every training program needs around the model: a run
- * directory with params.csv, metrics.csv and model.safetensors, a progress
- * line, and a monotonic clock. Optional: the core (ag.h) does not use it.
- * Link with -lcsv.
+ * directory with params.csv, metrics.csv and model.safetensors, and a
+ * progress line. Optional: the core (ag.h) does not use it. Link with
+ * -lcsv.
  */
 #ifndef AG_RUN_H
 #define AG_RUN_H
@@ -96,9 +96,6 @@ int ag_run_stop_signal(void);
 /** Flushes and closes metrics.csv and frees the run. Returns an error if a
  * write failed at any point (a full disk, say). */
 ag_status ag_run_close(ag_run *run);
-
-/** Seconds on a monotonic clock. */
-double ag_seconds(void);
 
 /** The progress line: on a terminal, one line rewritten in place at most 10
  * times a second (step, loss, steps/s, elapsed, remaining); otherwise a
