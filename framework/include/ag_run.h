@@ -1,8 +1,10 @@
 /** @file
  * ag_run: what every training program needs around the model: a run
  * directory with params.csv, metrics.csv and model.safetensors, and a
- * progress line. Optional: the core (ag.h) does not use it. Link with
- * -lcsv.
+ * progress line. Optional: the core (ag.h, libag) does not use it. It is
+ * its own library, libag_run, which needs libag and libcsv: link with
+ * `-lag_run -lag -lcsv` (build/libag_run.a before build/libag.a), or, once
+ * installed, with `pkg-config --cflags --libs ag-run`.
  */
 #ifndef AG_RUN_H
 #define AG_RUN_H
