@@ -15,9 +15,18 @@ CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubun
 # A separate build directory per flavour: release, double precision (for the
 # gradient checks) and sanitizers.
 BUILD   ?= build
+# Two libraries: the core, libag (framework/src/*.c, ag.h), and on top of it
+# the run layer, libag_run (framework/src/run/*.c, ag_run.h: run
+# directories, params.csv and metrics.csv, the progress line), the only
+# part that needs libcsv. A program that uses the run layer links both, the
+# run layer first: AG_LIBS.
 LIB_SRC   = $(wildcard framework/src/*.c)
 LIB_OBJ   = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj/%.o)
 LIB_DOUBLE_OBJ = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj-double/%.o)
+RUN_SRC   = $(wildcard framework/src/run/*.c)
+RUN_OBJ   = $(RUN_SRC:framework/src/%.c=$(BUILD)/obj/%.o)
+LIB_HEADERS = $(wildcard framework/include/*.h framework/src/*.h framework/src/run/*.h)
+AG_LIBS   = $(BUILD)/libag_run.a $(BUILD)/libag.a
 TEST_SRC  = $(wildcard tests/test_*.c)
 GRADCHECK_SRC = $(wildcard tests/gradcheck_*.c)
 TEST_UTIL = tests/check_main.c
@@ -29,7 +38,7 @@ DEMOS = l1norm adding digitsum
 PROGRAMS = $(DEMOS:%=bin/%)
 
 .PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz
-all: $(BUILD)/libag.a $(PROGRAMS)
+all: $(BUILD)/libag.a $(BUILD)/libag_run.a $(PROGRAMS)
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -45,20 +54,20 @@ deps:
 # mode (-std=c11) turns off.
 $(BUILD)/obj/ops_matmul.o: CFLAGS += -ffp-contract=fast
 
-$(BUILD)/obj/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(BUILD)/obj/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj-double/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(BUILD)/obj-double/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
 
 # A demo is demos/NAME.c with models/NAME.c, any further model files listed
 # as its prerequisites below, the shared flag parser and the run harness.
 DEMO_COMMON = demos/flags.c demos/harness.c
-bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harness.h $(BUILD)/libag.a framework/include/ag_run.h
+bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harness.h $(AG_LIBS) framework/include/ag_run.h
 	@mkdir -p bin
-	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(BUILD)/libag.a \
+	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(AG_LIBS) \
 	  $(LDLIBS) -o $@
 
 # The adding demo also offers the GRU, a model written as a user would.
@@ -66,28 +75,42 @@ bin/adding: models/gru.c models/gru.h
 # The digit-sum demo reads and writes its data with models/digitsum_data.c.
 bin/digitsum: models/digitsum_data.c models/digitsum_data.h
 
+# Each archive is made afresh: `ar r` into an old one would keep the
+# objects of sources since moved or removed (run.o, now libag_run's).
 $(BUILD)/libag.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libag_run.a: $(RUN_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/libag-double.a: $(LIB_DOUBLE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-# The shared library: the same sources compiled position-independent into
-# their own object directory, linked with what they call (OpenBLAS in
-# ops_matmul.c and parallel.c, cJSON in checkpoint.c, libcsv in run.c,
-# libm, pthreads in parallel.c). --no-undefined: a library missing from
-# SHARED_LDLIBS fails here, not in a user's link.
+# The shared libraries: the same sources compiled position-independent into
+# their own object directory, each linked with what it calls: the core with
+# OpenBLAS (ops_matmul.c, parallel.c), cJSON (checkpoint.c), libm and
+# pthreads (parallel.c), no libcsv; the run layer with libag.so and libcsv.
+# --no-undefined: a library missing from SHARED_LDLIBS or RUN_SHARED_LDLIBS
+# fails here, not in a user's link (so the core's link proves that it needs
+# no libcsv). Both carry the same version.
 VERSION   = 0.1.0
 SOVERSION = 0
 SONAME    = libag.so.$(SOVERSION)
 SHARED_LIB = $(BUILD)/libag.so.$(VERSION)
 LIB_PIC_OBJ = $(LIB_SRC:framework/src/%.c=$(BUILD)/obj-pic/%.o)
-SHARED_LDLIBS = -lopenblas -lcjson -lcsv -lm -lpthread
-all: $(SHARED_LIB)
+SHARED_LDLIBS = -lopenblas -lcjson -lm -lpthread
+RUN_SONAME = libag_run.so.$(SOVERSION)
+RUN_SHARED_LIB = $(BUILD)/libag_run.so.$(VERSION)
+RUN_PIC_OBJ = $(RUN_SRC:framework/src/%.c=$(BUILD)/obj-pic/%.o)
+RUN_SHARED_LDLIBS = -lcsv
+all: $(SHARED_LIB) $(RUN_SHARED_LIB)
 
 $(BUILD)/obj-pic/ops_matmul.o: CFLAGS += -ffp-contract=fast
 
-$(BUILD)/obj-pic/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(BUILD)/obj-pic/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -96,10 +119,19 @@ $(SHARED_LIB): $(LIB_PIC_OBJ)
 	ln -sfn libag.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sfn $(SONAME) $(BUILD)/libag.so
 
+$(RUN_SHARED_LIB): $(RUN_PIC_OBJ) $(SHARED_LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(RUN_SONAME) -Wl,--no-undefined $(RUN_PIC_OBJ) $(SHARED_LIB) \
+	  $(RUN_SHARED_LDLIBS) -o $@
+	ln -sfn libag_run.so.$(VERSION) $(BUILD)/$(RUN_SONAME)
+	ln -sfn $(RUN_SONAME) $(BUILD)/libag_run.so
+
 # make install [PREFIX=/usr/local] [DESTDIR=staging root]: the public
-# headers, both libraries and a pkg-config file, so that a program builds
-# with `cc prog.c $$(pkg-config --cflags --libs ag)` (add --static to link
-# libag.a: Libs.private and Requires.private name what libag.a needs).
+# headers, the core and the run layer each as a static and a shared
+# library, and a pkg-config file for each, so that a program builds with
+# `cc prog.c $$(pkg-config --cflags --libs ag)`, or with ag-run instead of
+# ag if it uses ag_run.h (ag-run.pc requires ag.pc, which brings -lag).
+# Add --static to link the .a files: Libs.private and Requires.private name
+# what they need, libcsv for the run layer only.
 # make uninstall with the same PREFIX and DESTDIR removes those files and
 # nothing else (directories stay: they may hold other packages' files).
 PREFIX     ?= /usr/local
@@ -112,16 +144,20 @@ PUBLIC_HEADERS = $(wildcard framework/include/*.h)
 PC_LIBDIR     = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
 PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 INSTALLED_FILES = $(PUBLIC_HEADERS:framework/include/%=$(INCLUDEDIR)/%) \
-  $(LIBDIR)/libag.a $(LIBDIR)/libag.so.$(VERSION) $(LIBDIR)/$(SONAME) $(LIBDIR)/libag.so $(PKGCONFIGDIR)/ag.pc
+  $(LIBDIR)/libag.a $(LIBDIR)/libag.so.$(VERSION) $(LIBDIR)/$(SONAME) $(LIBDIR)/libag.so $(PKGCONFIGDIR)/ag.pc \
+  $(LIBDIR)/libag_run.a $(LIBDIR)/libag_run.so.$(VERSION) $(LIBDIR)/$(RUN_SONAME) $(LIBDIR)/libag_run.so \
+  $(PKGCONFIGDIR)/ag-run.pc
 
 .PHONY: install uninstall docs
-install: $(BUILD)/libag.a $(SHARED_LIB)
+install: $(BUILD)/libag.a $(SHARED_LIB) $(BUILD)/libag_run.a $(RUN_SHARED_LIB)
 	$(INSTALL) -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
 	$(INSTALL) -m 644 $(PUBLIC_HEADERS) "$(DESTDIR)$(INCLUDEDIR)/"
-	$(INSTALL) -m 644 $(BUILD)/libag.a "$(DESTDIR)$(LIBDIR)/"
-	$(INSTALL) -m 755 $(SHARED_LIB) "$(DESTDIR)$(LIBDIR)/"
+	$(INSTALL) -m 644 $(BUILD)/libag.a $(BUILD)/libag_run.a "$(DESTDIR)$(LIBDIR)/"
+	$(INSTALL) -m 755 $(SHARED_LIB) $(RUN_SHARED_LIB) "$(DESTDIR)$(LIBDIR)/"
 	ln -sfn libag.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
 	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libag.so"
+	ln -sfn libag_run.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(RUN_SONAME)"
+	ln -sfn $(RUN_SONAME) "$(DESTDIR)$(LIBDIR)/libag_run.so"
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCLUDEDIR)' '' \
 	  'Name: ag' \
 	  'Description: Small tensor and reverse-mode autodiff library for training small recurrent networks' \
@@ -129,10 +165,20 @@ install: $(BUILD)/libag.a $(SHARED_LIB)
 	  'Requires.private: openblas libcjson' \
 	  'Cflags: -I$${includedir}' \
 	  'Libs: -L$${libdir} -lag' \
-	  'Libs.private: -lcsv -lm -lpthread' >"$(DESTDIR)$(PKGCONFIGDIR)/ag.pc"
-	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/ag.pc"
+	  'Libs.private: -lm -lpthread' >"$(DESTDIR)$(PKGCONFIGDIR)/ag.pc"
+	@# The run layer is built with this very core: it requires that version.
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCLUDEDIR)' '' \
+	  'Name: ag-run' \
+	  'Description: The run layer of ag: run directories, params.csv, metrics.csv, checkpoints of a run, progress line' \
+	  'Version: $(VERSION)' \
+	  'Requires: ag = $(VERSION)' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -lag_run' \
+	  'Libs.private: -lcsv' >"$(DESTDIR)$(PKGCONFIGDIR)/ag-run.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/ag.pc" "$(DESTDIR)$(PKGCONFIGDIR)/ag-run.pc"
 	@# Installed for real by root: refresh the loader's cache, so that
-	@# programs find libag.so.0 in a directory such as /usr/local/lib.
+	@# programs find libag.so.0 and libag_run.so.0 in a directory such as
+	@# /usr/local/lib.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 uninstall:
@@ -148,9 +194,9 @@ docs:
 	AG_VERSION=$(VERSION) doxygen docs/Doxyfile
 	@echo "docs/api/html/index.html"
 
-$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h models/*.h) $(wildcard tests/fixtures/*.h) $(BUILD)/libag.a
+$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h models/*.h) $(wildcard tests/fixtures/*.h) $(AG_LIBS)
 	$(CC) $(CPPFLAGS) -Itests -Imodels $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(BUILD)/libag.a $(CHECK_LIBS) $(LDLIBS) -o $@
+	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(AG_LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
 
 # Models written as a user would (models/gru.c) get their gradients checked
 # in double precision too.
@@ -167,7 +213,7 @@ TESTS = $(BUILD)/test_ag $(BUILD)/test_gradcheck
 CHECK_PACKAGES = python3
 check: deps
 	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(CHECK_PACKAGES)"
-	$(MAKE) --no-print-directory $(TESTS) $(BUILD)/libag.a $(SHARED_LIB) $(PROGRAMS)
+	$(MAKE) --no-print-directory $(TESTS) $(AG_LIBS) $(SHARED_LIB) $(RUN_SHARED_LIB) $(PROGRAMS)
 	@export OPENBLAS_NUM_THREADS=1; status=0; \
 	for t in $(TESTS); do echo "== $$t"; $$t || status=1; done; \
 	for t in tests/*.sh; do echo "== $$t"; $$t || status=1; done; exit $$status
@@ -222,11 +268,11 @@ clean:
 # ag against PyTorch, side by side (bench/run.sh; ROUNDS=N to change the
 # number of alternating rounds, 5 by default), after the direct-loop
 # versus OpenBLAS table that sets ag_gemm's threshold.
-bench: deps $(BUILD)/libag.a $(PROGRAMS)
+bench: deps $(AG_LIBS) $(PROGRAMS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/matmul.c $(BUILD)/libag.a $(LDLIBS) -o $(BUILD)/bench_matmul
+	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/matmul.c $(AG_LIBS) $(LDLIBS) -o $(BUILD)/bench_matmul
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_matmul
-	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) bench/l1norm_forward.c models/l1norm.c $(BUILD)/libag.a $(LDLIBS) \
+	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) bench/l1norm_forward.c models/l1norm.c $(AG_LIBS) $(LDLIBS) \
 	  -o $(BUILD)/bench_l1norm_forward
 	$(BUILD)/bench_l1norm_forward
 	bench/run.sh
@@ -254,14 +300,14 @@ FUZZ_BUILD = build-fuzz
 FUZZ_CC = clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS = -O1 -g -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter $(FUZZ_SAN)
-FUZZ_LIB_OBJ = $(LIB_SRC:framework/src/%.c=$(FUZZ_BUILD)/lib/%.o)
+FUZZ_LIB_OBJ = $(LIB_SRC:framework/src/%.c=$(FUZZ_BUILD)/lib/%.o) $(RUN_SRC:framework/src/%.c=$(FUZZ_BUILD)/lib/%.o)
 # A 64 MB quarantine (256 by default) still holds far more freed memory than
 # one execution allocates, and makes the checkpoint target about 1.5x faster.
 FUZZ_ASAN_OPTIONS = detect_leaks=1:quarantine_size_mb=64
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 .PHONY: fuzz-build fuzz-seeds
-$(FUZZ_BUILD)/lib/%.o: framework/src/%.c framework/include/ag.h framework/include/ag_run.h framework/src/ag_internal.h framework/src/fast_math.h
+$(FUZZ_BUILD)/lib/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -294,8 +340,8 @@ fuzz:
 
 # The seeds and the regression inputs, rewritten by a program that makes
 # them with the library itself (ag_params_save, digitsum_write_csv).
-fuzz-seeds: $(BUILD)/libag.a
+fuzz-seeds: $(AG_LIBS)
 	@mkdir -p $(BUILD)
-	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) fuzz/make_seeds.c models/digitsum_data.c $(BUILD)/libag.a $(LDLIBS) \
+	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) fuzz/make_seeds.c models/digitsum_data.c $(AG_LIBS) $(LDLIBS) \
 	  -o $(BUILD)/make_seeds
 	$(BUILD)/make_seeds fuzz/corpus tests/fixtures/fuzz

@@ -1,4 +1,4 @@
-/* libFuzzer harness for ag_run_resume_metrics (framework/src/run.c), the
+/* libFuzzer harness for ag_run_resume_metrics (framework/src/run/run_metrics.c), the
  * libcsv-based reader that cuts a run's metrics.csv back to its
  * checkpoint's step before a resumed run appends to it.
  *

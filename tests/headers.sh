@@ -2,8 +2,9 @@
 # The public headers stand alone and are valid C and C++: each is included
 # first in a translation unit (so a missing #include shows), and twice (the
 # include guard), compiled warning-free as C11 and C++17; then a C++
-# program calling ag functions links against build/libag.a (which only works
-# if the headers' extern "C" blocks are right) and runs. With clang
+# program calling functions of both headers links against build/libag_run.a
+# and build/libag.a (which only works if the headers' extern "C" blocks are
+# right) and runs. With clang
 # installed, its C and C++ front ends compile the headers too.
 check_name=headers
 . "$(dirname "$0")/check_common.bash"
@@ -49,9 +50,9 @@ for header in "${headers[@]}"; do
   fi
 done
 
-# A C++ program on build/libag.a: a gradient through mul and sum, an error
-# value, and ag_run.h's clock. Undefined references here mean a header lost
-# its extern "C".
+# A C++ program on build/libag_run.a and build/libag.a: a gradient through
+# mul and sum, an error value, the clock, and from ag_run.h the stop signal
+# (none caught). Undefined references here mean a header lost its extern "C".
 cat >"$tmp/prog.cpp" <<'EOF'
 #include <ag.h>
 #include <ag_run.h>
@@ -74,29 +75,30 @@ int main() {
     ag_rng rng;
     ag_rng_seed(&rng, 42, 0);
     double u = ag_rng_uniform(&rng), t = ag_seconds();
-    std::printf("loss %g grad %g %g %g error '%s' u %g t %d\n", (double)loss->data[0], (double)x->grad[0],
-                (double)x->grad[1], (double)x->grad[2], ag_error_message(), u, t > 0);
+    int stop = ag_run_stop_signal();
+    std::printf("loss %g grad %g %g %g error '%s' u %g t %d stop %d\n", (double)loss->data[0], (double)x->grad[0],
+                (double)x->grad[1], (double)x->grad[2], ag_error_message(), u, t > 0, stop);
     bool ok = loss->data[0] == 14 && x->grad[0] == 2 && x->grad[1] == 4 && x->grad[2] == 6 && bad == NULL &&
-              ag_error_code() == AG_ERROR_SHAPE && u >= 0 && u < 1 && t > 0;
+              ag_error_code() == AG_ERROR_SHAPE && u >= 0 && u < 1 && t > 0 && stop == 0;
     ag_ctx_free(ctx);
     return ok ? 0 : 2;
 }
 EOF
 if [ "$have_cxx" = 1 ]; then
-  if [ ! -f build/libag.a ]; then
-    fail "build/libag.a missing (run make first)"
-  elif "$cxx" "${cxx_flags[@]}" -Iframework/include "$tmp/prog.cpp" build/libag.a \
+  if [ ! -f build/libag.a ] || [ ! -f build/libag_run.a ]; then
+    fail "build/libag.a or build/libag_run.a missing (run make first)"
+  elif "$cxx" "${cxx_flags[@]}" -Iframework/include "$tmp/prog.cpp" build/libag_run.a build/libag.a \
     -lopenblas -lcjson -lcsv -lm -lpthread -o "$tmp/prog" 2>"$tmp/err"; then
     pass
     if (cd "$tmp" && OPENBLAS_NUM_THREADS=1 ./prog) >"$tmp/prog.out" 2>&1; then
       pass
       echo "headers: C++ program: $(cat "$tmp/prog.out")"
     else
-      fail "the C++ program on libag.a:"
+      fail "the C++ program on libag_run.a and libag.a:"
       show "$tmp/prog.out"
     fi
   else
-    fail "linking a C++ program against build/libag.a:"
+    fail "linking a C++ program against build/libag_run.a and build/libag.a:"
     show "$tmp/err"
   fi
 fi

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make install / make uninstall, and a program outside the source tree built
-# with nothing but `pkg-config ag`: against libag.so (dynamically) and
-# against libag.a (pkg-config --static). Assumes `make` has built the
-# libraries (make check builds them first); make install rebuilds what is
-# stale.
+# make install / make uninstall, and programs outside the source tree built
+# with nothing but pkg-config: one on the core alone (`pkg-config ag`) and
+# one on the run layer (`pkg-config ag-run`), each against the shared
+# libraries and against the static ones (pkg-config --static). The core
+# must need no libcsv: libag.so names none, and the core's program links
+# libag.a whole without it. Assumes `make` has built the libraries (make
+# check builds them first); make install rebuilds what is stale.
 check_name=install
 . "$(dirname "$0")/check_common.bash"
 prefix=$tmp/prefix
@@ -33,21 +35,46 @@ pass
 for h in ag.h ag_run.h; do
   expect "include/$h installed, identical to framework/include/$h" cmp -s "framework/include/$h" "$prefix/include/$h"
 done
-expect "lib/libag.a installed" cmp -s build/libag.a "$prefix/lib/libag.a"
-expect "lib/libag.so.$version installed as a file" test -f "$prefix/lib/libag.so.$version" -a ! -L "$prefix/lib/libag.so.$version"
-expect "lib/libag.so.0 -> libag.so.$version" [ "$(readlink "$prefix/lib/libag.so.0")" = "libag.so.$version" ]
-expect "lib/libag.so -> libag.so.0" [ "$(readlink "$prefix/lib/libag.so")" = "libag.so.0" ]
-soname=$(readelf -d "$prefix/lib/libag.so.$version" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-expect "the shared library's soname is libag.so.0 (got '$soname')" [ "$soname" = libag.so.0 ]
-expect "lib/pkgconfig/ag.pc installed" test -f "$prefix/lib/pkgconfig/ag.pc"
-expect "ag.pc names the prefix" grep -qx "prefix=$prefix" "$prefix/lib/pkgconfig/ag.pc"
+# The core (libag, ag.pc) and the run layer (libag_run, ag-run.pc).
+for lib in libag libag_run; do
+  expect "lib/$lib.a installed" cmp -s "build/$lib.a" "$prefix/lib/$lib.a"
+  expect "lib/$lib.so.$version installed as a file" test -f "$prefix/lib/$lib.so.$version" -a ! -L "$prefix/lib/$lib.so.$version"
+  expect "lib/$lib.so.0 -> $lib.so.$version" [ "$(readlink "$prefix/lib/$lib.so.0")" = "$lib.so.$version" ]
+  expect "lib/$lib.so -> $lib.so.0" [ "$(readlink "$prefix/lib/$lib.so")" = "$lib.so.0" ]
+  soname=$(readelf -d "$prefix/lib/$lib.so.$version" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+  expect "$lib.so's soname is $lib.so.0 (got '$soname')" [ "$soname" = "$lib.so.0" ]
+done
+for pc in ag ag-run; do
+  expect "lib/pkgconfig/$pc.pc installed" test -f "$prefix/lib/pkgconfig/$pc.pc"
+  expect "$pc.pc names the prefix" grep -qx "prefix=$prefix" "$prefix/lib/pkgconfig/$pc.pc"
+done
+
+# has TEXT STRING, lacks TEXT STRING: whether TEXT holds STRING.
+has() { grep -qF -- "$2" <<<"$1"; }
+lacks() { ! has "$1" "$2"; }
+# needed FILE: the shared libraries FILE names (NEEDED), on one line.
+needed() { readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' '; }
+core_needed=$(needed "$prefix/lib/libag.so.$version")
+run_needed=$(needed "$prefix/lib/libag_run.so.$version")
+expect "libag.so needs OpenBLAS (NEEDED: $core_needed)" has "$core_needed" libopenblas.so
+expect "libag.so needs no libcsv (NEEDED: $core_needed)" lacks "$core_needed" libcsv
+expect "libag_run.so needs libag.so.0 (NEEDED: $run_needed)" has "$run_needed" libag.so.0
+expect "libag_run.so needs libcsv (NEEDED: $run_needed)" has "$run_needed" libcsv.so
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-expect "pkg-config --validate ag" pkg-config --validate ag
-modversion=$(pkg-config --modversion ag 2>&1)
-expect "pkg-config --modversion ag is $version (got '$modversion')" [ "$modversion" = "$version" ]
-cflags=$(pkg-config --cflags ag)
-expect "pkg-config --cflags ag has -I$prefix/include (got '$cflags')" grep -qF -- "-I$prefix/include" <<<"$cflags"
+for pc in ag ag-run; do
+  expect "pkg-config --validate $pc" pkg-config --validate $pc
+  modversion=$(pkg-config --modversion $pc 2>&1)
+  expect "pkg-config --modversion $pc is $version (got '$modversion')" [ "$modversion" = "$version" ]
+  cflags=$(pkg-config --cflags $pc)
+  expect "pkg-config --cflags $pc has -I$prefix/include (got '$cflags')" has "$cflags" "-I$prefix/include"
+done
+core_static=$(pkg-config --static --libs ag)
+run_libs=$(pkg-config --libs ag-run)
+run_static=$(pkg-config --static --libs ag-run)
+expect "pkg-config --static --libs ag names no libcsv (got '$core_static')" lacks "$core_static" -lcsv
+expect "pkg-config --libs ag-run has -lag_run, then -lag (got '$run_libs')" grep -qE -- '-lag_run( .*)? -lag( |$)' <<<"$run_libs"
+expect "pkg-config --static --libs ag-run has -lcsv (got '$run_static')" has "$run_static" -lcsv
 
 # ----------------------------------------------- an outside program: y = 2x
 # One parameter w, fitted by Adam to y = 2x; <ag.h> is all it includes.
@@ -116,8 +143,10 @@ if "$cc" "${cc_flags[@]}" "$tmp/fit.c" $(pkg-config --cflags --libs ag) -o "$tmp
     <(readelf -d "$tmp/fit_shared")
   expect "fit_shared does not contain the library's code" \
     sh -c "! nm --defined-only '$tmp/fit_shared' | grep -q ' ag_adam_step\$'"
-  expect "ldd resolves libag.so.0 in the prefix" grep -qF "libag.so.0 => $prefix/lib/libag.so.0" \
-    <(LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/fit_shared")
+  ldd_out=$(LD_LIBRARY_PATH=$prefix/lib ldd "$tmp/fit_shared")
+  expect "ldd resolves libag.so.0 in the prefix" has "$ldd_out" "libag.so.0 => $prefix/lib/libag.so.0"
+  expect "fit_shared loads no libcsv (ldd)" lacks "$ldd_out" libcsv
+  expect "fit_shared loads no libag_run (ldd)" lacks "$ldd_out" libag_run
   run_env="LD_LIBRARY_PATH=$prefix/lib" check_run fit_shared
 else
   fail "compiling against libag.so with pkg-config --cflags --libs ag:"
@@ -127,19 +156,104 @@ fi
 # Against the static library: pkg-config --static's flags, with -lag made
 # to mean libag.a (the linker would pick libag.so from the same directory)
 # and every object of it linked in (--whole-archive), so that the link
-# proves the .pc file names everything libag.a needs, run.o's libcsv too.
-# shellcheck disable=SC2046
-static_libs=$(pkg-config --static --libs ag | sed 's/\(^\| \)-lag\( \|$\)/\1-Wl,--whole-archive -l:libag.a -Wl,--no-whole-archive\2/')
+# proves the .pc file names everything libag.a needs; as it names no
+# libcsv (checked above), this proves the core uses none.
+# whole_archive NAME: the sed script that makes -lNAME link all of libNAME.a.
+whole_archive() { printf 's/\\(^\\| \\)-l%s\\( \\|$\\)/\\1-Wl,--whole-archive -l:lib%s.a -Wl,--no-whole-archive\\2/' "$1" "$1"; }
+static_libs=$(sed "$(whole_archive ag)" <<<"$core_static")
 expect "pkg-config --static --libs ag has -lag (got '$static_libs')" grep -qF -- '-l:libag.a' <<<"$static_libs"
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046,SC2086 # pkg-config's output is meant to be split
 if "$cc" "${cc_flags[@]}" "$tmp/fit.c" $(pkg-config --static --cflags ag) $static_libs -o "$tmp/fit_static" 2>"$tmp/cc_static.err"; then
   pass
   expect "fit_static does not need libag.so" sh -c "! readelf -d '$tmp/fit_static' | grep -q 'libag\\.so'"
   expect "fit_static contains the library's code" grep -q ' T ag_adam_step$' <(nm --defined-only "$tmp/fit_static")
+  expect "fit_static does not need libcsv" sh -c "! readelf -d '$tmp/fit_static' | grep -q 'libcsv'"
   run_env="LD_LIBRARY_PATH=" check_run fit_static
 else
   fail "compiling against libag.a with pkg-config --static --cflags --libs ag:"
   show "$tmp/cc_static.err"
+fi
+
+# ------------------------------ an outside program on the run layer: a run
+# A run directory with params.csv and metrics.csv, a progress line and the
+# clock: <ag_run.h> and `pkg-config ag-run`, which brings the core along.
+cat >"$tmp/run.c" <<'EOF'
+#include <ag_run.h>
+
+int main(int argc, char **argv) {
+    ag_run *run = argc == 2 ? ag_run_create("install", argv[1]) : NULL;
+    const char *const columns[1] = {"loss"};
+    double start = ag_seconds();
+    ag_progress progress;
+    ag_progress_start(&progress, stdout, 3, 1, true);
+    if (!run || ag_run_set_param(run, "hidden", "%d", 4) != AG_OK || ag_run_write_params(run) != AG_OK ||
+        ag_run_begin_metrics(run, columns, 1) != AG_OK) {
+        fprintf(stderr, "run: %s\n", ag_error_message());
+        return 1;
+    }
+    for (int step = 1; step <= 3; step++) {
+        double loss = 1.0 / step;
+        if (ag_run_log(run, step, &loss) != AG_OK) {
+            fprintf(stderr, "run: step %d: %s\n", step, ag_error_message());
+            return 1;
+        }
+        ag_progress_update(&progress, step, loss);
+    }
+    ag_progress_end(&progress);
+    if (ag_run_close(run) != AG_OK) {
+        fprintf(stderr, "run: %s\n", ag_error_message());
+        return 1;
+    }
+    double seconds = ag_seconds() - start;
+    printf("run: 3 rows in %s/metrics.csv\n", argv[1]);
+    return seconds >= 0 ? 0 : 2;
+}
+EOF
+printf 'name,value\n"hidden","4"\n' >"$tmp/params.expected"
+printf 'step,loss\n1,1\n2,0.5\n3,0.333333333\n' >"$tmp/metrics.expected"
+
+# check_run_layer NAME: runs $tmp/NAME (env in $run_env) into a new run
+# directory and expects its params.csv and metrics.csv.
+check_run_layer() {
+  local dir=$tmp/$1-run
+  (cd "$tmp" && env $run_env "./$1" "$dir") >"$tmp/$1.out" 2>&1
+  local code=$?
+  if [ "$code" -eq 0 ] && cmp -s "$tmp/params.expected" "$dir/params.csv" &&
+    cmp -s "$tmp/metrics.expected" "$dir/metrics.csv"; then
+    pass
+    echo "install: $1: $(cat "$tmp/$1.out")"
+  else
+    fail "$1 writes its run directory (exit $code):"
+    show "$tmp/$1.out" "$dir/params.csv" "$dir/metrics.csv"
+  fi
+}
+
+# shellcheck disable=SC2046
+if "$cc" "${cc_flags[@]}" "$tmp/run.c" $(pkg-config --cflags --libs ag-run) -o "$tmp/run_shared" 2>"$tmp/cc_run_shared.err"; then
+  pass
+  run_shared_needed=$(needed "$tmp/run_shared")
+  expect "run_shared needs libag_run.so.0 (NEEDED: $run_shared_needed)" has "$run_shared_needed" libag_run.so.0
+  expect "run_shared needs libag.so.0 (NEEDED: $run_shared_needed)" has "$run_shared_needed" libag.so.0
+  run_env="LD_LIBRARY_PATH=$prefix/lib" check_run_layer run_shared
+else
+  fail "compiling against libag_run.so with pkg-config --cflags --libs ag-run:"
+  show "$tmp/cc_run_shared.err"
+fi
+
+# Both archives whole, as above: ag-run.pc names all that libag_run.a needs.
+run_static_libs=$(sed -e "$(whole_archive ag_run)" -e "$(whole_archive ag)" <<<"$run_static")
+for lib in ag_run ag; do
+  expect "pkg-config --static --libs ag-run has -l$lib (got '$run_static_libs')" has "$run_static_libs" "-l:lib$lib.a"
+done
+# shellcheck disable=SC2046,SC2086
+if "$cc" "${cc_flags[@]}" "$tmp/run.c" $(pkg-config --static --cflags ag-run) $run_static_libs -o "$tmp/run_static" 2>"$tmp/cc_run_static.err"; then
+  pass
+  expect "run_static does not need libag.so or libag_run.so" sh -c "! readelf -d '$tmp/run_static' | grep -q 'libag'"
+  expect "run_static contains the run layer's code" grep -q ' T ag_run_log$' <(nm --defined-only "$tmp/run_static")
+  run_env="LD_LIBRARY_PATH=" check_run_layer run_static
+else
+  fail "compiling against libag_run.a with pkg-config --static --cflags --libs ag-run:"
+  show "$tmp/cc_run_static.err"
 fi
 
 # --------------------------------------------------------------- uninstall
@@ -157,9 +271,13 @@ stage=$tmp/stage
 if run_make destdir.log install DESTDIR="$stage" PREFIX=/opt/ag &&
   run_make destdir.log install DESTDIR="$stage" PREFIX=/opt/ag; then
   pass
-  expect "DESTDIR: lib/libag.so.0 staged under DESTDIR/opt/ag" test -L "$stage/opt/ag/lib/libag.so.0"
-  expect "DESTDIR: ag.pc names the final prefix /opt/ag" grep -qx "prefix=/opt/ag" "$stage/opt/ag/lib/pkgconfig/ag.pc"
-  expect "DESTDIR: ag.pc's paths have no staging directory in them" sh -c "! grep -qF '$stage' '$stage/opt/ag/lib/pkgconfig/ag.pc'"
+  for lib in libag libag_run; do
+    expect "DESTDIR: lib/$lib.so.0 staged under DESTDIR/opt/ag" test -L "$stage/opt/ag/lib/$lib.so.0"
+  done
+  for pc in ag ag-run; do
+    expect "DESTDIR: $pc.pc names the final prefix /opt/ag" grep -qx "prefix=/opt/ag" "$stage/opt/ag/lib/pkgconfig/$pc.pc"
+    expect "DESTDIR: $pc.pc's paths have no staging directory in them" sh -c "! grep -qF '$stage' '$stage/opt/ag/lib/pkgconfig/$pc.pc'"
+  done
   if run_make destdir.log uninstall DESTDIR="$stage" PREFIX=/opt/ag; then pass; else fail "make uninstall with DESTDIR"; fi
   left=$(files_in "$stage")
   if [ -z "$left" ]; then pass; else

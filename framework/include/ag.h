@@ -617,6 +617,10 @@ ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint *cp);
  * checked first (optimizer kind, step, sizes), so on error nothing changes. */
 ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp);
 
+/** Seconds on a monotonic clock (CLOCK_MONOTONIC), for timing: only the
+ * difference between two calls means anything. */
+double ag_seconds(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,10 @@
 /** @file
  * ag_run: what every training program needs around the model: a run
- * directory with params.csv, metrics.csv and model.safetensors, a progress
- * line, and a monotonic clock. Optional: the core (ag.h) does not use it.
- * Link with -lcsv.
+ * directory with params.csv, metrics.csv and model.safetensors, and a
+ * progress line. Optional: the core (ag.h, libag) does not use it. It is
+ * its own library, libag_run, which needs libag and libcsv: link with
+ * `-lag_run -lag -lcsv` (build/libag_run.a before build/libag.a), or, once
+ * installed, with `pkg-config --cflags --libs ag-run`.
  */
 #ifndef AG_RUN_H
 #define AG_RUN_H
@@ -96,9 +98,6 @@ int ag_run_stop_signal(void);
 /** Flushes and closes metrics.csv and frees the run. Returns an error if a
  * write failed at any point (a full disk, say). */
 ag_status ag_run_close(ag_run *run);
-
-/** Seconds on a monotonic clock. */
-double ag_seconds(void);
 
 /** The progress line: on a terminal, one line rewritten in place at most 10
  * times a second (step, loss, steps/s, elapsed, remaining); otherwise a

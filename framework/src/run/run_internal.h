@@ -1,0 +1,20 @@
+/* Internal to the run layer (libag_run): the run that run_dir.c creates,
+ * fills with settings and saves through, and run_metrics.c writes
+ * metrics.csv for. Programs see only the opaque ag_run of ag_run.h. */
+#ifndef AG_RUN_INTERNAL_H
+#define AG_RUN_INTERNAL_H
+
+#include "ag_run.h"
+
+struct ag_run {
+    char dir[1024];
+    FILE *metrics;
+    int n_columns;
+    double last_flush;
+    bool write_failed;
+    char **names, **values;
+    bool *is_option; /* recorded by ag_run_set_option */
+    int n_params, params_capacity;
+};
+
+#endif
