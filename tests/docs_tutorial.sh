@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Keeps docs/adding-a-model.md from rotting: every ```c block after a
-# "<!-- from FILE -->" line must appear word for word in FILE, and the
-# block after "<!-- program -->" must compile with -Werror against
-# models/gru.c and build/libag.a and bring its loss down 20-fold.
+# Keeps docs/adding-a-model.md and docs/adding-an-op.md from rotting: every
+# ```c block after a "<!-- from FILE -->" line must appear word for word in
+# FILE, and the block after "<!-- program -->" (in adding-a-model.md) must
+# compile with -Werror against models/gru.c and build/libag.a and bring its
+# loss down 20-fold.
 check_name=docs_tutorial
 . "$(dirname "$0")/check_common.bash"
 set -o pipefail
@@ -11,16 +12,22 @@ work=$tmp
 
 # Splits the doc into numbered blocks: block-N.c and block-N.source (the
 # FILE of the marker before it, or "program").
-awk -v dir="$work" '
-  /^<!-- from [^ ]+ -->$/ { source = $3; next }
-  /^<!-- program -->$/ { source = "program"; next }
-  /^```c$/ && source != "" { n++; inside = 1; file = dir "/block-" n ".c"; print source > (dir "/block-" n ".source"); next }
-  inside && /^```$/ { inside = 0; source = ""; next }
-  inside { print > file }
-' "$doc"
+split_blocks() { # DOC PREFIX
+  awk -v dir="$work" -v prefix="$2" '
+    /^<!-- from [^ ]+ -->$/ { source = $3; next }
+    /^<!-- program -->$/ { source = "program"; next }
+    /^```c$/ && source != "" { n++; inside = 1; file = dir "/block-" prefix n ".c"; print source > (dir "/block-" prefix n ".source"); next }
+    inside && /^```$/ { inside = 0; source = ""; next }
+    inside { print > file }
+  ' "$1"
+}
+split_blocks "$doc" model-
+split_blocks "$root/docs/adding-an-op.md" op-
 
-blocks=$(ls "$work"/block-*.source 2>/dev/null | wc -l)
+blocks=$(ls "$work"/block-model-*.source 2>/dev/null | wc -l)
 [ "$blocks" -ge 5 ] && pass || fail "expected at least 5 marked code blocks in $doc, found $blocks"
+blocks=$(ls "$work"/block-op-*.source 2>/dev/null | wc -l)
+[ "$blocks" -ge 4 ] && pass || fail "expected at least 4 marked code blocks in docs/adding-an-op.md, found $blocks"
 program=""
 for marker in "$work"/block-*.source; do
   [ -e "$marker" ] || continue

@@ -1,6 +1,10 @@
-/* Elementwise ops: binary ops with broadcasting, comparison masks, where,
- * and unary functions. Each op's forward and backward formulas sit side by
- * side in the switch of its family. */
+/* Elementwise ops: add, sub, mul and div with broadcasting, the masks lt
+ * and gt, where, and the unary functions. Each op is one unit: its record,
+ * its forward (the public ag_<name>), then its backward directly below. A
+ * binary or unary op states only what happens to one element, as small
+ * inline functions (its value, and what its output gradient adds to each
+ * input's); the loop helpers run them over the tensors. Adding an op is
+ * described in docs/adding-an-op.md. */
 #include <string.h>
 #include <tgmath.h> /* float functions in the float build, double in the double build */
 
@@ -106,88 +110,159 @@ static bool broadcast_shapes(const char *who, const ag_tensor *a, const ag_tenso
                 }                                                                                    \
     } while (0)
 
-/* ------------------------------------------------------------ binary ops */
+/* ---------------------------------------------------------- loop helpers */
 
-enum binary_kind { BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV, BINARY_LT, BINARY_GT };
+/* The helpers receive an op's element functions as pointers and are always
+ * inlined into the op, where the pointers are constants: each op compiles
+ * to its own loops with the element function inlined, which vectorise as
+ * loops written out by hand do, with no call or switch per element. */
+#if defined(__GNUC__)
+#define AG_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define AG_ALWAYS_INLINE inline
+#endif
 
-static ag_status binary_backward(ag_ctx *ctx, ag_tensor *out);
-static const ag_op add_op = {"ag_add", binary_backward};
-static const ag_op sub_op = {"ag_sub", binary_backward};
-static const ag_op mul_op = {"ag_mul", binary_backward};
-static const ag_op div_op = {"ag_div", binary_backward};
+/* One element of a binary op's result, from one element of a and one of b. */
+typedef ag_real (*binary_value_fn)(ag_real a, ag_real b);
+/* What one element g of the output gradient adds to the gradient of one
+ * input element, given the input elements a and b it was computed from. */
+typedef ag_real (*binary_grad_fn)(ag_real g, ag_real a, ag_real b);
 
-static ag_tensor *binary(ag_ctx *ctx, const ag_op *op, const char *name, enum binary_kind kind, ag_tensor *a,
-                         ag_tensor *b) {
+/* value(a, b) elementwise over the broadcast shapes, recorded with `op`
+ * (NULL: a constant); NULL with the error set, naming `who` and both
+ * shapes, if the shapes do not broadcast. */
+static AG_ALWAYS_INLINE ag_tensor *broadcast_forward(ag_ctx *ctx, const char *who, const ag_op *op, ag_tensor *a,
+                                                     ag_tensor *b, binary_value_fn value) {
     if (!a || !b) return NULL;
     broadcast plan;
-    if (!broadcast_shapes(name, a, b, &plan)) return NULL;
+    if (!broadcast_shapes(who, a, b, &plan)) return NULL;
     ag_tensor *out = ag_node(ctx, op, plan.ndim, plan.shape, 2, a, b, NULL);
     if (!out) return NULL;
-    out->int_args[0] = kind;
     const ag_real *x = a->data, *y = b->data;
     ag_real *z = out->data;
-    switch (kind) {
-    case BINARY_ADD: FOR_EACH_BROADCAST(&plan, z[i] = x[ia] + y[ib]); break;
-    case BINARY_SUB: FOR_EACH_BROADCAST(&plan, z[i] = x[ia] - y[ib]); break;
-    case BINARY_MUL: FOR_EACH_BROADCAST(&plan, z[i] = x[ia] * y[ib]); break;
-    case BINARY_DIV: FOR_EACH_BROADCAST(&plan, z[i] = x[ia] / y[ib]); break;
-    case BINARY_LT: FOR_EACH_BROADCAST(&plan, z[i] = x[ia] < y[ib] ? 1 : 0); break;
-    case BINARY_GT: FOR_EACH_BROADCAST(&plan, z[i] = x[ia] > y[ib] ? 1 : 0); break;
-    }
+    FOR_EACH_BROADCAST(&plan, z[i] = value(x[ia], y[ib]));
     return out;
 }
 
-/* Broadcast inputs receive the sum of the gradients of every output
- * element they were repeated into. */
-static ag_status binary_backward(ag_ctx *ctx, ag_tensor *out) {
+/* The forward of a binary op with a gradient: its record names it. */
+static AG_ALWAYS_INLINE ag_tensor *binary_forward(ag_ctx *ctx, const ag_op *op, ag_tensor *a, ag_tensor *b,
+                                                  binary_value_fn value) {
+    return broadcast_forward(ctx, op->name, op, a, b, value);
+}
+
+/* The forward of a mask: a constant, never on the tape, so it has no
+ * record, and `who` names it in messages. */
+static AG_ALWAYS_INLINE ag_tensor *mask_forward(ag_ctx *ctx, const char *who, ag_tensor *a, ag_tensor *b,
+                                                binary_value_fn value) {
+    return broadcast_forward(ctx, who, NULL, a, b, value);
+}
+
+/* Adds grad_a(g, a, b) to a's gradient and grad_b(g, a, b) to b's for every
+ * output element, for each input that needs a gradient. An input element
+ * repeated by broadcasting thereby receives the sum over its copies. */
+static AG_ALWAYS_INLINE ag_status binary_backward(ag_tensor *out, binary_grad_fn grad_a, binary_grad_fn grad_b) {
     ag_tensor *a = out->inputs[0], *b = out->inputs[1];
     broadcast plan;
-    broadcast_shapes(out->op->name, a, b, &plan);
+    broadcast_shapes(out->op->name, a, b, &plan); /* cannot fail: the forward's shapes */
     const ag_real *g = out->grad, *x = a->data, *y = b->data;
     ag_real *ga = a->requires_grad ? a->grad : NULL, *gb = b->requires_grad ? b->grad : NULL;
-    switch ((enum binary_kind)out->int_args[0]) {
-    case BINARY_ADD:
-        if (ga) FOR_EACH_BROADCAST(&plan, ga[ia] += g[i]);
-        if (gb) FOR_EACH_BROADCAST(&plan, gb[ib] += g[i]);
-        break;
-    case BINARY_SUB:
-        if (ga) FOR_EACH_BROADCAST(&plan, ga[ia] += g[i]);
-        if (gb) FOR_EACH_BROADCAST(&plan, gb[ib] -= g[i]);
-        break;
-    case BINARY_MUL:
-        if (ga) FOR_EACH_BROADCAST(&plan, ga[ia] += g[i] * y[ib]);
-        if (gb) FOR_EACH_BROADCAST(&plan, gb[ib] += g[i] * x[ia]);
-        break;
-    case BINARY_DIV:
-        if (ga) FOR_EACH_BROADCAST(&plan, ga[ia] += g[i] / y[ib]);
-        if (gb) FOR_EACH_BROADCAST(&plan, gb[ib] -= g[i] * x[ia] / (y[ib] * y[ib]));
-        break;
-    case BINARY_LT:
-    case BINARY_GT: break; /* masks are constants */
-    }
-    (void)ctx;
+    if (ga) FOR_EACH_BROADCAST(&plan, ga[ia] += grad_a(g[i], x[ia], y[ib]));
+    if (gb) FOR_EACH_BROADCAST(&plan, gb[ib] += grad_b(g[i], x[ia], y[ib]));
     return AG_OK;
 }
 
-ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary(ctx, &add_op, "ag_add", BINARY_ADD, a, b); }
-ag_tensor *ag_sub(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary(ctx, &sub_op, "ag_sub", BINARY_SUB, a, b); }
-ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary(ctx, &mul_op, "ag_mul", BINARY_MUL, a, b); }
-ag_tensor *ag_div(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary(ctx, &div_op, "ag_div", BINARY_DIV, a, b); }
-ag_tensor *ag_lt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary(ctx, NULL, "ag_lt", BINARY_LT, a, b); }
-ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary(ctx, NULL, "ag_gt", BINARY_GT, a, b); }
+/* One element of a unary op's result. */
+typedef ag_real (*unary_value_fn)(ag_real x);
+/* What one element g of the output gradient adds to the input's gradient,
+ * given the input x and the result y (tanh' and sigmoid' read y rather
+ * than compute the function again). */
+typedef ag_real (*unary_grad_fn)(ag_real g, ag_real x, ag_real y);
 
-/* ------------------------------------------------------------------ where */
+/* value(a) elementwise, recorded with `op`. */
+static AG_ALWAYS_INLINE ag_tensor *unary_forward(ag_ctx *ctx, const ag_op *op, ag_tensor *a, unary_value_fn value) {
+    if (!a) return NULL;
+    ag_tensor *out = ag_node(ctx, op, a->ndim, a->shape, 1, a, NULL, NULL);
+    if (!out) return NULL;
+    const ag_real *x = a->data;
+    ag_real *y = out->data;
+    int64_t n = a->size;
+    for (int64_t i = 0; i < n; i++) y[i] = value(x[i]);
+    return out;
+}
 
-static ag_status where_backward(ag_ctx *ctx, ag_tensor *out) {
-    const ag_real *mask = out->inputs[0]->data, *g = out->grad;
-    ag_tensor *a = out->inputs[1], *b = out->inputs[2];
-    if (a->requires_grad)
-        for (int64_t i = 0; i < out->size; i++) a->grad[i] += mask[i] != 0 ? g[i] : 0;
-    if (b->requires_grad)
-        for (int64_t i = 0; i < out->size; i++) b->grad[i] += mask[i] != 0 ? 0 : g[i];
-    (void)ctx;
+/* Adds grad(g, x, y) to the input's gradient for every element (a unary
+ * op is on the tape only when its input needs a gradient). */
+static AG_ALWAYS_INLINE ag_status unary_backward(ag_tensor *out, unary_grad_fn grad) {
+    ag_tensor *a = out->inputs[0];
+    const ag_real *x = a->data, *y = out->data, *g = out->grad;
+    ag_real *gx = a->grad;
+    int64_t n = a->size;
+    for (int64_t i = 0; i < n; i++) gx[i] += grad(g[i], x[i], y[i]);
     return AG_OK;
 }
+
+/* ------------------------------------------------------------------- add */
+
+static ag_status add_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op add_op = {"ag_add", add_backward};
+
+static inline ag_real add_value(ag_real a, ag_real b) { return a + b; }
+ag_tensor *ag_add(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary_forward(ctx, &add_op, a, b, add_value); }
+
+static inline ag_real add_grad_a(ag_real g, ag_real a, ag_real b) { return g; }
+static inline ag_real add_grad_b(ag_real g, ag_real a, ag_real b) { return g; }
+static ag_status add_backward(ag_ctx *ctx, ag_tensor *out) { return binary_backward(out, add_grad_a, add_grad_b); }
+
+/* ------------------------------------------------------------------- sub */
+
+static ag_status sub_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op sub_op = {"ag_sub", sub_backward};
+
+static inline ag_real sub_value(ag_real a, ag_real b) { return a - b; }
+ag_tensor *ag_sub(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary_forward(ctx, &sub_op, a, b, sub_value); }
+
+static inline ag_real sub_grad_a(ag_real g, ag_real a, ag_real b) { return g; }
+static inline ag_real sub_grad_b(ag_real g, ag_real a, ag_real b) { return -g; }
+static ag_status sub_backward(ag_ctx *ctx, ag_tensor *out) { return binary_backward(out, sub_grad_a, sub_grad_b); }
+
+/* ------------------------------------------------------------------- mul */
+
+static ag_status mul_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op mul_op = {"ag_mul", mul_backward};
+
+static inline ag_real mul_value(ag_real a, ag_real b) { return a * b; }
+ag_tensor *ag_mul(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary_forward(ctx, &mul_op, a, b, mul_value); }
+
+static inline ag_real mul_grad_a(ag_real g, ag_real a, ag_real b) { return g * b; }
+static inline ag_real mul_grad_b(ag_real g, ag_real a, ag_real b) { return g * a; }
+static ag_status mul_backward(ag_ctx *ctx, ag_tensor *out) { return binary_backward(out, mul_grad_a, mul_grad_b); }
+
+/* ------------------------------------------------------------------- div */
+
+static ag_status div_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op div_op = {"ag_div", div_backward};
+
+static inline ag_real div_value(ag_real a, ag_real b) { return a / b; }
+ag_tensor *ag_div(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return binary_forward(ctx, &div_op, a, b, div_value); }
+
+/* d(a / b)/db = -a / b^2 */
+static inline ag_real div_grad_a(ag_real g, ag_real a, ag_real b) { return g / b; }
+static inline ag_real div_grad_b(ag_real g, ag_real a, ag_real b) { return -(g * a / (b * b)); }
+static ag_status div_backward(ag_ctx *ctx, ag_tensor *out) { return binary_backward(out, div_grad_a, div_grad_b); }
+
+/* ------------------------------------------------------------- lt and gt */
+
+/* Masks are constants: no record, no backward. */
+static inline ag_real lt_value(ag_real a, ag_real b) { return a < b ? 1 : 0; }
+ag_tensor *ag_lt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return mask_forward(ctx, "ag_lt", a, b, lt_value); }
+
+static inline ag_real gt_value(ag_real a, ag_real b) { return a > b ? 1 : 0; }
+ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return mask_forward(ctx, "ag_gt", a, b, gt_value); }
+
+/* ----------------------------------------------------------------- where */
+
+/* Three inputs of one shape, no broadcasting: its own loops. */
+static ag_status where_backward(ag_ctx *ctx, ag_tensor *out);
 static const ag_op where_op = {"ag_where", where_backward};
 
 ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b) {
@@ -212,69 +287,109 @@ ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b) {
     return out;
 }
 
-/* ------------------------------------------------------------- unary ops */
+/* The mask is a constant and gets no gradient. */
+static ag_status where_backward(ag_ctx *ctx, ag_tensor *out) {
+    const ag_real *mask = out->inputs[0]->data, *g = out->grad;
+    ag_tensor *a = out->inputs[1], *b = out->inputs[2];
+    if (a->requires_grad)
+        for (int64_t i = 0; i < out->size; i++) a->grad[i] += mask[i] != 0 ? g[i] : 0;
+    if (b->requires_grad)
+        for (int64_t i = 0; i < out->size; i++) b->grad[i] += mask[i] != 0 ? 0 : g[i];
+    return AG_OK;
+}
 
-enum unary_kind { UNARY_NEG, UNARY_SCALE, UNARY_RELU, UNARY_TANH, UNARY_SIGMOID, UNARY_EXP, UNARY_LOG, UNARY_ABS };
+/* ------------------------------------------------------------------- neg */
 
-static ag_status unary_backward(ag_ctx *ctx, ag_tensor *out);
-static const ag_op neg_op = {"ag_neg", unary_backward};
-static const ag_op scale_op = {"ag_scale", unary_backward};
-static const ag_op relu_op = {"ag_relu", unary_backward};
-static const ag_op tanh_op = {"ag_tanh", unary_backward};
-static const ag_op sigmoid_op = {"ag_sigmoid", unary_backward};
-static const ag_op exp_op = {"ag_exp", unary_backward};
-static const ag_op log_op = {"ag_log", unary_backward};
-static const ag_op abs_op = {"ag_abs", unary_backward};
+static ag_status neg_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op neg_op = {"ag_neg", neg_backward};
 
-static ag_tensor *unary(ag_ctx *ctx, const ag_op *op, enum unary_kind kind, ag_tensor *a, ag_real factor) {
+static inline ag_real neg_value(ag_real x) { return -x; }
+ag_tensor *ag_neg(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &neg_op, a, neg_value); }
+
+static inline ag_real neg_grad(ag_real g, ag_real x, ag_real y) { return -g; }
+static ag_status neg_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, neg_grad); }
+
+/* ----------------------------------------------------------------- scale */
+
+/* The factor is an argument, not an element: scale writes its own loops
+ * and keeps the factor for the backward in the result's real_arg. */
+static ag_status scale_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op scale_op = {"ag_scale", scale_backward};
+
+ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, ag_real factor) {
     if (!a) return NULL;
-    ag_tensor *out = ag_node(ctx, op, a->ndim, a->shape, 1, a, NULL, NULL);
+    ag_tensor *out = ag_node(ctx, &scale_op, a->ndim, a->shape, 1, a, NULL, NULL);
     if (!out) return NULL;
-    out->int_args[0] = kind;
     out->real_arg = factor;
     const ag_real *x = a->data;
     ag_real *y = out->data;
     int64_t n = a->size;
-    switch (kind) {
-    case UNARY_NEG: for (int64_t i = 0; i < n; i++) y[i] = -x[i]; break;
-    case UNARY_SCALE: for (int64_t i = 0; i < n; i++) y[i] = factor * x[i]; break;
-    case UNARY_RELU: for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0; break;
-    case UNARY_TANH: for (int64_t i = 0; i < n; i++) y[i] = ag_fast_tanh(x[i]); break;
-    case UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = ag_fast_sigmoid(x[i]); break;
-    case UNARY_EXP: for (int64_t i = 0; i < n; i++) y[i] = exp(x[i]); break;
-    case UNARY_LOG: for (int64_t i = 0; i < n; i++) y[i] = log(x[i]); break;
-    case UNARY_ABS: for (int64_t i = 0; i < n; i++) y[i] = fabs(x[i]); break;
-    }
+    for (int64_t i = 0; i < n; i++) y[i] = factor * x[i];
     return out;
 }
 
-static ag_status unary_backward(ag_ctx *ctx, ag_tensor *out) {
+static ag_status scale_backward(ag_ctx *ctx, ag_tensor *out) {
     ag_tensor *a = out->inputs[0];
-    const ag_real *x = a->data, *y = out->data, *g = out->grad;
+    const ag_real *g = out->grad;
     ag_real *gx = a->grad, factor = out->real_arg;
     int64_t n = a->size;
-    switch ((enum unary_kind)out->int_args[0]) {
-    case UNARY_NEG: for (int64_t i = 0; i < n; i++) gx[i] -= g[i]; break;
-    case UNARY_SCALE: for (int64_t i = 0; i < n; i++) gx[i] += factor * g[i]; break;
-    case UNARY_RELU: for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0 ? g[i] : 0; break;
-    case UNARY_TANH: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * (1 - y[i] * y[i]); break;
-    case UNARY_SIGMOID: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i] * (1 - y[i]); break;
-    case UNARY_EXP: for (int64_t i = 0; i < n; i++) gx[i] += g[i] * y[i]; break;
-    case UNARY_LOG: for (int64_t i = 0; i < n; i++) gx[i] += g[i] / x[i]; break;
-    case UNARY_ABS: for (int64_t i = 0; i < n; i++) gx[i] += x[i] > 0 ? g[i] : x[i] < 0 ? -g[i] : 0; break;
-    }
-    (void)ctx;
+    for (int64_t i = 0; i < n; i++) gx[i] += factor * g[i];
     return AG_OK;
 }
 
-ag_tensor *ag_neg(ag_ctx *ctx, ag_tensor *a) { return unary(ctx, &neg_op, UNARY_NEG, a, 0); }
-ag_tensor *ag_scale(ag_ctx *ctx, ag_tensor *a, ag_real factor) { return unary(ctx, &scale_op, UNARY_SCALE, a, factor); }
-ag_tensor *ag_relu(ag_ctx *ctx, ag_tensor *a) { return unary(ctx, &relu_op, UNARY_RELU, a, 0); }
-ag_tensor *ag_tanh(ag_ctx *ctx, ag_tensor *a) { return unary(ctx, &tanh_op, UNARY_TANH, a, 0); }
-ag_tensor *ag_sigmoid(ag_ctx *ctx, ag_tensor *a) { return unary(ctx, &sigmoid_op, UNARY_SIGMOID, a, 0); }
-ag_tensor *ag_exp(ag_ctx *ctx, ag_tensor *a) { return unary(ctx, &exp_op, UNARY_EXP, a, 0); }
-ag_tensor *ag_abs(ag_ctx *ctx, ag_tensor *a) { return unary(ctx, &abs_op, UNARY_ABS, a, 0); }
+/* ------------------------------------------------------------------ relu */
 
+static ag_status relu_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op relu_op = {"ag_relu", relu_backward};
+
+static inline ag_real relu_value(ag_real x) { return x > 0 ? x : 0; }
+ag_tensor *ag_relu(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &relu_op, a, relu_value); }
+
+/* The derivative at 0 is taken as 0, as PyTorch does. */
+static inline ag_real relu_grad(ag_real g, ag_real x, ag_real y) { return x > 0 ? g : 0; }
+static ag_status relu_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, relu_grad); }
+
+/* ------------------------------------------------------------------ tanh */
+
+static ag_status tanh_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op tanh_op = {"ag_tanh", tanh_backward};
+
+static inline ag_real tanh_value(ag_real x) { return ag_fast_tanh(x); }
+ag_tensor *ag_tanh(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &tanh_op, a, tanh_value); }
+
+/* tanh' = 1 - tanh^2 */
+static inline ag_real tanh_grad(ag_real g, ag_real x, ag_real y) { return g * (1 - y * y); }
+static ag_status tanh_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, tanh_grad); }
+
+/* --------------------------------------------------------------- sigmoid */
+
+static ag_status sigmoid_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op sigmoid_op = {"ag_sigmoid", sigmoid_backward};
+
+static inline ag_real sigmoid_value(ag_real x) { return ag_fast_sigmoid(x); }
+ag_tensor *ag_sigmoid(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &sigmoid_op, a, sigmoid_value); }
+
+/* sigmoid' = sigmoid (1 - sigmoid) */
+static inline ag_real sigmoid_grad(ag_real g, ag_real x, ag_real y) { return g * y * (1 - y); }
+static ag_status sigmoid_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, sigmoid_grad); }
+
+/* ------------------------------------------------------------------- exp */
+
+static ag_status exp_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op exp_op = {"ag_exp", exp_backward};
+
+static inline ag_real exp_value(ag_real x) { return exp(x); }
+ag_tensor *ag_exp(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &exp_op, a, exp_value); }
+
+static inline ag_real exp_grad(ag_real g, ag_real x, ag_real y) { return g * y; }
+static ag_status exp_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, exp_grad); }
+
+/* ------------------------------------------------------------------- log */
+
+static ag_status log_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op log_op = {"ag_log", log_backward};
+
+static inline ag_real log_value(ag_real x) { return log(x); }
 ag_tensor *ag_log(ag_ctx *ctx, ag_tensor *a) {
     if (!a) return NULL;
     for (int64_t i = 0; i < a->size; i++)
@@ -283,5 +398,20 @@ ag_tensor *ag_log(ag_ctx *ctx, ag_tensor *a) {
                          (long long)i, (double)a->data[i]);
             return NULL;
         }
-    return unary(ctx, &log_op, UNARY_LOG, a, 0);
+    return unary_forward(ctx, &log_op, a, log_value);
 }
+
+static inline ag_real log_grad(ag_real g, ag_real x, ag_real y) { return g / x; }
+static ag_status log_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, log_grad); }
+
+/* ------------------------------------------------------------------- abs */
+
+static ag_status abs_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op abs_op = {"ag_abs", abs_backward};
+
+static inline ag_real abs_value(ag_real x) { return fabs(x); }
+ag_tensor *ag_abs(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &abs_op, a, abs_value); }
+
+/* The derivative at 0 is taken as 0, as PyTorch does. */
+static inline ag_real abs_grad(ag_real g, ag_real x, ag_real y) { return x > 0 ? g : x < 0 ? -g : 0; }
+static ag_status abs_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, abs_grad); }
