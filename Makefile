@@ -257,6 +257,11 @@ plots:
 l1-study: bin/l1norm
 	demos/l1norm_study.sh
 
+# How many of seeds 1..100 converge (under a minute); FLAGS='--init torch' for PyTorch's init.
+.PHONY: l1-seeds
+l1-seeds: bin/l1norm
+	demos/l1norm_seeds.sh $(FLAGS)
+
 # The paper's Figure 2 (about an hour on 2 cores): STEPS=N to change the budget.
 adding-sweep: bin/adding
 	demos/adding_sweep.sh

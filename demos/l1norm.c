@@ -26,10 +26,18 @@ typedef struct options {
     bool bias;
 } options;
 
-/* --init w_ih=V,w_hh=V[,b_ih=V,b_hh=V]: the notebook's study of initial
- * signs. Returns false after printing what is wrong. */
-static bool apply_init(const char *text, const l1norm_model *model, bool bias) {
-    if (strcmp(text, "default") == 0) return true;
+/* --init, on the model as PyTorch's init drew it: positive (the default:
+ * the same magnitudes, every sign positive, so the ReLU is alive from the
+ * start and any seed converges), torch (the draw as it is, the notebook's:
+ * fails whenever w_ih < 0; "default" is its name in checkpoints of older
+ * builds) or w_ih=V,w_hh=V[,b_ih=V,b_hh=V] (the notebook's study of
+ * initial signs). Returns false after printing what is wrong. */
+static bool apply_init(const char *text, l1norm_model *model, bool bias) {
+    if (strcmp(text, "positive") == 0) {
+        l1norm_init_positive(model);
+        return true;
+    }
+    if (strcmp(text, "torch") == 0 || strcmp(text, "default") == 0) return true;
     const char *names[4] = {"w_ih", "w_hh", "b_ih", "b_hh"};
     ag_tensor *targets[4] = {model->cell.weight_ih, model->cell.weight_hh, model->cell.bias_ih, model->cell.bias_hh};
     bool given[4] = {false};
@@ -48,7 +56,9 @@ static bool apply_init(const char *text, const l1norm_model *model, bool bias) {
         double value = equals ? strtod(equals + 1, &end) : 0;
         char shown[64];
         if (k < 0 || end == equals + 1 || *end != '\0' || !isfinite(value)) {
-            fprintf(stderr, "l1norm: --init: '%s' is not NAME=NUMBER with NAME one of w_ih, w_hh, b_ih, b_hh\n",
+            fprintf(stderr,
+                    "l1norm: --init: '%s' is not NAME=NUMBER with NAME one of w_ih, w_hh, b_ih, b_hh "
+                    "(or the whole value positive or torch)\n",
                     ag_printable(item, shown, sizeof shown));
             return false;
         }
@@ -117,7 +127,7 @@ static bool has_converged(const l1norm_model *model, const training_state *state
 
 int main(int argc, char **argv) {
     options o = {.seed = 42, .batch = 32, .max_length = 10, .max_steps = 50000, .test_length = 10000,
-                 .lr = 1e-3, .bias_tolerance = 1e-10, .init = "default"};
+                 .lr = 1e-3, .bias_tolerance = 1e-10, .init = "positive"};
     demo d;
     demo_init(&d, "l1norm", "l1norm", DEMO_STEPS, 10000);
     const flag_spec specs[] = {
@@ -126,7 +136,10 @@ int main(int argc, char **argv) {
         {"batch", FLAG_INT, &o.batch, 1, 1 << 20, false, "sequences per step", false},
         {"max-len", FLAG_INT, &o.max_length, 1, 1 << 20, false, "lengths are uniform in 1..max-len", false},
         {"max-steps", FLAG_INT, &o.max_steps, 1, 1e9, false, "give up after this many steps", false},
-        {"init", FLAG_STRING, &o.init, 0, 0, false, "'default' (U(-1,1)) or w_ih=V,w_hh=V[,b_ih=V,b_hh=V]", false},
+        {"init", FLAG_STRING, &o.init, 0, 0, false,
+         "positive (PyTorch's U(-1,1) magnitudes, signs positive), torch (U(-1,1) as drawn; old name: default) "
+         "or w_ih=V,w_hh=V[,b_ih=V,b_hh=V]",
+         false},
         {"bias", FLAG_BOOL, &o.bias, 0, 0, false, "give the cell biases b_ih and b_hh", false},
         {"bias-tolerance", FLAG_DOUBLE, &o.bias_tolerance, 0, 1, true,
          "with --bias: converged once the mean loss of the last 100 steps is below this", false},
@@ -148,7 +161,7 @@ int main(int argc, char **argv) {
     if (!targets || !test_values || ag_sequence_batch_init(&batch, (int)o.batch, (int)o.max_length, 1) != AG_OK)
         return demo_fail(&d, "setup");
 
-    /* Model: one RNNCell(1, 1, relu), PyTorch's init or the given weights; MSE, Adam. */
+    /* Model: one RNNCell(1, 1, relu), PyTorch's init (made positive or as drawn) or the given weights; MSE, Adam. */
     l1norm_model model;
     if (l1norm_model_init(&model, o.bias, &init_rng) != AG_OK) return demo_fail(&d, "model");
     if (!apply_init(o.init, &model, o.bias)) return demo_close(&d), 2;

@@ -22,6 +22,11 @@ ag_status l1norm_model_init(l1norm_model *model, bool bias, ag_rng *rng) {
     return status;
 }
 
+void l1norm_init_positive(l1norm_model *model) {
+    ag_real *values = ag_params_data(model->params);
+    for (int64_t i = 0; i < ag_params_size(model->params); i++) values[i] = (ag_real)fabs((double)values[i]);
+}
+
 void l1norm_model_free(l1norm_model *model) {
     ag_params_free(model->params);
     model->params = NULL;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs bin/l1norm end to end and checks what it promises: convergence to
 # w_ih = w_hh = 1 with a summary line, the run directory's files, --quiet,
-# --help, one-line errors for bad flags that create nothing, --init with
-# --bias, and --max-steps. Prints "N passed, M failed"; exits 1 if M > 0.
+# --help, one-line errors for bad flags that create nothing, the inits
+# (positive by default, torch, default as torch's old name, explicit values
+# with --bias), and --max-steps. Prints "N passed, M failed"; exits 1 if M > 0.
 demo=l1norm
 . "$(dirname "$0")/demo_common.bash"
 l1norm() { run_demo "$@"; }
@@ -64,6 +65,55 @@ other=$(grep -v -e '^run: ' -e '^summary: ' "$tmp/main.out" | head -n 3)
 expect "--quiet prints only the run:/summary lines (also printed: '$other')" [ -z "$other" ]
 expect "--quiet prints nothing on stderr (got '$(head -c 300 "$tmp/main.err")')" [ ! -s "$tmp/main.err" ]
 
+# ------------------------------------------------------------ --init positive, torch, default
+# param NAME DIR: NAME's value in DIR/params.csv.
+param() { sed -n "s/^\"$1\",\"\(.*\)\"\$/\1/p" "$2/params.csv" 2>/dev/null; }
+# absolute P T ...: each P is > 0 and the text of T without its sign.
+absolute() { while [ $# -ge 2 ]; do less_than 0 "$1" && [ "$1" = "${2#-}" ] || return 1; shift 2; done; }
+expect "the default run records init=positive (got '$(param init "$run")')" [ "$(param init "$run")" = positive ]
+# PyTorch's draw for seed 5, the default of every build before 'positive':
+# w_ih < 0, so the ReLU is dead from the first step.
+old_ih=-0.81447649 old_hh=0.0713478699
+# Seeds whose PyTorch draw has w_ih < 0 (3 and 10 with w_hh < 0 too), and
+# 42 (w_hh < 0): the default converges from each, from |PyTorch's draw|.
+for seed in 3 5 7 10 11 42; do
+  l1norm --seed $seed --init torch --max-steps 1 --quiet --run-dir "$tmp/torch-$seed"
+  t_ih=$(param initial_w_ih "$tmp/torch-$seed") t_hh=$(param initial_w_hh "$tmp/torch-$seed")
+  if [ $seed = 42 ]; then p=$run; else
+    p="$tmp/positive-$seed"
+    l1norm --seed $seed --quiet --run-dir "$p"
+    expect "seed $seed (torch's w_ih $t_ih): the default init converges (got converged='$(summary converged)' \
+steps='$(summary steps)')" [ "$(summary converged)" = 1 -a "$(summary w_ih)" = 1 -a "$(summary w_hh)" = 1 ]
+  fi
+  p_ih=$(param initial_w_ih "$p") p_hh=$(param initial_w_hh "$p")
+  expect "seed $seed: the default's initial w_ih, w_hh ($p_ih, $p_hh) are positive and |torch's| ($t_ih, $t_hh)" \
+    absolute "$p_ih" "$t_ih" "$p_hh" "$t_hh"
+  [ $seed = 42 ] || expect "seed $seed: torch's draw has w_ih < 0 (got '$t_ih')" less_than "$t_ih" 0
+done
+
+# --init torch: the old default, PyTorch's draw as it is. From seed 5's the
+# ReLU is dead: no gradient, the weights never move, no convergence.
+l1norm --seed 5 --init torch --max-steps 300 --quiet --run-dir "$tmp/torch"
+expect "--seed 5 --init torch --max-steps 300 exits with 0 (got $code)" [ "$code" -eq 0 ]
+expect "--seed 5 --init torch prints 'did not converge within 300 steps'" \
+  grep -qx 'did not converge within 300 steps' "$tmp/out"
+expect "--seed 5 --init torch starts from the old default's w_ih, w_hh ($old_ih, $old_hh; got \
+$(param initial_w_ih "$tmp/torch"), $(param initial_w_hh "$tmp/torch"))" \
+  [ "$(param initial_w_ih "$tmp/torch")" = $old_ih -a "$(param initial_w_hh "$tmp/torch")" = $old_hh ]
+expect "--seed 5 --init torch: the dead ReLU leaves w_ih, w_hh where they began (got $(summary w_ih), $(summary w_hh))" \
+  [ "$(summary converged)" = 0 -a "$(summary w_ih)" = $old_ih -a "$(summary w_hh)" = $old_hh ]
+
+# --init default: torch's old name, which checkpoints of older builds hold;
+# such a run resumes (its settings and initial weights check out).
+l1norm --seed 5 --init default --max-steps 5 --quiet --run-dir "$tmp/old-name"
+expect "--init default exits with 0 (got $code: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "--init default is torch's init ($old_ih, $old_hh; got $(param initial_w_ih "$tmp/old-name"), \
+$(param initial_w_hh "$tmp/old-name"))" \
+  [ "$(param initial_w_ih "$tmp/old-name")" = $old_ih -a "$(param initial_w_hh "$tmp/old-name")" = $old_hh ]
+l1norm --resume "$tmp/old-name" --quiet
+expect "--resume of an init=default run exits with 0 (got $code: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "--resume of an init=default run ends at its step 5 (got '$(summary steps)')" [ "$(summary steps)" = 5 ]
+
 # ------------------------------------------------------------ progress on a pipe
 (cd "$tmp/work" && timeout 120 "$program" --seed 42 --run-dir "$tmp/verbose" | cat) >"$tmp/out" 2>"$tmp/err"
 expect "without --quiet (stdout a pipe), 'step 1000/...' progress lines appear" \
@@ -92,6 +142,7 @@ bad_case --bogus --bogus
 bad_case --init --init w_ih=1
 bad_case --init --init w_ih=1,w_hh=x
 bad_case --init --init w_ih=1,w_hh=1,b_ih=0,b_hh=0
+bad_case --init --init bogus
 bad_case --seed --seed
 listing_after=$(ls -A "$tmp")
 expect "the flag errors create nothing under $tmp (before: $(echo $listing_before); after: $(echo $listing_after))" \

@@ -1,6 +1,7 @@
 /* The L1-norm model (models/l1norm.h): padding never changes a result, the
  * streamed prediction is the exact recurrence, a short training run learns,
- * and the parameters are named and shaped like torch.nn.RNNCell(1, 1). */
+ * the parameters are named and shaped like torch.nn.RNNCell(1, 1), and the
+ * positive init is PyTorch's with every sign positive. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,34 @@ START_TEST(test_parameters) {
 }
 END_TEST
 
+/* l1norm_init_positive: PyTorch's draw for the same seed, every sign made
+ * positive, with and without bias; over 20 seeds some draws are negative. */
+START_TEST(test_init_positive) {
+    int negative = 0;
+    for (int seed = 1; seed <= 20; seed++)
+        for (int bias = 0; bias <= 1; bias++) {
+            l1norm_model torch, positive;
+            ag_rng rng;
+            ag_rng_seed(&rng, (uint64_t)seed, 0);
+            ck_assert_int_eq(l1norm_model_init(&torch, bias, &rng), AG_OK);
+            ag_rng_seed(&rng, (uint64_t)seed, 0);
+            ck_assert_int_eq(l1norm_model_init(&positive, bias, &rng), AG_OK);
+            l1norm_init_positive(&positive);
+            ck_assert_int_eq(ag_params_size(positive.params), bias ? 4 : 2);
+            for (int64_t i = 0; i < ag_params_size(positive.params); i++) {
+                ag_real drawn = ag_params_data(torch.params)[i], made = ag_params_data(positive.params)[i];
+                negative += drawn < 0;
+                ck_assert_msg(made > 0 && (made == drawn || made == -drawn),
+                              "seed %d, parameter %d: %.9g, not |PyTorch's %.9g|", seed, (int)i, (double)made,
+                              (double)drawn);
+            }
+            l1norm_model_free(&torch);
+            l1norm_model_free(&positive);
+        }
+    ck_assert_int_gt(negative, 10);
+}
+END_TEST
+
 AG_TEST_SUITE(l1norm_suite)
 static Suite *l1norm_suite(void) {
     Suite *s = suite_create("l1norm");
@@ -248,6 +277,7 @@ static Suite *l1norm_suite(void) {
     tcase_add_test(tc, test_predict_long_sequence);
     tcase_add_test(tc, test_training_learns);
     tcase_add_test(tc, test_parameters);
+    tcase_add_test(tc, test_init_positive);
     suite_add_tcase(s, tc);
     return s;
 }
