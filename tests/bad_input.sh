@@ -161,6 +161,7 @@ metrics() {
   newline-in-header) sed -i '1s/^step/"st\nep"/' "$m" ;;
   open-quote) sed -i '2s/^/"/' "$m" ;;
   crlf) sed -i 's/$/\r/' "$m" ;;
+  value-not-number) sed -i '3s/^\([0-9]*\),[^,]*/\1,abc/' "$m" ;;
   esac
 }
 # fifo TEXT: $FIFO, a FIFO that a background writer fills with TEXT once a
@@ -604,6 +605,8 @@ metrics | metrics.csv: no header line | metrics add empty | $add
 metrics | metrics.csv: cannot open | metrics add missing | $add
 metrics | before the checkpoint's step 20 | metrics add last-row-gone | $add
 metrics | has no rows | metrics add header-only | $add
+metrics | line 3, column 2: 'abc' is not a number | metrics add value-not-number | $add
+metrics | line 3, column 2: 'abc' is not a number | metrics l1 value-not-number | $l1
 metrics | metrics.csv: | metrics add open-quote | $add
 metrics | line 4: step '2' | metrics ds swap | $ds
 metrics | the header's column 2 is 'lost' | metrics ds header | $ds

@@ -497,8 +497,18 @@ START_TEST(test_module_wrong_width) {
     ck_assert_ptr_null(s.c);
     EXPECT_ERROR("lstm c width", AG_ERROR_SHAPE, "[4, 7]");
 
-    /* a cell run over a batch of the wrong width or with a wrong h0 */
+    /* a batch whose values would wrap a 64-bit size (2^22 x 2^21 x 2^21 =
+     * 2^64: it once gave a 1-byte buffer), or pass the tensor limit (2^41) */
     ag_sequence_batch seq;
+    ag_error_clear();
+    ck_assert_int_eq(ag_sequence_batch_init(&seq, 1 << 22, 1 << 21, 1 << 21), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("sequence batch 2^64", AG_ERROR_ARGUMENT, "ag_sequence_batch_init", "2^40");
+    ck_assert_ptr_null(seq.values);
+    ag_error_clear();
+    ck_assert_int_eq(ag_sequence_batch_init(&seq, 1 << 20, 1 << 20, 2), AG_ERROR_ARGUMENT);
+    ck_assert_ptr_null(seq.values);
+
+    /* a cell run over a batch of the wrong width or with a wrong h0 */
     ck_assert_int_eq(ag_sequence_batch_init(&seq, 2, 3, 4), AG_OK);
     for (int b = 0; b < 2; b++) seq.lengths[b] = 1 + b;
     ag_error_clear();

@@ -901,8 +901,10 @@ static void teardown_threads(void) { ag_set_num_threads(1); }
  * variable lengths). */
 typedef enum last_state_way { WAY_RUN, WAY_SEQUENCE_LAST, WAY_LAST_STEP_OF_SEQUENCE } last_state_way;
 
-static void run_gradients(kind k, last_state_way way, const int *lengths, ag_real *out, ag_real *grads,
-                          int64_t *n_grads) {
+/* padding: when not 0, the value put past every row's length (a NaN, an
+ * inf); 0 leaves the random values there. */
+static void run_gradients(kind k, last_state_way way, const int *lengths, double padding, ag_real *out,
+                          ag_real *grads, int64_t *n_grads) {
     ag_rng rng;
     ag_rng_seed(&rng, 99, (uint64_t)k);
     enum { INPUT = 3 };
@@ -913,6 +915,9 @@ static void run_gradients(kind k, last_state_way way, const int *lengths, ag_rea
     ck_assert_int_eq(ag_sequence_batch_init(&seq, B, T, INPUT), AG_OK);
     for (int64_t i = 0; i < (int64_t)B * T * INPUT; i++) seq.values[i] = (ag_real)ag_rng_uniform(&rng) - 0.5f;
     for (int b = 0; b < B; b++) seq.lengths[b] = lengths[b];
+    for (int b = 0; b < B && padding != 0; b++)
+        for (int64_t i = (int64_t)lengths[b] * INPUT; i < (int64_t)T * INPUT; i++)
+            seq.values[(int64_t)b * T * INPUT + i] = (ag_real)padding;
     ag_ctx *ctx = ag_ctx_create();
     ag_tensor *h0 = ag_zeros(ctx, 2, (int[]){B, H}), *c0 = ag_zeros(ctx, 2, (int[]){B, H});
     ag_tensor *h, *c = NULL;
@@ -954,13 +959,13 @@ START_TEST(test_run_equals_last_step_of_sequence) {
     enum { MAX_VALUES = 17 * 48 + 4 * 48 * (48 + 2 + 2) };
     static ag_real out_run[MAX_VALUES], out_sequence[MAX_VALUES], grads_run[MAX_VALUES], grads_sequence[MAX_VALUES];
     int64_t n_sequence = 0;
-    run_gradients(k, WAY_LAST_STEP_OF_SEQUENCE, lengths, out_sequence, grads_sequence, &n_sequence);
+    run_gradients(k, WAY_LAST_STEP_OF_SEQUENCE, lengths, 0, out_sequence, grads_sequence, &n_sequence);
     ck_assert_int_le(n_sequence, MAX_VALUES);
     int H = chunked_hidden(k);
     const char *names[] = {"run", "sequence_last"};
     for (last_state_way way = WAY_RUN; way <= WAY_SEQUENCE_LAST; way++) {
         int64_t n_run = 0;
-        run_gradients(k, way, lengths, out_run, grads_run, &n_run);
+        run_gradients(k, way, lengths, 0, out_run, grads_run, &n_run);
         ck_assert_int_eq(n_run, n_sequence);
         ck_assert_msg(memcmp(out_run, out_sequence, (size_t)17 * H * sizeof(ag_real)) == 0,
                       "%s: the %s's last states differ from the sequence's", KIND_NAMES[k], names[way]);
@@ -970,6 +975,67 @@ START_TEST(test_run_equals_last_step_of_sequence) {
         for (int64_t i = 0; i < n_run; i++) norm += fabs((double)grads_run[i]);
         ck_assert_msg(norm > 0, "%s: all gradients are zero", KIND_NAMES[k]);
     }
+}
+END_TEST
+
+/* The padding is never read: a NaN or an inf past a row's length leaves
+ * every output and gradient bit for bit as the random padding does, for
+ * each way of running the layer (the padding once reached W_ih's gradient
+ * as 0 * NaN). */
+START_TEST(test_padding_never_reaches_gradients) {
+    kind k = (kind)_i;
+    const int lengths[17] = {6, 1, 3, 6, 2, 5, 4, 6, 1, 2, 3, 4, 5, 6, 6, 2, 3};
+    enum { MAX_VALUES = 17 * 48 + 4 * 48 * (48 + 2 + 2) };
+    static ag_real out_plain[MAX_VALUES], out_poisoned[MAX_VALUES], grads_plain[MAX_VALUES],
+        grads_poisoned[MAX_VALUES];
+    const double poisons[] = {NAN, INFINITY, -INFINITY};
+    const char *way_names[] = {"run", "sequence_last", "sequence"};
+    int H = chunked_hidden(k);
+    for (last_state_way way = WAY_RUN; way <= WAY_LAST_STEP_OF_SEQUENCE; way++) {
+        int64_t n_plain = 0, n_poisoned = 0;
+        run_gradients(k, way, lengths, 0, out_plain, grads_plain, &n_plain);
+        for (int p = 0; p < 3; p++) {
+            run_gradients(k, way, lengths, poisons[p], out_poisoned, grads_poisoned, &n_poisoned);
+            ck_assert_msg(memcmp(out_plain, out_poisoned, (size_t)17 * H * sizeof(ag_real)) == 0,
+                          "%s %s: padding %g changes the output", KIND_NAMES[k], way_names[way], poisons[p]);
+            for (int64_t i = 0; i < n_plain; i++)
+                ck_assert_msg(memcmp(&grads_plain[i], &grads_poisoned[i], sizeof(ag_real)) == 0,
+                              "%s %s: padding %g: gradient %lld is %g, not %g", KIND_NAMES[k], way_names[way],
+                              poisons[p], (long long)i, (double)grads_poisoned[i], (double)grads_plain[i]);
+        }
+    }
+}
+END_TEST
+
+/* The issue's reproducer, against PyTorch: RNNCell(1, 1, tanh, no bias),
+ * W_ih = W_hh = 0.5, x = [1, nan] with length 1, h0 = 0, loss = h:
+ * dW_ih = 1 - tanh(0.5)^2 = 0.7864477 (PyTorch, packed sequence), dW_hh =
+ * 0 (h0 = 0). */
+START_TEST(test_padding_nan_reproducer) {
+    ag_params *params = ag_params_create();
+    ag_rnn_cell cell;
+    ag_rng rng;
+    ag_rng_seed(&rng, 1, 0);
+    ck_assert_int_eq(ag_rnn_cell_init(&cell, params, "rnn", 1, 1, AG_NONLINEARITY_TANH, false, &rng), AG_OK);
+    cell.weight_ih->data[0] = 0.5f;
+    cell.weight_hh->data[0] = 0.5f;
+    ag_ctx *ctx = ag_ctx_create();
+    ag_tensor *x = ag_from_array(ctx, 3, (int[]){1, 2, 1}, (ag_real[]){1.0f, NAN});
+    ag_set_requires_grad(x, true);
+    ag_tensor *h0 = ag_zeros(ctx, 2, (int[]){1, 1});
+    ag_set_requires_grad(h0, true);
+    ag_tensor *h = ag_rnn_cell_sequence_last(ctx, &cell, x, (int[]){1}, h0);
+    ag_params_zero_grad(params);
+    ck_assert_int_eq(ag_backward(ctx, ag_sum(ctx, h)), AG_OK);
+    ck_assert(ag_test_close((double)h->data[0], tanh(0.5), 1e-6, 1e-7));
+    ck_assert_msg(ag_test_close((double)cell.weight_ih->grad[0], 0.7864477, 1e-6, 1e-7), "dW_ih %g",
+                  (double)cell.weight_ih->grad[0]);
+    ck_assert_msg(cell.weight_hh->grad[0] == 0, "dW_hh %g", (double)cell.weight_hh->grad[0]);
+    ck_assert(ag_test_close((double)x->grad[0], 0.5 * 0.7864477, 1e-6, 1e-7));
+    ck_assert_msg(x->grad[1] == 0, "the padding's gradient is %g", (double)x->grad[1]);
+    ck_assert(ag_test_close((double)h0->grad[0], 0.5 * 0.7864477, 1e-6, 1e-7));
+    ag_ctx_free(ctx);
+    ag_params_free(params);
 }
 END_TEST
 
@@ -1015,6 +1081,8 @@ static Suite *recurrent_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, NULL, teardown_threads);
     tcase_add_loop_test(tc, test_fused_matches_stepped, 0, 3);
+    tcase_add_loop_test(tc, test_padding_never_reaches_gradients, 0, 3);
+    tcase_add_test(tc, test_padding_nan_reproducer);
     tcase_add_loop_test(tc, test_finished_rows_hold_state, 0, 3);
     tcase_add_loop_test(tc, test_threads_bit_identical, 0, 6);
     tcase_add_test(tc, test_rnn_sequence_errors);

@@ -201,13 +201,22 @@ static void forward_chunk(void *arg, int index) {
     chunk *ch = &L->chunks[index];
     int T = L->steps, R = ch->rows, X = L->input, H = L->hidden, G = L->gates_width;
     const ag_real *x = L->x->data + (size_t)ch->first_row * T * X;
+    const int *row_lengths = L->lengths + ch->first_row;
+    /* Time-major, with zeros for the padding: W_ih's gradient sums
+     * d gates^T x over every step, and a padded step's zero gradient times
+     * a NaN or inf left in the padding would be NaN. */
     if (X == 1) /* a transpose, without a call per number */
         for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++) ch->x[(size_t)t * R + r] = x[(size_t)r * T + t];
+            for (int t = 0; t < T; t++) ch->x[(size_t)t * R + r] = t < row_lengths[r] ? x[(size_t)r * T + t] : 0;
     else
         for (int r = 0; r < R; r++)
-            for (int t = 0; t < T; t++)
-                memcpy(ch->x + ((size_t)t * R + r) * X, x + ((size_t)r * T + t) * X, (size_t)X * sizeof(ag_real));
+            for (int t = 0; t < T; t++) {
+                ag_real *to = ch->x + ((size_t)t * R + r) * X;
+                if (t < row_lengths[r])
+                    memcpy(to, x + ((size_t)r * T + t) * X, (size_t)X * sizeof(ag_real));
+                else
+                    memset(to, 0, (size_t)X * sizeof(ag_real));
+            }
     ag_gemm(false, true, T * R, G, X, ch->x, X, L->weight_ih->data, X, 0, ch->gates, G);
     if (L->bias_ih)
         for (int64_t row = 0; row < (int64_t)T * R; row++) {

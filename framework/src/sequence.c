@@ -14,7 +14,15 @@ ag_status ag_sequence_batch_init(ag_sequence_batch *s, int batch, int max_length
     if (batch < 1 || max_length < 1 || features < 1)
         return ag_error_set(AG_ERROR_ARGUMENT, "ag_sequence_batch_init: batch %d, max_length %d, features %d must be >= 1",
                             batch, max_length, features);
-    s->values = calloc((size_t)batch * max_length * features, sizeof *s->values);
+    /* The tensor constructors' limit: the values become one tensor
+     * (ag_sequence_values), and the product must not wrap around. */
+    const uint64_t limit = (uint64_t)1 << 40;
+    uint64_t rows = (uint64_t)batch * (uint64_t)max_length; /* < 2^62 */
+    if (rows > limit / (uint64_t)features)
+        return ag_error_set(AG_ERROR_ARGUMENT,
+                            "ag_sequence_batch_init: batch %d x max_length %d x features %d is more than 2^40 values",
+                            batch, max_length, features);
+    s->values = calloc((size_t)(rows * (uint64_t)features), sizeof *s->values);
     s->lengths = calloc((size_t)batch, sizeof *s->lengths);
     if (!s->values || !s->lengths) {
         ag_sequence_batch_free(s);

@@ -132,15 +132,22 @@ static void metrics_row(int terminator, void *context) {
                 const char *field = r->fields[i];
                 strtod(field, &end);
                 if (*field != '\0' && (*end != '\0' || strpbrk(field, " \t\r\n\"") || isspace((unsigned char)*field))) {
+                    char text[32];
                     r->failed = true;
-                    snprintf(r->error, sizeof r->error, "line %lld, column %d: '%.24s' is not a number", (long long)r->line,
-                             i + 1, field);
+                    snprintf(r->error, sizeof r->error, "line %lld, column %d: '%s' is not a number", (long long)r->line,
+                             i + 1, ag_printable(field, text, sizeof text));
                 }
             }
-            for (int i = 0; i < r->n_fields && !r->failed; i++)
-                if ((i > 0 && !append_text(r, ",")) || !append_text(r, r->fields[i])) r->failed = true;
-            if (!r->failed && !append_text(r, "\n")) r->failed = true;
-            if (r->failed) snprintf(r->error, sizeof r->error, "out of memory");
+            /* Only a row whose fields all passed is copied: a failed append
+             * is then the one error. */
+            bool copied = !r->failed;
+            for (int i = 0; i < r->n_fields && copied; i++)
+                copied = (i == 0 || append_text(r, ",")) && append_text(r, r->fields[i]);
+            if (copied) copied = append_text(r, "\n");
+            if (!r->failed && !copied) {
+                r->failed = true;
+                snprintf(r->error, sizeof r->error, "out of memory");
+            }
         }
     }
     for (int i = 0; i < r->n_fields; i++) free(r->fields[i]);
