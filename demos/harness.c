@@ -115,8 +115,26 @@ void demo_set_param(demo *d, const char *name, const char *format, ...) {
 
 /* ------------------------------------------------------------- checkpoints */
 
+/* The optimizer's state can overflow while the weights and gradients stay
+ * finite (Adam's v takes the square of a gradient past 1e19), and
+ * ag_adam_load refuses such a state: it is checked every step and before
+ * every checkpoint, so no checkpoint holds one. */
+static bool optimizer_finite(demo *d) {
+    const demo_optimizer *opt = d->training.optimizer;
+    ag_status status = opt->sgd ? ag_sgd_check_finite(&opt->sgd_state, d->training.params)
+                                : ag_adam_check_finite(&opt->adam, d->training.params);
+    if (status == AG_OK) return true;
+    ag_progress_end(&d->progress);
+    fprintf(stderr, "%s: %s %lld: %s: training stopped; %s/checkpoint.safetensors keeps the last good state\n",
+            d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step, ag_error_message(),
+            ag_run_dir(d->run));
+    d->exit_code = 1;
+    return false;
+}
+
 static bool save_checkpoint(demo *d) {
     const demo_training *t = &d->training;
+    if (!optimizer_finite(d)) return false;
     ag_checkpoint *cp = ag_checkpoint_create();
     if (!cp) return demo_fail(d, "checkpoint"), false;
     ag_status status = ag_checkpoint_add_params(cp, t->params);
@@ -209,6 +227,7 @@ bool demo_finite(demo *d, double loss) {
 }
 
 bool demo_log(demo *d, const double *values) {
+    if (!optimizer_finite(d)) return false;
     if (ag_run_log(d->run, d->step, values) != AG_OK) return demo_fail(d, "metrics"), false;
     ag_progress_update(&d->progress, d->step, values[0]);
     if (d->step % d->checkpoint_every == 0) return save_checkpoint(d);

@@ -149,9 +149,10 @@ bool demo_running(const demo *d);
  * finite; the last good checkpoint stays, the curve up to here is kept. */
 bool demo_finite(demo *d, double loss);
 
-/* After d->step was counted: appends the metrics row (values in the
- * columns' order), updates the progress line with values[0] and saves a
- * checkpoint every --checkpoint-every steps. */
+/* After d->step was counted: checks that the optimizer's state is finite
+ * (false, naming the moment and element, if not), appends the metrics row
+ * (values in the columns' order), updates the progress line with
+ * values[0] and saves a checkpoint every --checkpoint-every steps. */
 bool demo_log(demo *d, const double *values);
 
 /* After the loop: ends the progress line, saves the last checkpoint (unless

@@ -144,6 +144,21 @@ code=$?
 expect "adding with W_hh = 10 I over 150 steps exits with 1 (got $code)" [ "$code" -eq 1 ]
 expect "  and names the step and the parameter: '$(head -n 1 "$tmp/err")'" grep -q 'step 1: .*of [a-z]*\.[a-z_]*\[' "$tmp/err"
 
+# Adam's second moment overflows (a gradient of ~1e21 squared) while the
+# weights and gradients are finite: the run stops naming it, and its last
+# checkpoint is one the run's own --resume loads (it once saved the inf and
+# then refused it as a corrupt file).
+overflow=(--max-steps 1000 --checkpoint-every 1 --test-len 100 --quiet --threads 1 --batch 1 --max-len 1530 --lr 1e-9
+  --init w_ih=1,w_hh=1.03)
+bin/l1norm "${overflow[@]}" --run-dir "$tmp/overflow" >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "l1norm whose Adam moment overflows exits with 1 (got $code)" [ "$code" -eq 1 ]
+expect "  and names the moment and the parameter: '$(head -n 1 "$tmp/err")'" \
+  grep -q "step [0-9]*: Adam's second moment (exp_avg_sq) of rnn.weight_[ih]*\[0\] is inf: training stopped" "$tmp/err"
+bin/l1norm --resume "$tmp/overflow" --quiet >"$tmp/out" 2>"$tmp/err"
+expect "  and its checkpoint loads (the resumed run stops the same way): '$(head -n 1 "$tmp/err")'" \
+  grep -q "Adam's second moment" "$tmp/err"
+
 # ------------------------------------------- a signal before training began
 # adding's first test evaluation (10,000 sequences of 150 steps: seconds)
 # runs before the run directory exists: a signal stops it, leaves nothing

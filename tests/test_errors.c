@@ -561,6 +561,41 @@ START_TEST(test_loss_errors) {
 }
 END_TEST
 
+/* An optimizer's state that is not finite is named: the moment (or
+ * momentum buffer), the parameter and the element; a finite one passes. */
+START_TEST(test_optimizer_state_not_finite) {
+    ag_params *params = ag_params_create();
+    ag_rng rng;
+    ag_rng_seed(&rng, 3, 0);
+    ag_linear a, b;
+    ck_assert_int_eq(ag_linear_init(&a, params, "a", 2, 3, true, &rng), AG_OK);
+    ck_assert_int_eq(ag_linear_init(&b, params, "b", 3, 1, false, &rng), AG_OK);
+    ag_adam adam;
+    ag_sgd sgd, plain;
+    ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+    ck_assert_int_eq(ag_sgd_init(&sgd, params, 0.1, 0.9), AG_OK);
+    ck_assert_int_eq(ag_sgd_init(&plain, params, 0.1, 0), AG_OK);
+    ck_assert_int_eq(ag_adam_check_finite(&adam, params), AG_OK);
+    ck_assert_int_eq(ag_sgd_check_finite(&sgd, params), AG_OK);
+    /* b.weight [1, 3] follows a.weight (6) and a.bias (3): element 9 is b.weight[0]. */
+    adam.v[10] = INFINITY;
+    ck_assert_int_eq(ag_adam_check_finite(&adam, params), AG_ERROR_STATE);
+    EXPECT_ERROR("adam v", AG_ERROR_STATE, "Adam's second moment", "b.weight[1]", "inf");
+    adam.v[10] = 0;
+    adam.m[4] = NAN;
+    ck_assert_int_eq(ag_adam_check_finite(&adam, params), AG_ERROR_STATE);
+    EXPECT_ERROR("adam m", AG_ERROR_STATE, "Adam's first moment", "a.weight[4]", "nan");
+    sgd.velocity[7] = -INFINITY;
+    ck_assert_int_eq(ag_sgd_check_finite(&sgd, params), AG_ERROR_STATE);
+    EXPECT_ERROR("sgd momentum", AG_ERROR_STATE, "momentum", "a.bias[1]", "-inf");
+    ck_assert_int_eq(ag_sgd_check_finite(&plain, params), AG_OK); /* no buffer without momentum */
+    ag_adam_free(&adam);
+    ag_sgd_free(&sgd);
+    ag_sgd_free(&plain);
+    ag_params_free(params);
+}
+END_TEST
+
 AG_TEST_SUITE(errors_suite)
 static Suite *errors_suite(void) {
     Suite *s = suite_create("errors");
@@ -582,6 +617,7 @@ static Suite *errors_suite(void) {
     tcase_add_test(tc, test_null_propagates);
     tcase_add_test(tc, test_null_propagates_modules);
     tcase_add_test(tc, test_bad_shapes);
+    tcase_add_test(tc, test_optimizer_state_not_finite);
     tcase_add_test(tc, test_init_identity_non_square);
     tcase_add_test(tc, test_module_wrong_width);
     tcase_add_test(tc, test_loss_errors);

@@ -581,6 +581,9 @@ typedef struct ag_sgd {
 ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double momentum);
 /** One update of every parameter from its gradient. */
 void ag_sgd_step(ag_sgd *opt, ag_params *params);
+/** AG_OK if the momentum buffer is finite; otherwise AG_ERROR_STATE naming
+ * the parameter and element ("SGD's momentum buffer of NAME[i] is inf"). */
+ag_status ag_sgd_check_finite(const ag_sgd *opt, const ag_params *params);
 /** Frees the optimizer's state. */
 void ag_sgd_free(ag_sgd *opt);
 /** Adds SGD's state to a checkpoint: metadata "optimizer" = "sgd" and
@@ -606,6 +609,12 @@ typedef struct ag_adam {
 ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr);
 /** One update of every parameter from its gradient. */
 void ag_adam_step(ag_adam *opt, ag_params *params);
+/** AG_OK if both moments are finite; otherwise AG_ERROR_STATE naming the
+ * moment, parameter and element ("Adam's second moment (exp_avg_sq) of
+ * NAME[i] is inf"): v = b2 v + (1-b2) g^2 overflows float when a finite
+ * gradient passes about 1e19, and ag_adam_load refuses such a state, so
+ * check before saving a checkpoint. */
+ag_status ag_adam_check_finite(const ag_adam *opt, const ag_params *params);
 /** Frees the optimizer's moments. */
 void ag_adam_free(ag_adam *opt);
 /** Adds Adam's state to a checkpoint: metadata "optimizer" = "adam" and

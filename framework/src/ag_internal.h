@@ -63,6 +63,10 @@ void ag_threads_init(void);
 /* The gradient buffer of `t`, zero-filled on first use; NULL on no memory. */
 ag_real *ag_grad_buffer(ag_ctx *ctx, ag_tensor *t);
 
+/* ag_params_check_finite for an array laid out as the parameter buffer
+ * (an optimizer's state): AG_ERROR_STATE "WHAT of NAME[i] is inf". */
+ag_status ag_params_check_finite_array(const ag_params *p, const ag_real *values, const char *what);
+
 /* Validates ndim and sizes; sets an error naming `who` and returns false. */
 bool ag_valid_shape(const char *who, int ndim, const int *shape);
 

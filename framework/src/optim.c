@@ -54,6 +54,14 @@ void ag_sgd_step(ag_sgd *opt, ag_params *params) {
     opt->step++;
 }
 
+ag_status ag_sgd_check_finite(const ag_sgd *opt, const ag_params *params) {
+    if (!opt || !params) return ag_error_set(AG_ERROR_ARGUMENT, "ag_sgd_check_finite: opt or params is NULL");
+    ag_status status = check_size("ag_sgd_check_finite", opt->size, params);
+    if (status == AG_OK && opt->velocity)
+        status = ag_params_check_finite_array(params, opt->velocity, "SGD's momentum buffer");
+    return status;
+}
+
 void ag_sgd_free(ag_sgd *opt) {
     free(opt->velocity);
     opt->velocity = NULL;
@@ -124,6 +132,14 @@ void ag_adam_step(ag_adam *opt, ag_params *params) {
     } else {
         for (int part = 0; part < UPDATE_PARTS; part++) adam_update_part(&u, part);
     }
+}
+
+ag_status ag_adam_check_finite(const ag_adam *opt, const ag_params *params) {
+    if (!opt || !params) return ag_error_set(AG_ERROR_ARGUMENT, "ag_adam_check_finite: opt or params is NULL");
+    ag_status status = check_size("ag_adam_check_finite", opt->size, params);
+    if (status == AG_OK) status = ag_params_check_finite_array(params, opt->m, "Adam's first moment (exp_avg)");
+    if (status == AG_OK) status = ag_params_check_finite_array(params, opt->v, "Adam's second moment (exp_avg_sq)");
+    return status;
 }
 
 void ag_adam_free(ag_adam *opt) {

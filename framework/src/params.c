@@ -166,20 +166,23 @@ static bool all_finite(const ag_real *values, int64_t n) {
 
 /* Which parameter and element: the first thing a user needs to find out
  * why a run diverged or a file is corrupt. */
-ag_status ag_params_check_finite(const ag_params *p, bool gradients) {
-    if (!p) return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_check_finite: params is NULL");
-    if (all_finite(p->data, p->size) && (!gradients || all_finite(p->grad, p->size))) return AG_OK;
-    for (int kind = 0; kind < (gradients ? 2 : 1); kind++)
-        for (int i = 0; i < p->count; i++) {
-            const ag_tensor *t = p->tensors[i];
-            const ag_real *values = kind ? t->grad : t->data;
-            for (int64_t k = 0; k < t->size; k++)
-                if (!isfinite(values[k]))
-                    return ag_error_set(AG_ERROR_STATE, "%s of %s[%lld] is %s", kind ? "gradient" : "value",
-                                        p->names[i], (long long)k,
-                                        isnan(values[k]) ? "nan" : values[k] > 0 ? "inf" : "-inf");
+ag_status ag_params_check_finite_array(const ag_params *p, const ag_real *values, const char *what) {
+    if (all_finite(values, p->size)) return AG_OK;
+    for (int i = 0; i < p->count; i++)
+        for (int64_t k = 0; k < p->tensors[i]->size; k++) {
+            ag_real value = values[p->offsets[i] + k];
+            if (!isfinite(value))
+                return ag_error_set(AG_ERROR_STATE, "%s of %s[%lld] is %s", what, p->names[i], (long long)k,
+                                    isnan(value) ? "nan" : value > 0 ? "inf" : "-inf");
         }
     return AG_OK;
+}
+
+ag_status ag_params_check_finite(const ag_params *p, bool gradients) {
+    if (!p) return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_check_finite: params is NULL");
+    ag_status status = ag_params_check_finite_array(p, p->data, "value");
+    if (status == AG_OK && gradients) status = ag_params_check_finite_array(p, p->grad, "gradient");
+    return status;
 }
 
 /* ----------------------------------------------------------- initialisers */
