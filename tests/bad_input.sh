@@ -385,7 +385,8 @@ files | dir_checkpoint/checkpoint.safetensors: is a directory | - | l1norm --res
 files | fifo_checkpoint/checkpoint.safetensors: is something else, not a regular file | - | l1norm --resume $F/fifo_checkpoint
 files | empty_checkpoint/checkpoint.safetensors: file is empty | - | l1norm --resume $F/empty_checkpoint
 files | checkpoint.safetensors: cannot open: Permission denied | copy_run l1; chmod 000 $R/checkpoint.safetensors | other $l1
-files | metrics.csv: cannot open: Permission denied | copy_run l1; chmod 000 $R/metrics.csv | other $l1
+files | metrics.csv: cannot open: Permission denied | copy_run l1; chmod 000 $R/metrics.csv; chmod 666 $R/.lock | other $l1
+files | .lock: Permission denied | copy_run l1; chmod 444 $R/.lock | other $l1
 files | Permission denied | copy_run l1; chmod 555 $R | other $l1
 files | d.csv exists and is not a directory | - | l1norm --run-dir $F/d.csv
 files | cannot create directory | - | l1norm --run-dir $F/nowhere/run

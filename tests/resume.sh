@@ -159,6 +159,32 @@ bin/l1norm --resume "$tmp/overflow" --quiet >"$tmp/out" 2>"$tmp/err"
 expect "  and its checkpoint loads (the resumed run stops the same way): '$(head -n 1 "$tmp/err")'" \
   grep -q "Adam's second moment" "$tmp/err"
 
+# ------------------------------------------------- one process per run directory
+# A run holds a lock on its directory while it runs: a second run into it
+# and a resume of it are refused, naming the process; after kill -9 the
+# kernel has dropped the lock and the run resumes.
+bin/adding --T 30 --hidden 8 --steps 1000000 --test-size 16 --quiet --threads 1 --run-dir "$tmp/locked" >/dev/null 2>&1 &
+pid=$!
+waited=0
+while [ ! -s "$tmp/locked/checkpoint.safetensors" ] && [ $waited -lt 1000 ]; do sleep 0.01; waited=$((waited + 1)); done
+bin/adding --T 30 --hidden 8 --steps 1000000 --test-size 16 --quiet --threads 1 --run-dir "$tmp/locked" >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "a second run into a running run's directory exits with 1 (got $code)" [ "$code" -eq 1 ]
+expect "  and names the process: '$(head -n 1 "$tmp/err")'" grep -q "locked is in use by process $pid\$" "$tmp/err"
+bin/adding --resume "$tmp/locked" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "a resume of a running run exits with 1 (got $code)" [ "$code" -eq 1 ]
+expect "  and names the process: '$(head -n 1 "$tmp/err")'" grep -q "locked is in use by process $pid\$" "$tmp/err"
+kill -KILL "$pid"
+{ wait "$pid"; } 2>/dev/null
+bin/adding --resume "$tmp/locked" --steps 1000000 --quiet >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"
+code=$?
+expect "after kill -9 the run resumes (SIGTERM later: exit 143, got $code)" [ "$code" -eq 143 ]
+
 # ------------------------------------------- a signal before training began
 # adding's first test evaluation (10,000 sequences of 150 steps: seconds)
 # runs before the run directory exists: a signal stops it, leaves nothing

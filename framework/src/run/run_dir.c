@@ -5,6 +5,7 @@
 #include <csv.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,12 +29,38 @@ static bool file_exists(const char *dir, const char *name) {
     return access(path, F_OK) == 0;
 }
 
+/* One process at a time in a run directory: a write lock (fcntl) on
+ * DIR/.lock, which the kernel drops when the process ends, kill -9
+ * included, so no stale lock is ever left to clean by hand. A POSIX lock
+ * rather than flock, because F_GETLK tells the next process who holds it;
+ * the file stays empty, so a directory's files do not change with it. */
+static ag_status lock_directory(ag_run *run, const char *who) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.lock", run->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return ag_error_set(AG_ERROR_IO, "%s: cannot open %s: %s", who, path, strerror(errno));
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &lock) != 0) {
+        int saved = errno;
+        struct flock holder = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        bool known = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK;
+        close(fd);
+        if (saved != EACCES && saved != EAGAIN)
+            return ag_error_set(AG_ERROR_IO, "%s: cannot lock %s: %s", who, path, strerror(saved));
+        if (known) return ag_error_set(AG_ERROR_STATE, "%s is in use by process %ld", run->dir, (long)holder.l_pid);
+        return ag_error_set(AG_ERROR_STATE, "%s is in use by another process", run->dir);
+    }
+    run->lock_fd = fd;
+    return AG_OK;
+}
+
 ag_run *ag_run_create(const char *demo, const char *dir) {
     ag_run *run = calloc(1, sizeof *run);
     if (!run) {
         ag_error_set(AG_ERROR_MEMORY, "ag_run_create: out of memory");
         return NULL;
     }
+    run->lock_fd = -1;
     if (dir) {
         if (strlen(dir) >= sizeof run->dir - 32) {
             ag_error_set(AG_ERROR_ARGUMENT, "ag_run_create: run directory name is too long");
@@ -48,6 +75,9 @@ ag_run *ag_run_create(const char *demo, const char *dir) {
             ag_error_set(AG_ERROR_IO, "ag_run_create: %s exists and is not a directory", run->dir);
             goto fail;
         }
+        /* Locked before the check: two runs started into one directory
+         * at once cannot both find it free. */
+        if (lock_directory(run, "ag_run_create") != AG_OK) goto fail;
         if (file_exists(run->dir, "metrics.csv")) {
             ag_error_set(AG_ERROR_IO, "ag_run_create: %s already holds a run (metrics.csv); choose another --run-dir",
                          run->dir);
@@ -74,9 +104,11 @@ ag_run *ag_run_create(const char *demo, const char *dir) {
                 goto fail;
             }
         }
+        if (lock_directory(run, "ag_run_create") != AG_OK) goto fail;
     }
     return run;
 fail:
+    if (run->lock_fd >= 0) close(run->lock_fd);
     free(run);
     return NULL;
 }
@@ -119,8 +151,14 @@ ag_run *ag_run_resume(const char *dir) {
         return NULL;
     }
     snprintf(run->dir, sizeof run->dir, "%s", dir);
+    run->lock_fd = -1;
     if (!is_directory(run->dir)) {
         ag_error_set(AG_ERROR_IO, "ag_run_resume: %s is not a directory", run->dir);
+        free(run);
+        return NULL;
+    }
+    /* Locked first: the temporaries of a run still going are its own. */
+    if (lock_directory(run, "ag_run_resume") != AG_OK) {
         free(run);
         return NULL;
     }
@@ -270,6 +308,7 @@ ag_status ag_run_close(ag_run *run) {
     free(run->names);
     free(run->values);
     free(run->is_option);
+    if (run->lock_fd >= 0) close(run->lock_fd);
     free(run);
     return status;
 }

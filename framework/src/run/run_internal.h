@@ -8,6 +8,7 @@
 
 struct ag_run {
     char dir[1024];
+    int lock_fd; /* DIR/.lock, held while the run is open; -1 if none */
     FILE *metrics;
     int n_columns;
     double last_flush;
