@@ -91,7 +91,7 @@ $(BUILD)/libag-double.a: $(LIB_DOUBLE_OBJ)
 
 # The shared libraries: the same sources compiled position-independent into
 # their own object directory, each linked with what it calls: the core with
-# OpenBLAS (ops_matmul.c, parallel.c), cJSON (checkpoint.c), libm and
+# OpenBLAS (ops_matmul.c, parallel.c), cJSON (checkpoint_*.c), libm and
 # pthreads (parallel.c), no libcsv; the run layer with libag.so and libcsv.
 # --no-undefined: a library missing from SHARED_LDLIBS or RUN_SHARED_LDLIBS
 # fails here, not in a user's link (so the core's link proves that it needs

@@ -97,7 +97,7 @@ static int64_t next_example(data_order *data) {
     return data->order[data->position++];
 }
 
-static ag_status save_state(const void *state, ag_checkpoint *cp) {
+static ag_status save_state(const void *state, ag_checkpoint_writer *cp) {
     const data_order *data = state;
     char loss_text[32];
     snprintf(loss_text, sizeof loss_text, "%.9g", (double)data->loss);

@@ -200,7 +200,7 @@ typedef struct data_order {
     const char *data_path;
 } data_order;
 
-static ag_status save_state(const void *data, ag_checkpoint *cp) {
+static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
     return ag_checkpoint_set_rng(cp, "train.rng.order", &((const data_order *)data)->rng);
 }
 

@@ -135,15 +135,15 @@ static bool optimizer_finite(demo *d) {
 static bool save_checkpoint(demo *d) {
     const demo_training *t = &d->training;
     if (!optimizer_finite(d)) return false;
-    ag_checkpoint *cp = ag_checkpoint_create();
-    if (!cp) return demo_fail(d, "checkpoint"), false;
-    ag_status status = ag_checkpoint_add_params(cp, t->params);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    if (!w) return demo_fail(d, "checkpoint"), false;
+    ag_status status = ag_checkpoint_add_params(w, t->params);
     if (status == AG_OK)
-        status = t->optimizer->sgd ? ag_sgd_save(&t->optimizer->sgd_state, cp) : ag_adam_save(&t->optimizer->adam, cp);
-    if (status == AG_OK) status = ag_checkpoint_set_int(cp, counter_key(d), d->step);
-    if (status == AG_OK && t->state.save) status = t->state.save(t->state.data, cp);
-    if (status == AG_OK) status = ag_run_save_checkpoint(d->run, cp);
-    ag_checkpoint_free(cp);
+        status = t->optimizer->sgd ? ag_sgd_save(&t->optimizer->sgd_state, w) : ag_adam_save(&t->optimizer->adam, w);
+    if (status == AG_OK) status = ag_checkpoint_set_int(w, counter_key(d), d->step);
+    if (status == AG_OK && t->state.save) status = t->state.save(t->state.data, w);
+    if (status == AG_OK) status = ag_run_save_checkpoint(d->run, w);
+    ag_checkpoint_writer_free(w);
     if (status != AG_OK) return demo_fail(d, "checkpoint"), false;
     d->saved_step = d->step;
     return true;

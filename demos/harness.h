@@ -58,7 +58,7 @@ void demo_optimizer_free(demo_optimizer *opt);
  * read and checked. restore may be NULL when there is nothing to read. */
 typedef struct demo_state {
     void *data;
-    ag_status (*save)(const void *data, ag_checkpoint *cp);
+    ag_status (*save)(const void *data, ag_checkpoint_writer *w);
     ag_status (*restore)(void *data, const ag_checkpoint *cp, int64_t step);
 } demo_state;
 

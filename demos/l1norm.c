@@ -95,7 +95,7 @@ typedef struct training_state {
     ag_real loss;
 } training_state;
 
-static ag_status save_state(const void *data, ag_checkpoint *cp) {
+static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
     const training_state *state = data;
     char loss_text[32];
     snprintf(loss_text, sizeof loss_text, "%.9g", (double)state->loss);

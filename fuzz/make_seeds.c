@@ -146,13 +146,13 @@ static void training_checkpoint(const char *path) {
     for (int i = 0; i < 100; i++) recent[i] = (ag_real)(1.0 / (i + 1));
     ag_rng rng;
     ag_rng_seed(&rng, 5, 3);
-    ag_checkpoint *cp = ag_checkpoint_create();
-    if (!cp || ag_checkpoint_add_params(cp, params) != AG_OK || ag_adam_save(&adam, cp) != AG_OK ||
-        ag_checkpoint_set_int(cp, "train.epoch", 3) != AG_OK || ag_checkpoint_set_rng(cp, "train.rng.order", &rng) != AG_OK ||
-        ag_checkpoint_add_array(cp, "train.recent_loss", recent, 100) != AG_OK ||
-        ag_checkpoint_set_metadata(cp, "train.loss", "0.0125") != AG_OK || ag_checkpoint_save(cp, path) != AG_OK)
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    if (!w || ag_checkpoint_add_params(w, params) != AG_OK || ag_adam_save(&adam, w) != AG_OK ||
+        ag_checkpoint_set_int(w, "train.epoch", 3) != AG_OK || ag_checkpoint_set_rng(w, "train.rng.order", &rng) != AG_OK ||
+        ag_checkpoint_add_array(w, "train.recent_loss", recent, 100) != AG_OK ||
+        ag_checkpoint_set_metadata(w, "train.loss", "0.0125") != AG_OK || ag_checkpoint_save(w, path) != AG_OK)
         die(path);
-    ag_checkpoint_free(cp);
+    ag_checkpoint_writer_free(w);
     ag_adam_free(&adam);
     ag_params_free(params);
 }

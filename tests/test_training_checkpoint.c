@@ -82,12 +82,12 @@ START_TEST(test_adam_resume_is_exact) {
     adam_steps(&first_adam, first, 0, STOP);
     char path[128];
     path_in_tmpdir("adam.safetensors", path, sizeof path);
-    ag_checkpoint *cp = ag_checkpoint_create();
-    ck_assert_ptr_nonnull(cp);
-    ck_assert_int_eq(ag_checkpoint_add_params(cp, first), AG_OK);
-    ck_assert_int_eq(ag_adam_save(&first_adam, cp), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
-    ag_checkpoint_free(cp);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(ag_checkpoint_add_params(w, first), AG_OK);
+    ck_assert_int_eq(ag_adam_save(&first_adam, w), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+    ag_checkpoint_writer_free(w);
 
     /* Another process, as it were: other initial values, fresh moments. */
     ag_params *second = small_model(99);
@@ -140,11 +140,11 @@ START_TEST(test_sgd_momentum_resume_is_exact) {
     }
     char path[128];
     path_in_tmpdir("sgd.safetensors", path, sizeof path);
-    ag_checkpoint *cp = ag_checkpoint_create();
-    ck_assert_int_eq(ag_checkpoint_add_params(cp, resumed), AG_OK);
-    ck_assert_int_eq(ag_sgd_save(&b, cp), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
-    ag_checkpoint_free(cp);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(w, resumed), AG_OK);
+    ck_assert_int_eq(ag_sgd_save(&b, w), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+    ag_checkpoint_writer_free(w);
     /* Scramble what the checkpoint must bring back. */
     for (int64_t i = 0; i < b.size; i++) b.velocity[i] = 7;
     b.step = 0;
@@ -182,16 +182,16 @@ START_TEST(test_metadata_and_generators_round_trip) {
     ag_params *params = small_model(1);
     char path[128];
     path_in_tmpdir("meta.safetensors", path, sizeof path);
-    ag_checkpoint *cp = ag_checkpoint_create();
-    ck_assert_int_eq(ag_checkpoint_add_params(cp, params), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_set_int(cp, "train.step", -9000000000LL), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_set_rng(cp, "train.rng", &rng), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "note", "first"), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "note", "second"), AG_OK); /* replaces */
-    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "bad.rng", "12,4"), AG_OK);  /* even increment */
-    ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "junk", "12x"), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
-    ag_checkpoint_free(cp);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(w, params), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_int(w, "train.step", -9000000000LL), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_rng(w, "train.rng", &rng), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "note", "first"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "note", "second"), AG_OK); /* replaces */
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "bad.rng", "12,4"), AG_OK);  /* even increment */
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "junk", "12x"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+    ag_checkpoint_writer_free(w);
 
     ag_checkpoint *loaded = ag_checkpoint_load(path);
     ck_assert_ptr_nonnull(loaded);
@@ -213,15 +213,7 @@ START_TEST(test_metadata_and_generators_round_trip) {
     ck_assert_msg(strstr(ag_error_message(), "'12x'") != NULL, "%s", ag_error_message());
     ck_assert_int_eq(ag_checkpoint_get_int(loaded, "absent", &step), AG_ERROR_FORMAT);
     ck_assert_msg(strstr(ag_error_message(), "'absent' is missing") != NULL, "%s", ag_error_message());
-
-    /* One direction per object. */
-    ck_assert_int_eq(ag_checkpoint_set_int(loaded, "x", 1), AG_ERROR_STATE);
-    ck_assert_int_eq(ag_checkpoint_save(loaded, path), AG_ERROR_STATE);
     ag_checkpoint_free(loaded);
-    cp = ag_checkpoint_create();
-    ck_assert_int_eq(ag_checkpoint_read_params(cp, params), AG_ERROR_STATE);
-    ck_assert_ptr_null(ag_checkpoint_metadata(cp, "note"));
-    ag_checkpoint_free(cp);
     ag_params_free(params);
 }
 END_TEST
@@ -229,17 +221,17 @@ END_TEST
 START_TEST(test_tensor_names_are_checked) {
     ag_params *params = small_model(2);
     ag_real values[3] = {1, 2, 3};
-    ag_checkpoint *cp = ag_checkpoint_create();
-    ck_assert_int_eq(ag_checkpoint_add_params(cp, params), AG_OK);
-    ck_assert_int_eq(ag_checkpoint_add_array(cp, "linear.weight", values, 3), AG_ERROR_ARGUMENT);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(w, params), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_add_array(w, "linear.weight", values, 3), AG_ERROR_ARGUMENT);
     ck_assert_msg(strstr(ag_error_message(), "linear.weight") != NULL, "%s", ag_error_message());
-    ck_assert_int_eq(ag_checkpoint_add_array(cp, "__metadata__", values, 3), AG_ERROR_ARGUMENT);
-    ck_assert_int_eq(ag_checkpoint_add_array(cp, "extra", values, -1), AG_ERROR_ARGUMENT);
-    ck_assert_int_eq(ag_checkpoint_add_array(cp, "extra", values, 3), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_add_array(w, "__metadata__", values, 3), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_checkpoint_add_array(w, "extra", values, -1), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_checkpoint_add_array(w, "extra", values, 3), AG_OK);
     char path[128];
     path_in_tmpdir("names.safetensors", path, sizeof path);
-    ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
-    ag_checkpoint_free(cp);
+    ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+    ag_checkpoint_writer_free(w);
 
     ag_checkpoint *loaded = ag_checkpoint_load(path);
     ag_real out[4] = {9, 9, 9, 9};
@@ -273,15 +265,15 @@ START_TEST(test_adam_load_changes_nothing_on_error) {
     char path[128];
     path_in_tmpdir("bad_adam.safetensors", path, sizeof path);
     for (int variant = 0; variant < 3; variant++) {
-        ag_checkpoint *cp = ag_checkpoint_create();
-        ck_assert_int_eq(ag_checkpoint_set_metadata(cp, "optimizer", "adam"), AG_OK);
-        ck_assert_int_eq(ag_checkpoint_set_int(cp, "optimizer.step", variant == 2 ? -1 : 4), AG_OK);
-        ck_assert_int_eq(ag_checkpoint_add_array(cp, "optimizer.exp_avg", good, n), AG_OK);
-        ck_assert_int_eq(ag_checkpoint_add_array(cp, "optimizer.exp_avg_sq", variant == 1 ? negative : good,
+        ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+        ck_assert_int_eq(ag_checkpoint_set_metadata(w, "optimizer", "adam"), AG_OK);
+        ck_assert_int_eq(ag_checkpoint_set_int(w, "optimizer.step", variant == 2 ? -1 : 4), AG_OK);
+        ck_assert_int_eq(ag_checkpoint_add_array(w, "optimizer.exp_avg", good, n), AG_OK);
+        ck_assert_int_eq(ag_checkpoint_add_array(w, "optimizer.exp_avg_sq", variant == 1 ? negative : good,
                                                  variant == 0 ? n - 1 : n),
                          AG_OK);
-        ck_assert_int_eq(ag_checkpoint_save(cp, path), AG_OK);
-        ag_checkpoint_free(cp);
+        ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+        ag_checkpoint_writer_free(w);
 
         ag_adam adam;
         ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
@@ -416,11 +408,11 @@ START_TEST(test_options_stay_out_of_checkpoints) {
     ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.5), AG_OK);
     ck_assert_int_eq(ag_run_set_option(run, "threads", "%d", 2), AG_OK);
     ck_assert_int_eq(ag_run_write_params(run), AG_OK);
-    ag_checkpoint *cp = ag_checkpoint_create();
-    ck_assert_int_eq(ag_checkpoint_add_params(cp, params), AG_OK);
-    ck_assert_int_eq(ag_run_save_checkpoint(run, cp), AG_OK);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(w, params), AG_OK);
+    ck_assert_int_eq(ag_run_save_checkpoint(run, w), AG_OK);
     ck_assert_int_eq(ag_run_save_model(run, params), AG_OK);
-    ag_checkpoint_free(cp);
+    ag_checkpoint_writer_free(w);
     ck_assert_int_eq(ag_run_close(run), AG_OK);
     snprintf(path, sizeof path, "%s/params.csv", dir);
     ck_assert_msg(strstr(read_text(path), "\"threads\",\"2\"") != NULL, "params.csv lacks the option");

@@ -341,17 +341,79 @@ void ag_init_constant(ag_tensor *t, double value);
 /** scale * I for a square 2-D tensor (the IRNN recurrent weight). */
 ag_status ag_init_identity(ag_tensor *t, double scale);
 
-/* -------------------------------------- safetensors files (checkpoint.c) */
+/* ----------------------------- writing a checkpoint (checkpoint_write.c) */
 
-/** Checkpoints in the safetensors format, named by ag_params_name. Saving is
- * atomic (temporary file, fsync, rename). `metadata` holds n_metadata
- * key/value pairs as {"key1", "value1", "key2", "value2", ...}. */
+/** Saves every parameter under its name (ag_params_name) as a safetensors
+ * file, atomically (temporary file, fsync, rename). `metadata` holds
+ * n_metadata key/value pairs as {"key1", "value1", "key2", "value2", ...}
+ * (AG_ERROR_ARGUMENT if a key is given twice). For the model alone; a
+ * training checkpoint is written with an ag_checkpoint_writer. */
 ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata,
                          int n_metadata);
+
+/** A training checkpoint being written: besides the parameters (under their
+ * names, so any safetensors reader loads the model from it), the state a run
+ * needs to go on exactly where it stopped: an optimizer's moments
+ * (ag_adam_save), the step, generator states, settings. Create one, add to
+ * it, save it and free it; ag_checkpoint_load reads the file back. Tensors
+ * are borrowed, not copied: their values must stay valid until the last
+ * ag_checkpoint_save; metadata is copied. Given a NULL writer, the
+ * functions that return a status return AG_ERROR_ARGUMENT. */
+typedef struct ag_checkpoint_writer ag_checkpoint_writer;
+/** An empty writer; NULL when out of memory. */
+ag_checkpoint_writer *ag_checkpoint_writer_create(void);
+/** Adds every parameter under its name. The values are read when the
+ * checkpoint is saved, not copied now. AG_ERROR_ARGUMENT if a name is taken
+ * or "__metadata__". */
+ag_status ag_checkpoint_add_params(ag_checkpoint_writer *w, const ag_params *params);
+/** Adds `size` values as a 1-D tensor `name` (read when saved, not copied
+ * now). AG_ERROR_ARGUMENT if the name is taken or "__metadata__". */
+ag_status ag_checkpoint_add_array(ag_checkpoint_writer *w, const char *name, const ag_real *data, int64_t size);
+/** Sets one metadata string; setting a key again replaces its value. */
+ag_status ag_checkpoint_set_metadata(ag_checkpoint_writer *w, const char *key, const char *value);
+/** Sets an integer as metadata (decimal). */
+ag_status ag_checkpoint_set_int(ag_checkpoint_writer *w, const char *key, int64_t value);
+/** Sets a generator's whole state as metadata ("STATE,INCREMENT"). */
+ag_status ag_checkpoint_set_rng(ag_checkpoint_writer *w, const char *key, const ag_rng *rng);
+/** Writes the checkpoint to `path` atomically (temporary file, fsync,
+ * rename), as ag_params_save does; the writer is unchanged, and can be
+ * saved again. */
+ag_status ag_checkpoint_save(const ag_checkpoint_writer *w, const char *path);
+/** Frees a writer, not the values it borrowed (NULL is allowed). */
+void ag_checkpoint_writer_free(ag_checkpoint_writer *w);
+
+/* ------------------------------ reading a checkpoint (checkpoint_read.c) */
+
 /** Loads every parameter by name. The whole file is checked (header, dtype,
  * shapes, offsets, size) before any parameter changes; tensors in the file
  * that the model does not have are ignored. */
 ag_status ag_params_load(ag_params *params, const char *path);
+
+/** A checkpoint read from a safetensors file (such as one that
+ * ag_checkpoint_save or ag_params_save wrote), held in memory whole and
+ * already checked: its parameters, arrays and metadata are read from it by
+ * name. A NULL checkpoint is AG_ERROR_ARGUMENT for the functions that
+ * return a status. */
+typedef struct ag_checkpoint ag_checkpoint;
+/** Reads and checks a whole file, as ag_params_load does; NULL on error
+ * (message naming the file and what is wrong). Free with ag_checkpoint_free. */
+ag_checkpoint *ag_checkpoint_load(const char *path);
+/** A metadata value, or NULL if the key is absent (or `cp` or `key` is
+ * NULL); owned by the checkpoint. */
+const char *ag_checkpoint_metadata(const ag_checkpoint *cp, const char *key);
+/** An integer metadata value; AG_ERROR_FORMAT if missing or not an integer. */
+ag_status ag_checkpoint_get_int(const ag_checkpoint *cp, const char *key, int64_t *value);
+/** A generator saved with ag_checkpoint_set_rng; AG_ERROR_FORMAT if missing
+ * or malformed (the generator is then unchanged). */
+ag_status ag_checkpoint_get_rng(const ag_checkpoint *cp, const char *key, ag_rng *rng);
+/** Copies every parameter from the checkpoint by name, after checking that
+ * all are present with their shapes (nothing changes otherwise). */
+ag_status ag_checkpoint_read_params(const ag_checkpoint *cp, ag_params *params);
+/** Copies the 1-D tensor `name` of exactly `size` values into `data`;
+ * AG_ERROR_FORMAT if missing, AG_ERROR_SHAPE if of another size. */
+ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag_real *data, int64_t size);
+/** Frees a checkpoint (NULL is allowed). */
+void ag_checkpoint_free(ag_checkpoint *cp);
 
 /* ------------------------------------------------ atomic files (files.c) */
 
@@ -373,52 +435,6 @@ ag_status ag_atomic_file_begin(ag_atomic_file *a, const char *path);
 ag_status ag_atomic_file_commit(ag_atomic_file *a);
 /** Closes and removes the temporary file (nothing if none is open). */
 void ag_atomic_file_abort(ag_atomic_file *a);
-
-/* -------------------------------------------- checkpoints (checkpoint.c) */
-
-/** A training checkpoint: besides the parameters (under their names, so any
- * safetensors reader loads the model from it), the state a run needs to go
- * on exactly where it stopped: an optimizer's moments (ag_adam_save), the
- * step, generator states, settings. Make one with ag_checkpoint_create, fill
- * it and save it; or read one with ag_checkpoint_load. */
-typedef struct ag_checkpoint ag_checkpoint;
-/** An empty checkpoint to fill and save; NULL when out of memory. */
-ag_checkpoint *ag_checkpoint_create(void);
-/** Adds every parameter under its name. The values are read when the
- * checkpoint is saved, not copied now. */
-ag_status ag_checkpoint_add_params(ag_checkpoint *cp, const ag_params *params);
-/** Adds `size` values as a 1-D tensor `name` (read when saved, not copied
- * now). AG_ERROR_ARGUMENT if the name is taken or "__metadata__". */
-ag_status ag_checkpoint_add_array(ag_checkpoint *cp, const char *name, const ag_real *data, int64_t size);
-/** Sets one metadata string; setting a key again replaces its value. */
-ag_status ag_checkpoint_set_metadata(ag_checkpoint *cp, const char *key, const char *value);
-/** Sets an integer as metadata (decimal). */
-ag_status ag_checkpoint_set_int(ag_checkpoint *cp, const char *key, int64_t value);
-/** Sets a generator's whole state as metadata ("STATE,INCREMENT"). */
-ag_status ag_checkpoint_set_rng(ag_checkpoint *cp, const char *key, const ag_rng *rng);
-/** Writes the checkpoint to `path` atomically (temporary file, fsync,
- * rename), as ag_params_save does. AG_ERROR_STATE for a loaded one. */
-ag_status ag_checkpoint_save(const ag_checkpoint *cp, const char *path);
-
-/** Reads and checks a whole file, as ag_params_load does; NULL on error
- * (message naming the file and what is wrong). Free with ag_checkpoint_free. */
-ag_checkpoint *ag_checkpoint_load(const char *path);
-/** A metadata value of a loaded checkpoint, or NULL if the key is absent;
- * owned by the checkpoint. */
-const char *ag_checkpoint_metadata(const ag_checkpoint *cp, const char *key);
-/** An integer metadata value; AG_ERROR_FORMAT if missing or not an integer. */
-ag_status ag_checkpoint_get_int(const ag_checkpoint *cp, const char *key, int64_t *value);
-/** A generator saved with ag_checkpoint_set_rng; AG_ERROR_FORMAT if missing
- * or malformed (the generator is then unchanged). */
-ag_status ag_checkpoint_get_rng(const ag_checkpoint *cp, const char *key, ag_rng *rng);
-/** Copies every parameter from the checkpoint by name, after checking that
- * all are present with their shapes (nothing changes otherwise). */
-ag_status ag_checkpoint_read_params(const ag_checkpoint *cp, ag_params *params);
-/** Copies the 1-D tensor `name` of exactly `size` values into `data`;
- * AG_ERROR_FORMAT if missing, AG_ERROR_SHAPE if of another size. */
-ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag_real *data, int64_t size);
-/** Frees a checkpoint (NULL is allowed). */
-void ag_checkpoint_free(ag_checkpoint *cp);
 
 /* --------------------------------------------------- modules (modules.c) */
 
@@ -586,10 +602,10 @@ void ag_sgd_step(ag_sgd *opt, ag_params *params);
 ag_status ag_sgd_check_finite(const ag_sgd *opt, const ag_params *params);
 /** Frees the optimizer's state. */
 void ag_sgd_free(ag_sgd *opt);
-/** Adds SGD's state to a checkpoint: metadata "optimizer" = "sgd" and
+/** Adds SGD's state to a checkpoint writer: metadata "optimizer" = "sgd" and
  * "optimizer.step", and with momentum the tensor "optimizer.momentum_buffer"
  * over the parameter buffer (read when saved). */
-ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint *cp);
+ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint_writer *w);
 /** Restores SGD's state from a loaded checkpoint; everything is checked
  * first (optimizer kind, step, buffer size), so on error nothing changes. */
 ag_status ag_sgd_load(ag_sgd *opt, const ag_checkpoint *cp);
@@ -617,11 +633,11 @@ void ag_adam_step(ag_adam *opt, ag_params *params);
 ag_status ag_adam_check_finite(const ag_adam *opt, const ag_params *params);
 /** Frees the optimizer's moments. */
 void ag_adam_free(ag_adam *opt);
-/** Adds Adam's state to a checkpoint: metadata "optimizer" = "adam" and
+/** Adds Adam's state to a checkpoint writer: metadata "optimizer" = "adam" and
  * "optimizer.step", tensors "optimizer.exp_avg" and "optimizer.exp_avg_sq"
  * (PyTorch's names for m and v) over the parameter buffer, read when saved.
  * The hyperparameters are the program's settings and are not saved. */
-ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint *cp);
+ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint_writer *w);
 /** Restores Adam's moments and step from a loaded checkpoint; everything is
  * checked first (optimizer kind, step, sizes), so on error nothing changes. */
 ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp);

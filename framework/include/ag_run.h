@@ -71,10 +71,11 @@ ag_status ag_run_flush(ag_run *run);
  * metadata. */
 ag_status ag_run_save_model(ag_run *run, const ag_params *params);
 
-/** Saves a training checkpoint as DIR/checkpoint.safetensors (atomically),
- * with params.csv's settings (not its options) added as metadata. metrics.csv is flushed and
- * synced first, so the curve on disk always reaches the checkpoint's step. */
-ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp);
+/** Saves the training checkpoint that `w` holds as DIR/checkpoint.safetensors
+ * (atomically), with params.csv's settings (not its options) added to it as
+ * metadata. metrics.csv is flushed and synced first, so the curve on disk
+ * always reaches the checkpoint's step. */
+ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint_writer *w);
 
 /** After a step's backward pass: AG_OK if the loss and every parameter
  * value and gradient are finite; otherwise AG_ERROR_STATE with the message

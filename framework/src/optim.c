@@ -150,9 +150,9 @@ void ag_adam_free(ag_adam *opt) {
 
 /* ------------------------------------------------------------ checkpoints */
 
-static ag_status save_kind_and_step(ag_checkpoint *cp, const char *kind, int64_t step) {
-    ag_status status = ag_checkpoint_set_metadata(cp, "optimizer", kind);
-    return status == AG_OK ? ag_checkpoint_set_int(cp, "optimizer.step", step) : status;
+static ag_status save_kind_and_step(ag_checkpoint_writer *w, const char *kind, int64_t step) {
+    ag_status status = ag_checkpoint_set_metadata(w, "optimizer", kind);
+    return status == AG_OK ? ag_checkpoint_set_int(w, "optimizer.step", step) : status;
 }
 
 /* The kind and step of a loaded checkpoint, checked before anything changes. */
@@ -170,10 +170,10 @@ static ag_status load_kind_and_step(const ag_checkpoint *cp, const char *who, co
     return AG_OK;
 }
 
-ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint *cp) {
-    ag_status status = save_kind_and_step(cp, "sgd", opt->step);
+ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint_writer *w) {
+    ag_status status = save_kind_and_step(w, "sgd", opt->step);
     if (status == AG_OK && opt->velocity)
-        status = ag_checkpoint_add_array(cp, "optimizer.momentum_buffer", opt->velocity, opt->size);
+        status = ag_checkpoint_add_array(w, "optimizer.momentum_buffer", opt->velocity, opt->size);
     return status;
 }
 
@@ -186,10 +186,10 @@ ag_status ag_sgd_load(ag_sgd *opt, const ag_checkpoint *cp) {
     return status;
 }
 
-ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint *cp) {
-    ag_status status = save_kind_and_step(cp, "adam", opt->step);
-    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "optimizer.exp_avg", opt->m, opt->size);
-    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "optimizer.exp_avg_sq", opt->v, opt->size);
+ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint_writer *w) {
+    ag_status status = save_kind_and_step(w, "adam", opt->step);
+    if (status == AG_OK) status = ag_checkpoint_add_array(w, "optimizer.exp_avg", opt->m, opt->size);
+    if (status == AG_OK) status = ag_checkpoint_add_array(w, "optimizer.exp_avg_sq", opt->v, opt->size);
     return status;
 }
 

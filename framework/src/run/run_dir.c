@@ -252,7 +252,7 @@ ag_status ag_run_save_model(ag_run *run, const ag_params *params) {
     return status;
 }
 
-ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp) {
+ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint_writer *w) {
     /* Rows first, synced: after a crash the checkpoint never runs ahead of
      * the curve, so a resume finds every row up to its step. */
     if (ag_run_flush(run) != AG_OK) return ag_error_code();
@@ -260,12 +260,12 @@ ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint *cp) {
         return ag_error_set(AG_ERROR_IO, "ag_run_save_checkpoint: cannot sync %s/metrics.csv: %s", run->dir,
                             strerror(errno));
     for (int i = 0; i < run->n_params; i++) {
-        ag_status status = run->is_option[i] ? AG_OK : ag_checkpoint_set_metadata(cp, run->names[i], run->values[i]);
+        ag_status status = run->is_option[i] ? AG_OK : ag_checkpoint_set_metadata(w, run->names[i], run->values[i]);
         if (status != AG_OK) return status;
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", run->dir);
-    return ag_checkpoint_save(cp, path);
+    return ag_checkpoint_save(w, path);
 }
 
 ag_status ag_run_check_finite(const ag_run *run, double loss, const ag_params *params) {

@@ -1,29 +1,7 @@
-/* Checkpoints in the safetensors format
- * (https://github.com/huggingface/safetensors):
- *
- *   8 bytes   N, the header length, unsigned little-endian
- *   N bytes   JSON: {"__metadata__": {"key": "value", ...},
- *                    "name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...}
- *             padded with spaces so that the data begins at a multiple of 8
- *   the rest  the tensors' raw little-endian values; offsets count from the
- *             end of the header
- *
- * Values are always stored as F32, whatever ag_real is.
- *
- * Status codes:
- *   AG_ERROR_ARGUMENT  NULL params or path, malformed metadata arguments, a
- *                      parameter that cannot be saved under its name
- *   AG_ERROR_MEMORY    an allocation failed
- *   AG_ERROR_IO        a file could not be opened, read, written, synced or
- *                      renamed, or the path is not a regular file
- *   AG_ERROR_FORMAT    the file's content is malformed, or lacks a parameter
- *   AG_ERROR_SHAPE     a tensor in the file has another shape than the
- *                      parameter of its name
- *
- * The loader treats the file as hostile: every length and offset is checked
- * before it is used, and nothing is copied into the parameters until the
- * whole file has been checked.
- */
+/* Reading checkpoints: ag_checkpoint_load reads a whole safetensors file
+ * (the format is described in safetensors.h) and checks it before anything
+ * is read from it; the getters then copy parameters, arrays and metadata
+ * out of it. ag_params_load is one loaded, read and freed at once. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,51 +15,9 @@
 #include <unistd.h>
 
 #include "ag.h"
+#include "safetensors.h"
 
-/* Far above any header ag writes, low enough that a corrupt length field
- * cannot make the loader parse gigabytes of JSON. */
-#define HEADER_LIMIT ((uint64_t)100 * 1000 * 1000)
-#define METADATA_KEY "__metadata__"
-
-/* ------------------------------------------------------------ helpers */
-
-static void put_u64_le(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64_le(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* Byte by byte, so that the file is little-endian on any host and data at
- * any alignment can be read. */
-static void put_f32_le(unsigned char *p, ag_real value) {
-    float f = (float)value;
-    uint32_t bits;
-    memcpy(&bits, &f, sizeof bits);
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(bits >> (8 * i));
-}
-
-static ag_real get_f32_le(const unsigned char *p) {
-    uint32_t bits = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return (ag_real)f;
-}
-
-/* ------------------------------------------------------------ the object */
-
-/* A tensor to save: the name is owned, the values are borrowed until
- * ag_checkpoint_save. */
-typedef struct saved_tensor {
-    char *name;
-    int ndim;
-    int shape[AG_MAX_DIMS];
-    int64_t size;
-    const ag_real *data;
-} saved_tensor;
+/* -------------------------------------------------------------- the file */
 
 typedef struct entry {
     const char *name;
@@ -103,275 +39,7 @@ typedef struct load_state {
     size_t n_entries;
 } load_state;
 
-/* One type for both directions: ag_checkpoint_create() starts an empty
- * checkpoint to fill and save, ag_checkpoint_load() one read from a file. */
-struct ag_checkpoint {
-    bool from_file;
-    saved_tensor *tensors;
-    int n_tensors, tensors_capacity;
-    char **metadata; /* key, value, key, value, ... (owned) */
-    int n_metadata, metadata_capacity;
-    load_state st;
-    char path[1]; /* of a loaded file; grows with the allocation */
-};
-
-ag_checkpoint *ag_checkpoint_create(void) {
-    ag_checkpoint *cp = calloc(1, sizeof *cp);
-    if (!cp) ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_create: out of memory");
-    return cp;
-}
-
-void ag_checkpoint_free(ag_checkpoint *cp) {
-    if (!cp) return;
-    for (int i = 0; i < cp->n_tensors; i++) free(cp->tensors[i].name);
-    free(cp->tensors);
-    for (int i = 0; i < 2 * cp->n_metadata; i++) free(cp->metadata[i]);
-    free(cp->metadata);
-    cJSON_Delete(cp->st.root);
-    free(cp->st.entries);
-    free(cp->st.file);
-    free(cp);
-}
-
-static ag_status check_writable(const ag_checkpoint *cp, const char *who) {
-    if (!cp) return ag_error_set(AG_ERROR_ARGUMENT, "%s: checkpoint is NULL", who);
-    if (cp->from_file)
-        return ag_error_set(AG_ERROR_STATE, "%s: %s was loaded from a file; make one with ag_checkpoint_create", who,
-                            cp->path);
-    return AG_OK;
-}
-
-static ag_status add_tensor(ag_checkpoint *cp, const char *who, const char *name, int ndim, const int *shape,
-                            int64_t size, const ag_real *data) {
-    if (strcmp(name, METADATA_KEY) == 0)
-        return ag_error_set(AG_ERROR_ARGUMENT, "%s: a tensor named '" METADATA_KEY "' cannot be saved", who);
-    for (int i = 0; i < cp->n_tensors; i++)
-        if (strcmp(cp->tensors[i].name, name) == 0)
-            return ag_error_set(AG_ERROR_ARGUMENT, "%s: a tensor named '%s' is already in the checkpoint", who, name);
-    if (cp->n_tensors == cp->tensors_capacity) {
-        int capacity = cp->tensors_capacity ? 2 * cp->tensors_capacity : 16;
-        saved_tensor *grown = realloc(cp->tensors, (size_t)capacity * sizeof *grown);
-        if (!grown) return ag_error_set(AG_ERROR_MEMORY, "%s: out of memory", who);
-        cp->tensors = grown;
-        cp->tensors_capacity = capacity;
-    }
-    saved_tensor *t = &cp->tensors[cp->n_tensors];
-    t->name = strdup(name);
-    if (!t->name) return ag_error_set(AG_ERROR_MEMORY, "%s: out of memory", who);
-    t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
-    t->size = size;
-    t->data = data;
-    cp->n_tensors++;
-    return AG_OK;
-}
-
-ag_status ag_checkpoint_add_params(ag_checkpoint *cp, const ag_params *params) {
-    ag_status status = check_writable(cp, "ag_checkpoint_add_params");
-    if (status != AG_OK) return status;
-    if (!params) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_add_params: params is NULL");
-    for (int i = 0; i < ag_params_count(params) && status == AG_OK; i++) {
-        const ag_tensor *t = ag_params_get(params, i);
-        status = add_tensor(cp, "ag_checkpoint_add_params", ag_params_name(params, i), t->ndim, t->shape, t->size,
-                            t->data);
-    }
-    return status;
-}
-
-ag_status ag_checkpoint_add_array(ag_checkpoint *cp, const char *name, const ag_real *data, int64_t size) {
-    ag_status status = check_writable(cp, "ag_checkpoint_add_array");
-    if (status != AG_OK) return status;
-    if (!name || !*name || (!data && size > 0) || size < 0 || size > INT_MAX)
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_add_array: '%s': name, data or size %lld is invalid",
-                            name ? name : "(null)", (long long)size);
-    return add_tensor(cp, "ag_checkpoint_add_array", name, 1, (int[]){(int)size}, size, data);
-}
-
-ag_status ag_checkpoint_set_metadata(ag_checkpoint *cp, const char *key, const char *value) {
-    ag_status status = check_writable(cp, "ag_checkpoint_set_metadata");
-    if (status != AG_OK) return status;
-    if (!key || !value) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_set_metadata: key or value is NULL");
-    char *value_copy = strdup(value);
-    if (!value_copy) return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
-    /* A JSON object with a key twice reads back differently in different
-     * readers: setting a key again replaces its value. */
-    for (int i = 0; i < cp->n_metadata; i++)
-        if (strcmp(cp->metadata[2 * i], key) == 0) {
-            free(cp->metadata[2 * i + 1]);
-            cp->metadata[2 * i + 1] = value_copy;
-            return AG_OK;
-        }
-    if (cp->n_metadata == cp->metadata_capacity) {
-        int capacity = cp->metadata_capacity ? 2 * cp->metadata_capacity : 16;
-        char **grown = realloc(cp->metadata, (size_t)(2 * capacity) * sizeof *grown);
-        if (!grown) {
-            free(value_copy);
-            return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
-        }
-        cp->metadata = grown;
-        cp->metadata_capacity = capacity;
-    }
-    char *key_copy = strdup(key);
-    if (!key_copy) {
-        free(value_copy);
-        return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
-    }
-    cp->metadata[2 * cp->n_metadata] = key_copy;
-    cp->metadata[2 * cp->n_metadata + 1] = value_copy;
-    cp->n_metadata++;
-    return AG_OK;
-}
-
-ag_status ag_checkpoint_set_int(ag_checkpoint *cp, const char *key, int64_t value) {
-    char text[24];
-    snprintf(text, sizeof text, "%lld", (long long)value);
-    return ag_checkpoint_set_metadata(cp, key, text);
-}
-
-/* Both words in full: a generator restored from them continues exactly. */
-ag_status ag_checkpoint_set_rng(ag_checkpoint *cp, const char *key, const ag_rng *rng) {
-    if (!rng) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_set_rng: rng is NULL");
-    char text[48];
-    snprintf(text, sizeof text, "%llu,%llu", (unsigned long long)rng->state, (unsigned long long)rng->increment);
-    return ag_checkpoint_set_metadata(cp, key, text);
-}
-
-/* ------------------------------------------------------------------ save */
-
-/* Offsets as raw JSON text: cJSON prints some large doubles in exponent
- * form ("1e+15"), which other safetensors readers reject as an integer. */
-static bool add_uint(cJSON *array, uint64_t value) {
-    char text[24];
-    snprintf(text, sizeof text, "%llu", (unsigned long long)value);
-    cJSON *item = cJSON_CreateRaw(text);
-    return item && cJSON_AddItemToArray(array, item);
-}
-
-static cJSON *build_header(const ag_checkpoint *cp) {
-    cJSON *root = cJSON_CreateObject();
-    if (!root) return NULL;
-    if (cp->n_metadata > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(root, METADATA_KEY);
-        if (!meta) goto fail;
-        for (int i = 0; i < cp->n_metadata; i++)
-            if (!cJSON_AddStringToObject(meta, cp->metadata[2 * i], cp->metadata[2 * i + 1])) goto fail;
-    }
-    uint64_t offset = 0;
-    for (int i = 0; i < cp->n_tensors; i++) {
-        const saved_tensor *t = &cp->tensors[i];
-        cJSON *item = cJSON_AddObjectToObject(root, t->name);
-        if (!item || !cJSON_AddStringToObject(item, "dtype", "F32")) goto fail;
-        cJSON *shape = cJSON_AddArrayToObject(item, "shape");
-        if (!shape) goto fail;
-        for (int d = 0; d < t->ndim; d++)
-            if (!add_uint(shape, (uint64_t)t->shape[d])) goto fail;
-        cJSON *offsets = cJSON_AddArrayToObject(item, "data_offsets");
-        uint64_t end = offset + 4 * (uint64_t)t->size;
-        if (!offsets || !add_uint(offsets, offset) || !add_uint(offsets, end)) goto fail;
-        offset = end;
-    }
-    return root;
-fail:
-    cJSON_Delete(root);
-    return NULL;
-}
-
-static ag_status write_file(FILE *f, const ag_checkpoint *cp, const char *header, size_t header_len,
-                            size_t padded_len) {
-    unsigned char chunk[4096];
-    put_u64_le(chunk, padded_len);
-    if (fwrite(chunk, 1, 8, f) != 8 || fwrite(header, 1, header_len, f) != header_len) return AG_ERROR_IO;
-    for (size_t i = header_len; i < padded_len; i++)
-        if (fputc(' ', f) == EOF) return AG_ERROR_IO;
-    for (int i = 0; i < cp->n_tensors; i++) {
-        const saved_tensor *t = &cp->tensors[i];
-        size_t used = 0;
-        for (int64_t k = 0; k < t->size; k++) {
-            put_f32_le(chunk + used, t->data[k]);
-            used += 4;
-            if (used == sizeof chunk || k == t->size - 1) {
-                if (fwrite(chunk, 1, used, f) != used) return AG_ERROR_IO;
-                used = 0;
-            }
-        }
-    }
-    return AG_OK;
-}
-
-static ag_status save(const ag_checkpoint *cp, const char *path, const char *who) {
-    cJSON *root = build_header(cp);
-    char *header = root ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
-    if (!header) return ag_error_set(AG_ERROR_MEMORY, "%s: %s: out of memory building the header", who, path);
-    size_t header_len = strlen(header);
-    size_t padded_len = (header_len + 7) / 8 * 8;
-    if (padded_len > HEADER_LIMIT) {
-        free(header);
-        return ag_error_set(AG_ERROR_ARGUMENT,
-                            "%s: %s: the header would be %zu bytes, more than the %llu that the loader accepts", who,
-                            path, padded_len, (unsigned long long)HEADER_LIMIT);
-    }
-
-    ag_atomic_file out;
-    ag_status status = ag_atomic_file_begin(&out, path);
-    if (status == AG_OK && write_file(out.file, cp, header, header_len, padded_len) != AG_OK) {
-        status = ag_error_set(AG_ERROR_IO, "%s: write of temporary file %s failed: %s", path, out.temporary,
-                              strerror(errno));
-        ag_atomic_file_abort(&out);
-    } else if (status == AG_OK) {
-        status = ag_atomic_file_commit(&out);
-    }
-    free(header);
-    return status;
-}
-
-ag_status ag_checkpoint_save(const ag_checkpoint *cp, const char *path) {
-    ag_status status = check_writable(cp, "ag_checkpoint_save");
-    if (status != AG_OK) return status;
-    if (!path || !*path) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_save: path is NULL or empty");
-    return save(cp, path, "ag_checkpoint_save");
-}
-
-static ag_status check_save_arguments(const ag_params *params, const char *path, const char *const *metadata,
-                                      int n_metadata) {
-    if (!params || !path || !*path)
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: params or path is NULL or empty");
-    if (n_metadata < 0 || (n_metadata > 0 && !metadata))
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs with metadata %s", path,
-                            n_metadata, metadata ? "given" : "NULL");
-    if (n_metadata > INT_MAX / 2)
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: %d metadata pairs is too many", path,
-                            n_metadata);
-    for (int i = 0; i < n_metadata; i++) {
-        if (!metadata[2 * i] || !metadata[2 * i + 1])
-            return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata pair %d has a NULL key or value",
-                                path, i);
-        for (int j = 0; j < i; j++)
-            if (strcmp(metadata[2 * i], metadata[2 * j]) == 0)
-                return ag_error_set(AG_ERROR_ARGUMENT, "ag_params_save: %s: metadata key '%s' given twice", path,
-                                    metadata[2 * i]);
-    }
-    if (ag_params_find(params, METADATA_KEY))
-        return ag_error_set(AG_ERROR_ARGUMENT,
-                            "ag_params_save: %s: a parameter named '" METADATA_KEY "' cannot be saved", path);
-    return AG_OK;
-}
-
-ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata, int n_metadata) {
-    ag_status status = check_save_arguments(params, path, metadata, n_metadata);
-    if (status != AG_OK) return status;
-    ag_checkpoint *cp = ag_checkpoint_create();
-    if (!cp) return ag_error_set(AG_ERROR_MEMORY, "ag_params_save: %s: out of memory", path);
-    status = ag_checkpoint_add_params(cp, params);
-    for (int i = 0; i < n_metadata && status == AG_OK; i++)
-        status = ag_checkpoint_set_metadata(cp, metadata[2 * i], metadata[2 * i + 1]);
-    if (status == AG_OK) status = save(cp, path, "ag_params_save");
-    ag_checkpoint_free(cp);
-    return status;
-}
-
 /* ------------------------------------------------------------------ load */
-
 
 static ag_status load_error(const load_state *st, ag_status code, const char *format, ...)
 #if defined(__GNUC__)
@@ -438,12 +106,12 @@ static ag_status parse_header(load_state *st) {
     if (st->file_size < 8)
         return load_error(st, AG_ERROR_FORMAT,
                           "file is truncated: %zu bytes, too short for the 8-byte header length", st->file_size);
-    uint64_t header_len = get_u64_le(st->file);
+    uint64_t header_len = safetensors_get_u64(st->file);
     uint64_t available = st->file_size - 8;
-    if (header_len > HEADER_LIMIT)
+    if (header_len > SAFETENSORS_HEADER_LIMIT)
         return load_error(st, AG_ERROR_FORMAT,
                           "header length %llu is over the limit of %llu bytes (file corrupt or not safetensors)",
-                          (unsigned long long)header_len, (unsigned long long)HEADER_LIMIT);
+                          (unsigned long long)header_len, (unsigned long long)SAFETENSORS_HEADER_LIMIT);
     if (header_len > available)
         return load_error(st, AG_ERROR_FORMAT,
                           "header length %llu is more than the %llu bytes that follow it (file truncated or corrupt)",
@@ -479,12 +147,12 @@ static ag_status parse_header(load_state *st) {
 
 static ag_status check_metadata(const load_state *st, const cJSON *meta) {
     if (!cJSON_IsObject(meta))
-        return load_error(st, AG_ERROR_FORMAT, "'" METADATA_KEY "' is not an object of strings");
+        return load_error(st, AG_ERROR_FORMAT, "'" SAFETENSORS_METADATA_KEY "' is not an object of strings");
     const cJSON *item;
     cJSON_ArrayForEach(item, meta) {
         if (!cJSON_IsString(item)) {
             char key[80];
-            return load_error(st, AG_ERROR_FORMAT, "'" METADATA_KEY "' value of '%s' is not a string",
+            return load_error(st, AG_ERROR_FORMAT, "'" SAFETENSORS_METADATA_KEY "' value of '%s' is not a string",
                               ag_printable(item->string, key, sizeof key));
         }
     }
@@ -609,9 +277,10 @@ static ag_status collect_entries(load_state *st) {
     st->entries = malloc((count ? count : 1) * sizeof *st->entries);
     if (!st->entries) return load_error(st, AG_ERROR_MEMORY, "out of memory for %zu header entries", count);
     cJSON_ArrayForEach(item, st->root) {
-        bool is_metadata = strcmp(item->string, METADATA_KEY) == 0;
+        bool is_metadata = strcmp(item->string, SAFETENSORS_METADATA_KEY) == 0;
         if (is_metadata) st->metadata = item;
-        ag_status status = is_metadata ? check_metadata(st, item) : check_entry(st, item, &st->entries[st->n_entries++]);
+        ag_status status =
+            is_metadata ? check_metadata(st, item) : check_entry(st, item, &st->entries[st->n_entries++]);
         if (status != AG_OK) return status;
     }
 
@@ -683,7 +352,7 @@ static ag_status check_params(const load_state *st, const ag_params *params) {
 }
 
 static void copy_values(ag_real *out, const unsigned char *src, int64_t size) {
-    for (int64_t k = 0; k < size; k++) out[k] = get_f32_le(src + 4 * k);
+    for (int64_t k = 0; k < size; k++) out[k] = safetensors_get_f32(src + 4 * k);
 }
 
 static ag_status read_params(const load_state *st, ag_params *params) {
@@ -714,6 +383,21 @@ ag_status ag_params_load(ag_params *params, const char *path) {
     return status;
 }
 
+/* -------------------------------------------------------- the checkpoint */
+
+struct ag_checkpoint {
+    load_state st;
+    char path[1]; /* of the file; grows with the allocation */
+};
+
+void ag_checkpoint_free(ag_checkpoint *cp) {
+    if (!cp) return;
+    cJSON_Delete(cp->st.root);
+    free(cp->st.entries);
+    free(cp->st.file);
+    free(cp);
+}
+
 ag_checkpoint *ag_checkpoint_load(const char *path) {
     if (!path || !*path) {
         ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_load: path is NULL or empty");
@@ -726,7 +410,6 @@ ag_checkpoint *ag_checkpoint_load(const char *path) {
         return NULL;
     }
     memcpy(cp->path, path, length + 1);
-    cp->from_file = true;
     cp->st.who = "ag_checkpoint_load";
     cp->st.path = cp->path;
     if (load(&cp->st) != AG_OK) {
@@ -737,15 +420,11 @@ ag_checkpoint *ag_checkpoint_load(const char *path) {
 }
 
 static ag_status check_readable(const ag_checkpoint *cp, const char *who) {
-    if (!cp) return ag_error_set(AG_ERROR_ARGUMENT, "%s: checkpoint is NULL", who);
-    if (!cp->from_file)
-        return ag_error_set(AG_ERROR_STATE, "%s: the checkpoint was not loaded from a file (use ag_checkpoint_load)",
-                            who);
-    return AG_OK;
+    return cp ? AG_OK : ag_error_set(AG_ERROR_ARGUMENT, "%s: checkpoint is NULL", who);
 }
 
 const char *ag_checkpoint_metadata(const ag_checkpoint *cp, const char *key) {
-    if (!cp || !cp->from_file || !key || !cp->st.metadata) return NULL;
+    if (!cp || !key || !cp->st.metadata) return NULL;
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(cp->st.metadata, key);
     return cJSON_IsString(item) ? item->valuestring : NULL;
 }
@@ -826,11 +505,14 @@ ag_status ag_checkpoint_read_array(const ag_checkpoint *cp, const char *name, ag
     st.who = "ag_checkpoint_read_array";
     const entry *e = find_entry(&st, name);
     char shown[80];
-    if (!e) return load_error(&st, AG_ERROR_FORMAT, "tensor '%s' is missing from the file", ag_printable(name, shown, sizeof shown));
+    if (!e)
+        return load_error(&st, AG_ERROR_FORMAT, "tensor '%s' is missing from the file",
+                          ag_printable(name, shown, sizeof shown));
     if (cJSON_GetArraySize(e->shape) != 1 || e->shape->child->valuedouble != (double)size) {
         char found[80];
-        return load_error(&st, AG_ERROR_SHAPE, "tensor '%s' has shape %s, expected [%lld]", ag_printable(name, shown, sizeof shown),
-                          json_shape_string(e->shape, found, sizeof found), (long long)size);
+        return load_error(&st, AG_ERROR_SHAPE, "tensor '%s' has shape %s, expected [%lld]",
+                          ag_printable(name, shown, sizeof shown), json_shape_string(e->shape, found, sizeof found),
+                          (long long)size);
     }
     copy_values(data, st.data + e->begin, size);
     return AG_OK;
