@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void print_usage(const char *program, const char *summary, const flag_spec *specs, int n_specs) {
     printf("%s\n\nFlags:\n", summary);
@@ -196,6 +197,14 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
     char path[1200];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
     *exit_code = 1;
+    /* A run's checkpoint is its first file: a directory without one holds
+     * a run stopped before anything was saved. */
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(path, &st) != 0 && errno == ENOENT) {
+        fprintf(stderr, "%s: --resume %s: no checkpoint.safetensors there (a run stopped before its first "
+                "checkpoint saved nothing to go on from: start it again with --run-dir %s)\n", program, dir, dir);
+        return NULL;
+    }
     ag_checkpoint *cp = ag_checkpoint_load(path);
     if (!cp) {
         fprintf(stderr, "%s: --resume: %s\n", program, ag_error_message());

@@ -47,7 +47,8 @@ int demo_close(demo *d) {
         }
     }
     ag_checkpoint_free(d->resume);
-    d->resume = NULL;
+    ag_checkpoint_free(d->settings);
+    d->resume = d->settings = NULL;
     return d->exit_code;
 }
 
@@ -95,6 +96,15 @@ bool demo_parse(demo *d, const char *summary, const flag_spec *specs, int n_spec
         d->resume = flags_resume(d->program, d->name, d->resume_dir, specs, n_specs, argc, argv, &d->exit_code);
         if (!d->resume) return false;
         d->exit_code = 0; /* flags_resume sets it for a failure only */
+        /* A checkpoint at step 0 holds the settings and the initial state,
+         * which the settings make again: a run stopped there starts afresh
+         * in its directory, rows and all. */
+        int64_t step = -1;
+        if (ag_checkpoint_get_int(d->resume, counter_key(d), &step) == AG_OK && step == 0) {
+            d->settings = d->resume; /* the string flags point into it */
+            d->resume = NULL;
+            d->restart = true;
+        }
     }
     if (d->threads == 0) d->threads = default_threads();
     if (ag_set_num_threads((int)d->threads) != AG_OK) return demo_fail(d, "--threads"), false;
@@ -171,7 +181,7 @@ bool demo_open(demo *d, const demo_training *training) {
     int stop = ag_run_stop_signal();
     if (stop) {
         fprintf(stderr, "%s: %s before training began: %s\n", d->program, signal_name(stop),
-                d->resume ? "the run is as it was" : "nothing was written");
+                d->resume_dir ? "the run is as it was" : "nothing was written");
         d->exit_code = 128 + stop;
         demo_close(d);
         return false;
@@ -183,28 +193,35 @@ bool demo_open(demo *d, const demo_training *training) {
         return false;
     }
 
-    d->run = d->resume ? ag_run_resume(d->resume_dir) : ag_run_create(d->name, d->run_dir);
+    d->run = d->resume_dir ? ag_run_resume(d->resume_dir) : ag_run_create(d->name, d->run_dir);
     if (!d->run) return demo_fail(d, "run directory"), false;
     ag_run_set_param(d->run, "demo", "%s", d->name);
     flags_record(d->specs, d->n_specs, d->run);
     for (int i = 0; i < d->n_extra; i++) ag_run_set_param(d->run, d->extra[i].name, "%s", d->extra[i].value);
     ag_run_set_option(d->run, "threads", "%ld", d->threads);
-    if (d->resume && ag_run_check_params(d->run, d->resume) != AG_OK) {
-        fprintf(stderr, "%s: --resume: %s\n", d->program, ag_error_message());
-        d->exit_code = 2;
-        demo_close(d);
-        return false;
-    }
-    /* metrics.csv first: a resume that finds it is not this run's changes
-     * nothing in the directory. */
-    ag_status status = d->resume ? ag_run_resume_metrics(d->run, training->columns, training->n_columns, d->step)
-                                 : ag_run_begin_metrics(d->run, training->columns, training->n_columns);
-    if (status == AG_OK) status = ag_run_write_params(d->run);
-    if (status != AG_OK) return demo_fail(d, "run files"), false;
-    if (!d->resume) {
+    ag_status status;
+    if (d->resume) {
+        if (ag_run_check_params(d->run, d->resume) != AG_OK) {
+            fprintf(stderr, "%s: --resume: %s\n", d->program, ag_error_message());
+            d->exit_code = 2;
+            demo_close(d);
+            return false;
+        }
+        /* metrics.csv first: a resume that finds it is not this run's
+         * changes nothing in the directory. */
+        status = ag_run_resume_metrics(d->run, training->columns, training->n_columns, d->step);
+        if (status == AG_OK) status = ag_run_write_params(d->run);
+        if (status != AG_OK) return demo_fail(d, "run files"), false;
+    } else {
+        /* The checkpoint before any other file: a directory that holds
+         * anything of the run holds a checkpoint, so a run stopped at any
+         * moment goes on with --resume (from step 0: afresh). */
+        if (!save_checkpoint(d)) return false;
+        status = ag_run_begin_metrics(d->run, training->columns, training->n_columns);
+        if (status == AG_OK) status = ag_run_write_params(d->run);
+        if (status != AG_OK) return demo_fail(d, "run files"), false;
         if (training->first_row && ag_run_log(d->run, 0, training->first_row) != AG_OK)
             return demo_fail(d, "metrics"), false;
-        if (!save_checkpoint(d)) return false;
     }
     d->saved_step = d->first_step = d->step;
     ag_progress_start(&d->progress, stdout, training->total, training->progress_every, d->quiet);

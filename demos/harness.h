@@ -86,6 +86,8 @@ typedef struct demo {
     bool quiet;
     /* The run, for the demo to read. */
     ag_checkpoint *resume; /* --resume's checkpoint (settings already applied), else NULL */
+    bool restart;          /* --resume of a run stopped at step 0: it starts afresh in its directory */
+    ag_checkpoint *settings; /* that run's checkpoint, kept for the settings taken from it */
     int64_t step;          /* steps (or epochs) done; the demo counts them */
     int64_t first_step;    /* where this process started */
     double seconds;        /* this process's training time, set by demo_finish */
@@ -135,10 +137,11 @@ void demo_set_param(demo *d, const char *name, const char *format, ...)
 
 /* Starts the run. Resumed: reads the weights, the optimizer, the step and
  * the demo's state from the checkpoint, all checked before the directory
- * changes, then cuts metrics.csv back to the checkpoint's step. New:
- * creates the run directory, params.csv and metrics.csv (with first_row)
- * and saves a checkpoint at once, so a run stopped at any moment can go
- * on. A signal that came before this starts nothing. */
+ * changes, then cuts metrics.csv back to the checkpoint's step. New (or
+ * restarted from step 0): creates the run directory, saves a checkpoint
+ * before any other file, then params.csv and metrics.csv (with
+ * first_row), so a run stopped at any moment can go on. A signal that
+ * came before this starts nothing. */
 bool demo_open(demo *d, const demo_training *training);
 
 /* Whether to take another step: not all done, no signal, no failure. */

@@ -379,7 +379,7 @@ flags | --checkpoint and --data are required | - | digitsum eval --checkpoint $B
 flags | --hidden: '-1' | - | $score --checkpoint $B/ds/model.safetensors --hidden -1
 flags | unexpected argument 'x' | - | $score --checkpoint $B/ds/model.safetensors x
 files | nowhere/checkpoint.safetensors: cannot open: No such file | - | l1norm --resume $F/nowhere
-files | empty_run/checkpoint.safetensors: cannot open: No such file | - | l1norm --resume $F/empty_run
+files | empty_run: no checkpoint.safetensors there | - | l1norm --resume $F/empty_run
 files | d.csv/checkpoint.safetensors: cannot open: Not a directory | - | l1norm --resume $F/d.csv
 files | dir_checkpoint/checkpoint.safetensors: is a directory | - | l1norm --resume $F/dir_checkpoint
 files | fifo_checkpoint/checkpoint.safetensors: is something else, not a regular file | - | l1norm --resume $F/fifo_checkpoint
@@ -393,7 +393,7 @@ files | cannot create directory | - | l1norm --run-dir $F/nowhere/run
 files | readonly/run: Permission denied | - | other l1norm --run-dir $F/readonly/run
 files | already holds a run (metrics.csv) | - | l1norm --run-dir $B/l1
 files | nowhere/checkpoint.safetensors: cannot open: No such file | - | adding --resume $F/nowhere
-files | empty_run/checkpoint.safetensors: cannot open | - | adding --resume $F/empty_run
+files | start it again with --run-dir | - | adding --resume $F/empty_run
 files | dir_checkpoint/checkpoint.safetensors: is a directory | - | adding --resume $F/dir_checkpoint
 files | empty_checkpoint/checkpoint.safetensors: file is empty | - | adding --resume $F/empty_checkpoint
 files | checkpoint.safetensors: cannot open: Permission denied | copy_run add; chmod 000 $R/checkpoint.safetensors | other $add
@@ -401,7 +401,7 @@ files | Permission denied | copy_run add; chmod 555 $R | other $add
 files | d.csv exists and is not a directory | - | adding --run-dir $F/d.csv
 files | already holds a run (metrics.csv) | - | adding --run-dir $B/add
 files | nowhere/checkpoint.safetensors: cannot open: No such file | - | digitsum train --resume $F/nowhere
-files | empty_run/checkpoint.safetensors: cannot open | - | digitsum train --resume $F/empty_run
+files | empty_run: no checkpoint.safetensors there | - | digitsum train --resume $F/empty_run
 files | dir_checkpoint/checkpoint.safetensors: is a directory | - | digitsum train --resume $F/dir_checkpoint
 files | fifo_checkpoint/checkpoint.safetensors: is something else | - | digitsum train --resume $F/fifo_checkpoint
 files | checkpoint.safetensors: cannot open: Permission denied | copy_run ds; chmod 000 $R/checkpoint.safetensors | other $ds

@@ -159,6 +159,41 @@ bin/l1norm --resume "$tmp/overflow" --quiet >"$tmp/out" 2>"$tmp/err"
 expect "  and its checkpoint loads (the resumed run stops the same way): '$(head -n 1 "$tmp/err")'" \
   grep -q "Adam's second moment" "$tmp/err"
 
+# ------------------------------------------- stopped at step 0
+# A new run writes its checkpoint (step 0) before any other file. Killed
+# just after it, the directory holds only that checkpoint: --resume starts
+# the run afresh there and ends byte for byte as an uninterrupted run. (The
+# state is made by hand: a finished run's other files removed and its
+# checkpoint's step set to 0; the restart remakes everything from the
+# settings.) Killed before it, the directory holds only the lock file: a
+# new run goes into it.
+small=(--T 30 --hidden 8 --steps 200 --test-size 64 --eval-every 50 --quiet --threads 1)
+bin/adding "${small[@]}" --run-dir "$tmp/zero-ref" >/dev/null 2>&1
+cp -r "$tmp/zero-ref" "$tmp/zero"
+rm "$tmp/zero/metrics.csv" "$tmp/zero/params.csv" "$tmp/zero/model.safetensors"
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+"$python" - "$tmp/zero/checkpoint.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]
+h = json.loads(raw[8:8 + n]); h['__metadata__']['train.step'] = '0'
+t = json.dumps(h, separators=(',', ':')).encode(); t += b' ' * (-len(t) % 8)
+open(sys.argv[1], 'wb').write(struct.pack('<Q', len(t)) + t + raw[8 + n:])
+PY
+bin/adding --resume "$tmp/zero" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "a resume of a run stopped at step 0 (only its checkpoint) exits with 0 (got $code: $(head -n 1 "$tmp/err"))" [ "$code" -eq 0 ]
+same_run zero zero-ref "restarted from step 0"
+expect "  and writes params.csv again" cmp -s <(grep -v threads "$tmp/zero-ref/params.csv") <(grep -v threads "$tmp/zero/params.csv")
+mkdir "$tmp/bare" && : >"$tmp/bare/.lock"
+bin/adding "${small[@]}" --run-dir "$tmp/bare" >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "a new run into a directory that holds only a lock file exits with 0 (got $code: $(head -n 1 "$tmp/err"))" [ "$code" -eq 0 ]
+same_run bare zero-ref "a run into a directory with only a lock file"
+bin/adding "${small[@]}" --run-dir "$tmp/zero" >"$tmp/out" 2>"$tmp/err"
+expect "a new run into a directory with a checkpoint is refused: '$(head -n 1 "$tmp/err")'" \
+  grep -q "already holds a run" "$tmp/err"
+
 # ------------------------------------------------- one process per run directory
 # A run holds a lock on its directory while it runs: a second run into it
 # and a resume of it are refused, naming the process; after kill -9 the

@@ -78,11 +78,15 @@ ag_run *ag_run_create(const char *demo, const char *dir) {
         /* Locked before the check: two runs started into one directory
          * at once cannot both find it free. */
         if (lock_directory(run, "ag_run_create") != AG_OK) goto fail;
-        if (file_exists(run->dir, "metrics.csv")) {
-            ag_error_set(AG_ERROR_IO, "ag_run_create: %s already holds a run (metrics.csv); choose another --run-dir",
-                         run->dir);
-            goto fail;
-        }
+        /* A run's first file is its checkpoint (or metrics.csv, for a
+         * program that saves none): any of them means a run lives here. */
+        static const char *const run_files[] = {"metrics.csv", "checkpoint.safetensors", "model.safetensors"};
+        for (int i = 0; i < 3; i++)
+            if (file_exists(run->dir, run_files[i])) {
+                ag_error_set(AG_ERROR_IO, "ag_run_create: %s already holds a run (%s); choose another --run-dir",
+                             run->dir, run_files[i]);
+                goto fail;
+            }
     } else {
         if (!make_directory("runs")) {
             ag_error_set(AG_ERROR_IO, "ag_run_create: cannot create directory runs: %s", strerror(errno));
