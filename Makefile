@@ -37,7 +37,7 @@ DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-
 DEMOS = l1norm adding digitsum
 PROGRAMS = $(DEMOS:%=bin/%)
 
-.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz
+.PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz kill-loop
 all: $(BUILD)/libag.a $(BUILD)/libag_run.a $(PROGRAMS)
 
 deps:
@@ -253,6 +253,11 @@ plots:
 	    gnuplot -e "files='$$run/metrics.csv'" -e "out='plots/$$demo.png'" -e "heading='$$demo: training loss'" plots/loss.gp; \
 	  fi && echo "plots/$$demo.png <- $$run"; \
 	done
+
+# kill -9 at random moments, 500 times, then go on: every run must end byte
+# for byte as an uninterrupted one (about 5 minutes; KILLS=N to change).
+kill-loop: all
+	bench/kill_loop.sh
 
 l1-study: bin/l1norm
 	demos/l1norm_study.sh
