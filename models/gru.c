@@ -9,17 +9,13 @@ ag_status gru_cell_init(gru_cell *cell, ag_params *params, const char *prefix, i
     if (input_size < 1 || hidden_size < 1)
         return ag_error_set(AG_ERROR_ARGUMENT, "gru_cell_init: sizes %d and %d must be >= 1", input_size,
                             hidden_size);
-    int gates = 3 * hidden_size;
     cell->input_size = input_size;
     cell->hidden_size = hidden_size;
-    /* PyTorch's creation order, so one seed draws the same values in turn. */
-    cell->weight_ih = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
-    cell->weight_hh = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
-    cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
-    cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
-    if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
-    return ag_init_pytorch_default((ag_tensor *[]){cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh}, 4,
-                                   rng, hidden_size);
+    /* The three gates' weights stacked: [3 hidden, input] and [3 hidden, hidden]. */
+    ag_tensor *w[4];
+    ag_status status = ag_recurrent_weights_init(params, prefix, 3 * hidden_size, input_size, hidden_size, bias, rng, w);
+    cell->weight_ih = w[0], cell->weight_hh = w[1], cell->bias_ih = w[2], cell->bias_hh = w[3];
+    return status;
 }
 
 /* x W^T + b */

@@ -373,6 +373,35 @@ START_TEST(test_init_pytorch_default) {
 }
 END_TEST
 
+/* ag_recurrent_weights_init: PyTorch's names, shapes and order for any
+ * number of gate rows, NULL biases without bias, bounds 1/sqrt(hidden). */
+START_TEST(test_recurrent_weights_init) {
+    ag_params *params = ag_params_create();
+    ag_rng rng;
+    ag_rng_seed(&rng, 11, 0);
+    ag_tensor *w[4];
+    ck_assert_int_eq(ag_recurrent_weights_init(params, "gru", 3 * 4, 5, 4, true, &rng, w), AG_OK);
+    const char *names[] = {"gru.weight_ih", "gru.weight_hh", "gru.bias_ih", "gru.bias_hh"};
+    const int rows[] = {12, 12, 12, 12}, cols[] = {5, 4, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_ptr_eq(ag_params_get(params, i), w[i]);
+        ck_assert_str_eq(ag_params_name(params, i), names[i]);
+        ck_assert_int_eq(w[i]->ndim, cols[i] ? 2 : 1);
+        ck_assert_int_eq(w[i]->shape[0], rows[i]);
+        if (cols[i]) ck_assert_int_eq(w[i]->shape[1], cols[i]);
+        for (int64_t k = 0; k < w[i]->size; k++) ck_assert(fabs((double)w[i]->data[k]) <= 0.5); /* 1/sqrt(4) */
+    }
+    ck_assert_int_eq(ag_recurrent_weights_init(params, "plain", 4, 2, 4, false, &rng, w), AG_OK);
+    ck_assert_ptr_null(w[2]);
+    ck_assert_ptr_null(w[3]);
+    ck_assert_int_eq(ag_params_count(params), 6);
+    ck_assert_int_eq(ag_recurrent_weights_init(params, "bad", 4, 2, 4, false, &rng, NULL), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_recurrent_weights_init(params, "bad", 0, 2, 4, false, &rng, w), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_params_count(params), 6);
+    ag_params_free(params);
+}
+END_TEST
+
 START_TEST(test_shape_string_and_print) {
     ag_ctx *ctx = ag_ctx_create();
     ag_tensor *t = ag_from_array(ctx, 2, (int[]){2, 2}, (ag_real[]){1, 2.5f, -3, 4});
@@ -422,6 +451,7 @@ static Suite *core_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_training_step_makes_no_allocations_after_the_first);
+    tcase_add_test(tc, test_recurrent_weights_init);
     tcase_add_test(tc, test_padding_changes_no_state_and_no_gradient);
     tcase_add_test(tc, test_lstm_padding_changes_no_state);
     tcase_add_test(tc, test_rng_is_reproducible_and_restorable);

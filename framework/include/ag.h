@@ -454,6 +454,16 @@ ag_status ag_linear_init(ag_linear *m, ag_params *params, const char *prefix, in
 /** x [batch, in] -> [batch, out]; NULL with AG_ERROR_SHAPE if x is not [batch, in]. */
 ag_tensor *ag_linear_forward(ag_ctx *ctx, const ag_linear *m, ag_tensor *x);
 
+/** The weights every PyTorch recurrent cell has, for `gates` rows (hidden
+ * for RNNCell, 3 hidden for GRUCell, 4 hidden for LSTMCell, the gates
+ * stacked): PREFIX.weight_ih [gates, input], PREFIX.weight_hh [gates,
+ * hidden] and, with bias, PREFIX.bias_ih and PREFIX.bias_hh [gates], added
+ * to `params` in PyTorch's order and drawn from U(-1/sqrt(hidden),
+ * 1/sqrt(hidden)) as PyTorch's reset_parameters does. weights[0..3]
+ * receive them (the biases NULL without bias). Errors as ag_linear_init. */
+ag_status ag_recurrent_weights_init(ag_params *params, const char *prefix, int gates, int input_size,
+                                    int hidden_size, bool bias, ag_rng *rng, ag_tensor *weights[4]);
+
 /** h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh) (torch.nn.RNNCell); weights
  * U(-1/sqrt(hidden), 1/sqrt(hidden)). */
 typedef struct ag_rnn_cell {

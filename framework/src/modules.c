@@ -38,6 +38,23 @@ ag_tensor *ag_linear_forward(ag_ctx *ctx, const ag_linear *m, ag_tensor *x) {
     return m->bias ? ag_add(ctx, y, m->bias) : y;
 }
 
+/* ------------------------------------------------------ recurrent cells */
+
+ag_status ag_recurrent_weights_init(ag_params *params, const char *prefix, int gates, int input_size,
+                                    int hidden_size, bool bias, ag_rng *rng, ag_tensor *weights[4]) {
+    ag_status status = check_init_args("ag_recurrent_weights_init", params, rng, input_size, hidden_size);
+    if (status != AG_OK) return status;
+    if (!weights || gates < 1)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_recurrent_weights_init: weights is NULL or gates %d < 1", gates);
+    /* PyTorch's creation order, so that one seed draws the same values in turn. */
+    weights[0] = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
+    weights[1] = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
+    weights[2] = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
+    weights[3] = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
+    if (!weights[0] || !weights[1] || (bias && (!weights[2] || !weights[3]))) return ag_error_code();
+    return ag_init_pytorch_default(weights, 4, rng, hidden_size);
+}
+
 /* -------------------------------------------------------------- RNN cell */
 
 ag_status ag_rnn_cell_init(ag_rnn_cell *cell, ag_params *params, const char *prefix, int input_size,
@@ -49,15 +66,10 @@ ag_status ag_rnn_cell_init(ag_rnn_cell *cell, ag_params *params, const char *pre
     cell->input_size = input_size;
     cell->hidden_size = hidden_size;
     cell->nonlinearity = nonlinearity;
-    /* Creation order is PyTorch's, so the same seed draws the same values
-     * in the same order as ours. */
-    cell->weight_ih = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){hidden_size, input_size});
-    cell->weight_hh = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){hidden_size, hidden_size});
-    cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){hidden_size}) : NULL;
-    cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){hidden_size}) : NULL;
-    if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
-    return ag_init_pytorch_default((ag_tensor *[]){cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh}, 4,
-                                   rng, hidden_size);
+    ag_tensor *w[4];
+    status = ag_recurrent_weights_init(params, prefix, hidden_size, input_size, hidden_size, bias, rng, w);
+    cell->weight_ih = w[0], cell->weight_hh = w[1], cell->bias_ih = w[2], cell->bias_hh = w[3];
+    return status;
 }
 
 /* x W^T + b, the affine map both cells apply to their input and state. */
@@ -84,14 +96,10 @@ ag_status ag_lstm_cell_init(ag_lstm_cell *cell, ag_params *params, const char *p
     if (status != AG_OK) return status;
     cell->input_size = input_size;
     cell->hidden_size = hidden_size;
-    int gates = 4 * hidden_size;
-    cell->weight_ih = ag_params_add_prefixed(params, prefix, "weight_ih", 2, (int[]){gates, input_size});
-    cell->weight_hh = ag_params_add_prefixed(params, prefix, "weight_hh", 2, (int[]){gates, hidden_size});
-    cell->bias_ih = bias ? ag_params_add_prefixed(params, prefix, "bias_ih", 1, (int[]){gates}) : NULL;
-    cell->bias_hh = bias ? ag_params_add_prefixed(params, prefix, "bias_hh", 1, (int[]){gates}) : NULL;
-    if (!cell->weight_ih || !cell->weight_hh || (bias && (!cell->bias_ih || !cell->bias_hh))) return ag_error_code();
-    return ag_init_pytorch_default((ag_tensor *[]){cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh}, 4,
-                                   rng, hidden_size);
+    ag_tensor *w[4];
+    status = ag_recurrent_weights_init(params, prefix, 4 * hidden_size, input_size, hidden_size, bias, rng, w);
+    cell->weight_ih = w[0], cell->weight_hh = w[1], cell->bias_ih = w[2], cell->bias_hh = w[3];
+    return status;
 }
 
 ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, ag_lstm_state state) {
