@@ -13,7 +13,10 @@
 # first checkpoint saved nothing: the program says so and the directory
 # takes a new run). Nothing is ever cleaned by hand. At the end of each
 # trial model.safetensors, checkpoint.safetensors and metrics.csv (digitsum
-# without its wall-time column) must equal the reference's.
+# without its wall-time column) must equal the reference's; the checkpoint
+# but for its run id (each run has its own: tests/checkpoint_tool.py same,
+# which also recomputes both checksums), which must be the trial's
+# params.csv's.
 #
 # KILLS=N (default 500) kills in all; SEED=N for the delays. Prints one
 # line per trial and "N passed, M failed"; exits 1 on a failure, keeping
@@ -26,6 +29,8 @@ keep=${KEEP:-/tmp/kill_loop_failures}
 for p in adding l1norm digitsum; do
   [ -x "bin/$p" ] || { echo "kill_loop: build first (make)" >&2; exit 1; }
 done
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1
@@ -43,7 +48,12 @@ now_ms() { date +%s%3N; }
 fingerprint() {
   local dir=$1 name=$2
   cmp -s "$dir/model.safetensors" "$tmp/ref-$name/model.safetensors" || { echo "model.safetensors differs"; return; }
-  cmp -s "$dir/checkpoint.safetensors" "$tmp/ref-$name/checkpoint.safetensors" || { echo "checkpoint.safetensors differs"; return; }
+  local problem id
+  problem=$("$python" -I tests/checkpoint_tool.py same "$tmp/ref-$name/checkpoint.safetensors" "$dir/checkpoint.safetensors") ||
+    { echo "checkpoint.safetensors differs: $problem"; return; }
+  id=$(sed -n 's/^"run_id","\(.*\)"$/\1/p' "$dir/params.csv")
+  [ -n "$id" ] && [ "$("$python" -I tests/checkpoint_tool.py get "$dir/checkpoint.safetensors" ag.run_id)" = "$id" ] ||
+    { echo "the checkpoint's run id is not params.csv's ($id)"; return; }
   if [ "$name" = digitsum ]; then
     cmp -s <(cut -d, -f1-4 "$dir/metrics.csv") <(cut -d, -f1-4 "$tmp/ref-$name/metrics.csv") || { echo "metrics.csv differs"; return; }
   else

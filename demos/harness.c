@@ -176,6 +176,38 @@ static ag_status restore_checkpoint(demo *d) {
 
 /* ----------------------------------------------------------------- the run */
 
+/* --resume: the checkpoint must be the run's own (its run id that of
+ * params.csv), before anything in the directory changes. A run begun by an
+ * older ag (no run id, no checksum) goes on, with a note that it could not
+ * be checked. */
+static bool check_identity(demo *d) {
+    const ag_checkpoint *cp = d->resume ? d->resume : d->settings;
+    if (ag_run_check_identity(d->run, cp) != AG_OK) {
+        fprintf(stderr, "%s: --resume %s: %s\n", d->program, d->resume_dir, ag_error_message());
+        d->exit_code = 1;
+        demo_close(d);
+        return false;
+    }
+    bool verified = ag_checkpoint_verified(cp), identified = ag_run_id(d->run) != NULL;
+    const char *dir = ag_run_dir(d->run);
+    if (!verified && !identified)
+        fprintf(stderr,
+                "%s: note: %s/checkpoint.safetensors was written by an older ag: with no checksum and no run id, "
+                "it could not be checked for damage nor matched to %s/params.csv\n",
+                d->program, dir, dir);
+    else if (!verified)
+        fprintf(stderr,
+                "%s: note: %s/checkpoint.safetensors has no checksum (written by an older ag, or rewritten by another "
+                "program): it could not be checked for damage\n",
+                d->program, dir);
+    else if (!identified)
+        fprintf(stderr,
+                "%s: note: the run in %s was begun by an older ag and has no run id: its checkpoint could not be "
+                "matched to %s/params.csv\n",
+                d->program, dir, dir);
+    return true;
+}
+
 bool demo_open(demo *d, const demo_training *training) {
     d->training = *training;
     int stop = ag_run_stop_signal();
@@ -200,6 +232,7 @@ bool demo_open(demo *d, const demo_training *training) {
     for (int i = 0; i < d->n_extra; i++) ag_run_set_param(d->run, d->extra[i].name, "%s", d->extra[i].value);
     ag_run_set_option(d->run, "threads", "%ld", d->threads);
     ag_status status;
+    if (d->resume_dir && !check_identity(d)) return false;
     if (d->resume) {
         if (ag_run_check_params(d->run, d->resume) != AG_OK) {
             fprintf(stderr, "%s: --resume: %s\n", d->program, ag_error_message());

@@ -136,8 +136,11 @@ void demo_set_param(demo *d, const char *name, const char *format, ...)
     ;
 
 /* Starts the run. Resumed: reads the weights, the optimizer, the step and
- * the demo's state from the checkpoint, all checked before the directory
- * changes, then cuts metrics.csv back to the checkpoint's step. New (or
+ * the demo's state from the checkpoint, checks that the checkpoint is the
+ * run's own (its run id params.csv's: ag_run_check_identity; a run of an
+ * older ag, with no run id or checksum, goes on with a one-line note) and
+ * its settings, all before the directory changes, then cuts metrics.csv
+ * back to the checkpoint's step. New (or
  * restarted from step 0): creates the run directory, saves a checkpoint
  * before any other file, then params.csv and metrics.csv (with
  * first_row), so a run stopped at any moment can go on. A signal that

@@ -52,7 +52,10 @@ def load_ag_checkpoint(path):
 
 
 def load_ag_metadata(path):
-    """The file's __metadata__: {key: string}; a demo's run stores its flags (params.csv) there."""
+    """The file's __metadata__: {key: string}; a demo's run stores its flags (params.csv) there.
+    ag also keeps its checksum there ("ag.crc32c", and in a training checkpoint the run's id,
+    "ag.run_id"): drop "ag.crc32c" before saving a file of your own with this metadata, or ag
+    will refuse that file as damaged."""
     with open(path, "rb") as f:
         return _header(f).get("__metadata__", {})
 

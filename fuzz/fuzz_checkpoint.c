@@ -1,4 +1,4 @@
-/* libFuzzer harness for the checkpoint readers of framework/src/checkpoint.c,
+/* libFuzzer harness for the checkpoint readers of framework/src/checkpoint_read.c,
  * which treat their file as hostile: every input goes through
  *  - ag_params_load (a model's parameters from a safetensors file), and
  *  - ag_checkpoint_load (a training checkpoint) with what a resuming demo
@@ -14,7 +14,10 @@
  *    cJSON, independently of the loader);
  *  - both readers agree: the parameters load through ag_checkpoint_load +
  *    ag_checkpoint_read_params exactly when ag_params_load succeeds, with
- *    the same status.
+ *    the same status;
+ *  - a loaded checkpoint is verified exactly when it has a checksum entry.
+ * The corpus holds ag's files with their checksums and without (which load
+ * unverified), so that mutations also reach the readers past the checksum.
  *
  * Another reader of the same format is one more check_* function called
  * from LLVMFuzzerTestOneInput (see fuzz/fuzz.h for a target of its own). */
@@ -141,6 +144,12 @@ static void check_checkpoint_load(const uint8_t *data, size_t size, const char *
                       ag_error_message(), (int)params_status);
         return;
     }
+
+    /* Verified exactly when the file has a checksum entry: a file that
+     * claims one loads only if it matched. */
+    if (ag_checkpoint_verified(cp) != (ag_checkpoint_metadata(cp, "ag.crc32c") != NULL))
+        FUZZ_FAIL("ag_checkpoint_verified is %d for a file %s an ag.crc32c entry", (int)ag_checkpoint_verified(cp),
+                  ag_checkpoint_metadata(cp, "ag.crc32c") ? "with" : "without");
 
     fuzz_fill_params(params);
     ag_error_clear();

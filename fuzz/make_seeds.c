@@ -109,9 +109,23 @@ static void raw_with_length(const char *path, uint64_t length, const void *rest,
     write_bytes(path, buf, 8 + size);
 }
 
+/* Where the checksum's 8 hex digits lie in a file of ours (whose header
+ * begins {"__metadata__":{"ag.crc32c":"xxxxxxxx"). */
+#define CRC_AT (8 + 30)
+
+/* Recomputes the checksum of a file of ours in memory, after an edit. */
+static void resign(unsigned char *buf, size_t size) {
+    if (memcmp(buf + 8, "{\"__metadata__\":{\"ag.crc32c\":\"", 30) != 0) die("resign: not a file of ours");
+    memcpy(buf + CRC_AT, "00000000", 8);
+    char value[9];
+    snprintf(value, sizeof value, "%08x", (unsigned)ag_crc32c(0, buf, size));
+    memcpy(buf + CRC_AT, value, 8);
+}
+
 /* A copy of a checkpoint of ours with `from` in its header replaced by
- * `to` (same length, so that the data stays where it is). */
-static void edit_header(const char *src, const char *dst, const char *from, const char *to) {
+ * `to` (same length, so that the data stays where it is), its checksum
+ * recomputed: the file is refused for what the edit did, not as damaged. */
+static void edit_header_signed(const char *src, const char *dst, const char *from, const char *to, bool sign) {
     size_t size;
     unsigned char *buf = read_bytes(src, &size);
     if (strlen(from) != strlen(to)) die("edit_header: lengths differ");
@@ -119,7 +133,47 @@ static void edit_header(const char *src, const char *dst, const char *from, cons
     char *at = strstr((char *)buf + 8, from);
     if (!at) die(from);
     memcpy(at, to, strlen(to));
+    if (sign) resign(buf, size);
     write_bytes(dst, buf, size);
+    free(buf);
+}
+
+static void edit_header(const char *src, const char *dst, const char *from, const char *to) {
+    edit_header_signed(src, dst, from, to, true);
+}
+
+/* A copy of a checkpoint of ours with byte `at` XORed with `mask` and no
+ * checksum recomputed: a damaged file. */
+static void damaged(const char *src, const char *dst, long at, unsigned char mask) {
+    size_t size;
+    unsigned char *buf = read_bytes(src, &size);
+    buf[at < 0 ? (long)size + at : at] ^= mask;
+    write_bytes(dst, buf, size);
+    free(buf);
+}
+
+/* A copy of a checkpoint of ours without its checksum entry (as an older
+ * ag wrote it, or PyTorch): it loads unverified, so the fuzzer's mutations
+ * of it reach every reader past the checksum. */
+static void without_checksum(const char *src, const char *dst) {
+    size_t size;
+    unsigned char *buf = read_bytes(src, &size);
+    size_t header_len = 0;
+    for (int i = 0; i < 8; i++) header_len |= (size_t)buf[i] << (8 * i);
+    size_t entry = CRC_AT - 13, entry_len = 13 + 8 + 1; /* "ag.crc32c":"xxxxxxxx" */
+    if (buf[entry + entry_len] == ',') entry_len++;
+    size_t text_len = header_len - entry_len;
+    while (text_len > 0 && buf[8 + entry_len + text_len - 1] == ' ') text_len--; /* the old padding */
+    size_t padded = (text_len + 7) / 8 * 8, data = size - 8 - header_len;
+    unsigned char *out = malloc(8 + padded + data);
+    if (!out) die("malloc");
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)((uint64_t)padded >> (8 * i));
+    memcpy(out + 8, buf + 8, entry - 8);
+    memcpy(out + entry, buf + entry + entry_len, text_len - (entry - 8));
+    memset(out + 8 + text_len, ' ', padded - text_len);
+    memcpy(out + 8 + padded, buf + 8 + header_len, data);
+    write_bytes(dst, out, 8 + padded + data);
+    free(out);
     free(buf);
 }
 
@@ -162,6 +216,15 @@ static void checkpoint_corpus(const char *dir) {
     static const char *const metadata[] = {"format", "pt", "model", "digitsum-lstm"};
     save(model(42, false, false), join(dir, "lstm_metadata.safetensors"), metadata, 2);
     save(model(7, true, true), join(dir, "linear_first_extra_tensor.safetensors"), NULL, 0);
+    /* The same without their checksums: mutations of a signed file stop at
+     * the checksum; of these, they reach the readers behind it. */
+    char src[2200];
+    snprintf(src, sizeof src, "%s", join(dir, "training.safetensors"));
+    without_checksum(src, join(dir, "training_unsigned.safetensors"));
+    snprintf(src, sizeof src, "%s", join(dir, "lstm_metadata.safetensors"));
+    without_checksum(src, join(dir, "lstm_metadata_unsigned.safetensors"));
+    snprintf(src, sizeof src, "%s", join(dir, "linear_first_extra_tensor.safetensors"));
+    without_checksum(src, join(dir, "linear_first_extra_tensor_unsigned.safetensors"));
     /* Malformed, small: the fuzzer mutates the valid ones most. */
     safetensors(join(dir, "overlap.safetensors"),
                 "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
@@ -243,6 +306,26 @@ static void checkpoint_fixtures(const char *dir, const char *valid_path) {
     edit_header(valid, join(dir, "shape_transposed.safetensors"), "\"shape\":[64,10]", "\"shape\":[10,64]");
     edit_header(valid, join(dir, "missing_tensor.safetensors"), "\"linear.bias\"", "\"linear.bia_\"");
     edit_header(valid, join(dir, "dtype_f16.safetensors"), "\"F32\"", "\"F16\"");
+    /* The checksum: damage it finds, and a damaged entry. */
+    damaged(valid, join(dir, "checksum_data_bit.safetensors"), -3, 0x10);
+    edit_header_signed(valid, join(dir, "checksum_after_an_edit.safetensors"), "\"pt\"", "\"pu\"", false);
+    damaged(valid, join(dir, "checksum_key_one_bit_off.safetensors"), CRC_AT - 13 + 9, 0x01); /* "ag.crc32b" */
+    {
+        size_t size;
+        unsigned char *buf = read_bytes(valid, &size);
+        buf[CRC_AT] = 'A'; /* hex, but not as ag writes it */
+        write_bytes(join(dir, "checksum_not_lowercase.safetensors"), buf, size);
+        free(buf);
+    }
+    /* __metadata__ twice, a metadata key twice. */
+    safetensors(join(dir, "metadata_twice.safetensors"),
+                "{\"__metadata__\":{\"a\":\"1\"},\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                "\"__metadata__\":{\"a\":\"2\"}}",
+                4);
+    safetensors(join(dir, "metadata_key_twice.safetensors"),
+                "{\"__metadata__\":{\"train.epoch\":\"1\",\"b\":\"\",\"train.epoch\":\"2\"},"
+                "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                4);
 }
 
 /* -------------------------------------------------------------------- CSV */

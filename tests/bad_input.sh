@@ -4,8 +4,10 @@
 # out of range, huge, NaN and Inf, empty, --flag=), missing, unreadable and
 # wrong kinds of files (a directory, a FIFO, an empty file), malformed CSV
 # data, damaged model files and training checkpoints (truncated, bit-flipped,
-# NaN weights, another model's, edited metadata), and tampered metrics.csv
-# of a run given to --resume.
+# NaN weights, another model's, edited metadata; edits re-signed so that
+# the check behind the checksum refuses them, or not, so that the checksum
+# does), another run's checkpoint copied into a run directory, and tampered
+# metrics.csv of a run given to --resume.
 #
 # Every case must fail cleanly: an exit code in 1..127 (no crash, no
 # signal), exactly one line on stderr, in printable ASCII, naming the token
@@ -52,8 +54,8 @@ log=$tmp/log F=$tmp/f B=$tmp/base C=$tmp/c work=$tmp/work
 mkdir "$log" "$F" "$B" "$C" && mkdir -m 1777 "$work"
 
 # --------------------------------------------------------------- helpers
-# st FILE OP ARGS: edits a safetensors file in place (8-byte little-endian
-# header length, JSON header, data):
+# st FILE [unsigned] OP ARGS: edits a safetensors file in place (8-byte
+# little-endian header length, JSON header, data):
 #   meta KEY VALUE | nometa KEY       set or remove a metadata string
 #   tensor NAME VALUE                 every element of NAME to the float VALUE
 #   dtype NAME DTYPE                  the header's dtype of NAME
@@ -62,13 +64,23 @@ mkdir "$log" "$F" "$B" "$C" && mkdir -m 1777 "$work"
 #   flip WHERE MASK                   XOR one byte: prefix:K (byte K of the
 #                                     length), header:K (byte K of the JSON),
 #                                     data:NAME:K (byte K of NAME's data)
+#   fliptext TEXT K MASK              XOR byte K of TEXT's first place in the header
 #   replace OLD NEW                   same-length text edit of the header
 #   append TEXT
+# Every edit but trunc then recomputes the file's checksum ("ag.crc32c",
+# with tests/checkpoint_tool.py), so that what the row tests (a setting, a
+# shape, a value) is what the program finds wrong; with `unsigned` it does
+# not, and the damage must be caught by the checksum.
 # One python3 serves every edit (starting one takes longer than a case):
 # it reads "N\0ARG1\0...ARGN\0" records and answers each with a line.
 cat >"$tmp/st.py" <<'EOF'
 import json, os, struct, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.environ['AG_TESTS'])
+import checkpoint_tool
 def edit(path, op, args):
+    signed = op != 'unsigned'
+    if not signed: op, args = args[0], args[1:]
     raw = bytearray(open(path, 'rb').read())
     n = struct.unpack('<Q', raw[:8])[0]
     header = json.loads(bytes(raw[8:8 + n]))
@@ -94,6 +106,10 @@ def edit(path, op, args):
         cut = {'prefix': 4, 'header': 8 + n // 2, 'data': 8 + n + len(data) // 2, 'last': len(raw) - 1}[args[0]]
         raw = raw[:cut]
     elif op == 'flip': raw[offset(args[0])] ^= int(args[1], 0)
+    elif op == 'fliptext':
+        at = raw.find(os.fsencode(args[0]), 8, 8 + n)
+        if at < 0: raise ValueError('%r is not in the header' % args[0])
+        raw[at + int(args[1])] ^= int(args[2], 0)
     elif op == 'replace':
         old, new = os.fsencode(args[0]), os.fsencode(args[1])
         at = raw.find(old, 8, 8 + n)
@@ -101,6 +117,7 @@ def edit(path, op, args):
         raw[at:at + len(old)] = new
     elif op == 'append': raw += os.fsencode(args[0])
     else: raise ValueError('unknown edit ' + op)
+    if signed and op != 'trunc': raw = checkpoint_tool.sign(raw)
     open(path, 'wb').write(raw)
 def field():
     text = bytearray()
@@ -116,7 +133,7 @@ while True:
     except Exception as e:
         print('error: %r' % e, flush=True)
 EOF
-coproc ST { "$python" -I "$tmp/st.py"; }
+coproc ST { AG_TESTS=$root/tests "$python" -I "$tmp/st.py"; }
 st() {
   local reply
   printf '%s\0' "$#" "$@" >&"${ST[1]}"
@@ -225,9 +242,14 @@ w no_final_newline.csv '12,3\n45,9\n12,4'
 { printf '12,3\n'; head -c 100000 /dev/zero | tr '\0' 1; printf ',3\n'; } >"$F/long_line.csv"
 cp "$F/d.csv" "$F/fifo_source.csv"
 # Base runs, tiny and quick; digitsum with three epochs for three metrics rows.
+# The *_other runs are other runs of the same demo (another seed and
+# length), whose checkpoints are copied into a base run.
 quick=(--quiet --threads 1)
 "$bin/l1norm" --max-steps 50 "${quick[@]}" --run-dir "$B/l1" >/dev/null || fail "base run l1norm failed"
-adding_args=(--T 10 --hidden 4 --steps 20 --eval-every 10 --test-size 16 --train-size 64 "${quick[@]}")
+"$bin/l1norm" --max-steps 30 --seed 7 "${quick[@]}" --run-dir "$B/l1_other" >/dev/null || fail "base run l1norm seed 7 failed"
+adding_args=(--T 10 --hidden 4 --eval-every 10 --test-size 16 --train-size 64 "${quick[@]}")
+"$bin/adding" "${adding_args[@]}" --steps 10 --seed 7 --run-dir "$B/add_other" >/dev/null || fail "base run adding seed 7 failed"
+adding_args+=(--steps 20)
 "$bin/adding" "${adding_args[@]}" --run-dir "$B/add" >/dev/null || fail "base run adding failed"
 "$bin/adding" "${adding_args[@]}" --model lstm --run-dir "$B/add_lstm" >/dev/null || fail "base run adding lstm failed"
 "$bin/adding" "${adding_args[@]}" --optim sgd --lr 0.01 --run-dir "$B/add_sgd" >/dev/null || fail "base run adding sgd failed"
@@ -235,10 +257,20 @@ adding_args=(--T 10 --hidden 4 --steps 20 --eval-every 10 --test-size 16 --train
   fail "base run digitsum failed"
 "$bin/digitsum" train --data "$F/d.csv" --model rnn --hidden 8 --epochs 1 "${quick[@]}" --run-dir "$B/ds_rnn" >/dev/null ||
   fail "base run digitsum rnn failed"
+"$bin/digitsum" train --data "$F/d.csv" --hidden 8 --epochs 2 --seed 7 "${quick[@]}" --run-dir "$B/ds_other" >/dev/null ||
+  fail "base run digitsum seed 7 failed"
+# The base runs' ids (params.csv's run_id), for the tokens' {id:NAME}.
+declare -A run_id
+for d in "$B"/*/; do
+  d=${d%/}
+  run_id[${d##*/}]=$(sed -n 's/^"run_id","\(.*\)"$/\1/p' "$d/params.csv")
+  [ -n "${run_id[${d##*/}]}" ] || fail "base run ${d##*/} has no run_id in its params.csv"
+done
 
 # --------------------------------------------------------------- the table
 # CATEGORY | TOKEN | PREPARATION (bash, or -) | PROGRAM ARGS (bash words)
 # $F: fixtures, $B: base runs; $R, $M and $FIFO come from the preparation.
+# A token may name $F, $C and {id:BASE}, the run id of base run BASE.
 # `other` before the program runs it as another user (nobody, as root).
 # l1norm, adding and `digitsum train` resume with $l1 $add $ds (--resume $R
 # = $C/run, and quick flags); $predict and $score are digitsum predict and eval.
@@ -485,6 +517,10 @@ model | tensor 'rnn.weight_ih' has shape | - | $score --checkpoint $B/ds_rnn/mod
 model | tensor 'lstm.weight_ih' is missing | - | $predict --checkpoint $B/l1/model.safetensors 12
 model | tensor 'lstm.weight_ih' has shape [16, 2], expected [16, 12] | - | digitsum predict --checkpoint $B/add_lstm/model.safetensors --hidden 4 12
 model | tensor 'lstm.weight_ih' is missing | - | $predict --checkpoint $B/add/checkpoint.safetensors 12
+model | model.safetensors: checksum mismatch: the file is damaged | model ds/model.safetensors unsigned flip data:lstm.weight_hh:3 0x80 | $predict --checkpoint $M 12
+model | checksum mismatch: the file is damaged | model ds/model.safetensors unsigned fliptext '"hidden":"8"' 10 0x01 | $score --checkpoint $M
+model | '__metadata__' appears twice in the header | model ds/model.safetensors replace '"lstm.bias_ih"' '"__metadata__"' | $predict --checkpoint $M 12
+model | metadata key 'epochs' appears twice in the header | model ds/model.safetensors replace '"hidden"' '"epochs"' | $predict --checkpoint $M 12
 checkpoint | file is truncated | edit_run l1 trunc prefix | $l1
 checkpoint | header length | edit_run l1 trunc header | $l1
 checkpoint | (file truncated or corrupt) | edit_run l1 trunc data | $l1
@@ -586,6 +622,26 @@ checkpoint | --data $F/crlf.csv: the run in | copy_run ds | $ds --data $F/crlf.c
 checkpoint | --hidden 16: the run in | copy_run ds | $ds --hidden 16
 checkpoint | is a 'l1norm' checkpoint, not one of digitsum | copy_run l1 | $ds
 checkpoint | is a 'adding' checkpoint, not one of digitsum | copy_run add_lstm | $ds
+checkpoint | checkpoint.safetensors: checksum mismatch: the file is damaged (CRC-32C | edit_run l1 unsigned replace '"train.step":"50"' '"train.step":"20"' | $l1
+checkpoint | checksum mismatch: the file is damaged | edit_run l1 unsigned meta train.step 20 | $l1
+checkpoint | checksum mismatch: the file is damaged | edit_run l1 unsigned fliptext '"train.step":"' 14 0x01 | $l1
+checkpoint | checksum mismatch: the file is damaged | edit_run l1 unsigned flip data:rnn.weight_hh:3 0x80 | $l1
+checkpoint | checksum mismatch: the file is damaged | edit_run l1 unsigned flip data:train.recent_loss:399 0x01 | $l1
+checkpoint | metadata key 'ag.crc32b' is a damaged 'ag.crc32c' (one bit off) | edit_run l1 unsigned fliptext '"ag.crc32c"' 9 0x01 | $l1
+checkpoint | not 8 lowercase hex digits: the file is damaged | edit_run l1 unsigned fliptext '"ag.crc32c":"' 13 0x20 | $l1
+checkpoint | $C/run/checkpoint.safetensors belongs to run {id:l1_other} but $C/run/params.csv to run {id:l1} (a checkpoint copied from another run?) | copy_run l1; cp $B/l1_other/checkpoint.safetensors $R/ | $l1
+checkpoint | checksum mismatch: the file is damaged | edit_run add unsigned meta train.step 10 | $add
+checkpoint | checksum mismatch: the file is damaged | edit_run add unsigned fliptext '"T":"10"' 5 0x01 | $add
+checkpoint | checksum mismatch: the file is damaged | edit_run add unsigned flip data:rnn.weight_hh:3 0x80 | $add
+checkpoint | checksum mismatch: the file is damaged | edit_run add unsigned flip data:optimizer.exp_avg:3 0x01 | $add
+checkpoint | belongs to run {id:add_other} but $C/run/params.csv to run {id:add} (a checkpoint copied | copy_run add; cp $B/add_other/checkpoint.safetensors $R/ | $add
+checkpoint | checkpoint.safetensors has no run id but $C/run/params.csv belongs to run {id:add} | edit_run add nometa ag.run_id | $add
+checkpoint | checkpoint.safetensors belongs to run {id:add} but $C/run/params.csv has no run id | copy_run add; sed -i '/^"run_id",/d' $R/params.csv | $add
+checkpoint | params.csv: run_id 'xyz' is not 16 hex digits | copy_run add; sed -i 's/^"run_id",.*/"run_id","xyz"/' $R/params.csv | $add
+checkpoint | ag.run_id '12' is not 16 hex digits | edit_run add meta ag.run_id 12 | $add
+checkpoint | belongs to run {id:ds_other} but $C/run/params.csv to run {id:ds} (a checkpoint copied | copy_run ds; cp $B/ds_other/checkpoint.safetensors $R/ | $ds
+checkpoint | checksum mismatch: the file is damaged | edit_run ds unsigned meta train.epoch 2 | $ds
+checkpoint | checksum mismatch: the file is damaged | edit_run ds unsigned flip data:lstm.bias_ih:3 0x80 | $ds
 metrics | line 4: step '2' is not an integer above the previous row's | metrics l1 swap | $l1
 metrics | the header's column 2 is 'lost', expected 'loss' | metrics l1 header | $l1
 metrics | line 2 has 5 fields, expected 4 | metrics l1 extra-column | $l1
@@ -671,6 +727,8 @@ while IFS='|' read -r category token prep command; do
     else
       token=${token#"~"}
       token=${token//"\$F"/$F}
+      token=${token//"\$C"/$C}
+      for k in "${!run_id[@]}"; do token=${token//"{id:$k}"/${run_id[$k]}}; done
       expect "$what exits with a code in 1..127 (got $code)" [ "$code" -gt 0 -a "$code" -lt 128 ]
       if [ "${#err[@]}" -eq 1 ] && [ -n "$first" ] && ! [[ $first =~ [^\ -~] ]]; then pass; else
         fail "$what prints exactly one line of printable ASCII on stderr (got ${#err[@]} lines):"

@@ -2,12 +2,21 @@
 # Exact resume: each demo, killed in mid-training (SIGKILL, SIGTERM,
 # SIGINT) and resumed with --resume, ends with checkpoint.safetensors and
 # model.safetensors byte for byte those of an uninterrupted run with the same
-# flags, and with the same metrics.csv (no row lost or repeated). Also:
-# SIGTERM/SIGINT save a checkpoint and say so in one line; a non-finite
-# loss stops training naming the step and the parameter and keeps the last
-# good checkpoint; a resumed run refuses other settings.
+# flags, and with the same metrics.csv (no row lost or repeated). Two runs
+# differ in one thing, their run ids (params.csv's run_id, the checkpoint's
+# ag.run_id, and so its checksum): checkpoints of two runs are compared by
+# tests/checkpoint_tool.py `same`, every byte but those 24 characters, with
+# both checksums recomputed independently, and each run id must be the
+# run's own and stay the same across the resume. Also: SIGTERM/SIGINT save
+# a checkpoint and say so in one line; a non-finite loss stops training
+# naming the step and the parameter and keeps the last good checkpoint; a
+# resumed run refuses other settings; a run begun by an older ag (no
+# checksum, no run id) resumes with a note.
 check_name=resume
 . "$(dirname "$0")/check_common.bash"
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
+tool=("$python" -I "$root/tests/checkpoint_tool.py")
 
 for p in l1norm adding digitsum; do
   if [ ! -x "bin/$p" ]; then
@@ -39,14 +48,26 @@ interrupted() {
   code=$?
 }
 
+# run_id DIR: DIR/params.csv's run id.
+run_id() { sed -n 's/^"run_id","\([0-9a-f]*\)"$/\1/p' "$1/params.csv" 2>/dev/null; }
+
 # same_run NAME REFERENCE WHAT: the resumed run NAME ended exactly as the
-# uninterrupted REFERENCE (metrics compared without the time column
-# `seconds`, which no two runs share).
+# uninterrupted REFERENCE: model.safetensors byte for byte, the checkpoint
+# byte for byte but for the run id (and so the checksum), which must be
+# NAME's own (metrics compared without the time column `seconds`, which no
+# two runs share).
 same_run() {
-  local name=$1 reference=$2 what=$3 f
-  for f in checkpoint.safetensors model.safetensors; do
-    expect "$what: $f is byte for byte the uninterrupted run's" cmp -s "$tmp/$reference/$f" "$tmp/$name/$f"
-  done
+  local name=$1 reference=$2 what=$3 f problem id
+  expect "$what: model.safetensors is byte for byte the uninterrupted run's" \
+    cmp -s "$tmp/$reference/model.safetensors" "$tmp/$name/model.safetensors"
+  if problem=$("${tool[@]}" same "$tmp/$reference/checkpoint.safetensors" "$tmp/$name/checkpoint.safetensors"); then
+    pass
+  else
+    fail "$what: checkpoint.safetensors is not the uninterrupted run's but for the run id: ${problem//"$tmp"/\$tmp}"
+  fi
+  id=$(run_id "$tmp/$name")
+  expect "$what: the checkpoint's run id is params.csv's ('$id')" \
+    [ -n "$id" -a "$("${tool[@]}" get "$tmp/$name/checkpoint.safetensors" ag.run_id)" = "$id" ]
   local keep='BEGIN { FS = OFS = "," } NR == 1 { for (i = 1; i <= NF; i++) if ($i != "seconds") k[i] = 1 }
     { line = ""; for (i = 1; i <= NF; i++) if (i in k) line = line (line == "" ? "" : ",") $i; print line }'
   if cmp -s <(awk "$keep" "$tmp/$reference/metrics.csv") <(awk "$keep" "$tmp/$name/metrics.csv"); then pass; else
@@ -74,10 +95,16 @@ resume_check() {
       [ "$lines" -eq 1 -a "$message_ok" = 1 ]
   fi
   expect "$label: a checkpoint is there after SIG$signal" [ -s "$tmp/$label/checkpoint.safetensors" ]
+  local id_before
+  id_before=$(run_id "$tmp/$label")
   "${program[@]}" --resume "$tmp/$label" "${resume_cmd[@]}" >"$tmp/$label.resumed.out" 2>"$tmp/$label.resumed.err"
   code=$?
   expect "$label: --resume exits with 0 (got $code: $(head -c 300 "$tmp/$label.resumed.err"))" [ "$code" -eq 0 ]
+  expect "$label: --resume prints nothing on stderr ($(head -c 300 "$tmp/$label.resumed.err"))" [ ! -s "$tmp/$label.resumed.err" ]
   same_run "$label" "$reference" "$label"
+  expect "$label: the resumed run keeps its run id ($id_before, now $(run_id "$tmp/$label"))" \
+    [ -n "$id_before" -a "$(run_id "$tmp/$label")" = "$id_before" ]
+  expect "$label: and its id is not the uninterrupted run's" [ "$id_before" != "$(run_id "$tmp/$reference")" ]
 }
 
 # ---------------------------------------------------------------- l1norm
@@ -171,8 +198,6 @@ small=(--T 30 --hidden 8 --steps 200 --test-size 64 --eval-every 50 --quiet --th
 bin/adding "${small[@]}" --run-dir "$tmp/zero-ref" >/dev/null 2>&1
 cp -r "$tmp/zero-ref" "$tmp/zero"
 rm "$tmp/zero/metrics.csv" "$tmp/zero/params.csv" "$tmp/zero/model.safetensors"
-python=/usr/bin/python3
-[ -x "$python" ] || python=python3
 "$python" - "$tmp/zero/checkpoint.safetensors" <<'PY'
 import json, struct, sys
 raw = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]
@@ -180,11 +205,12 @@ h = json.loads(raw[8:8 + n]); h['__metadata__']['train.step'] = '0'
 t = json.dumps(h, separators=(',', ':')).encode(); t += b' ' * (-len(t) % 8)
 open(sys.argv[1], 'wb').write(struct.pack('<Q', len(t)) + t + raw[8 + n:])
 PY
+"${tool[@]}" sign "$tmp/zero/checkpoint.safetensors"
 bin/adding --resume "$tmp/zero" --quiet >"$tmp/out" 2>"$tmp/err"
 code=$?
 expect "a resume of a run stopped at step 0 (only its checkpoint) exits with 0 (got $code: $(head -n 1 "$tmp/err"))" [ "$code" -eq 0 ]
 same_run zero zero-ref "restarted from step 0"
-expect "  and writes params.csv again" cmp -s <(grep -v threads "$tmp/zero-ref/params.csv") <(grep -v threads "$tmp/zero/params.csv")
+expect "  and writes params.csv again (its run id the checkpoint's)" cmp -s <(grep -v threads "$tmp/zero-ref/params.csv") <(grep -v threads "$tmp/zero/params.csv")
 mkdir "$tmp/bare" && : >"$tmp/bare/.lock"
 bin/adding "${small[@]}" --run-dir "$tmp/bare" >"$tmp/out" 2>"$tmp/err"
 code=$?
@@ -193,6 +219,29 @@ same_run bare zero-ref "a run into a directory with only a lock file"
 bin/adding "${small[@]}" --run-dir "$tmp/zero" >"$tmp/out" 2>"$tmp/err"
 expect "a new run into a directory with a checkpoint is refused: '$(head -n 1 "$tmp/err")'" \
   grep -q "already holds a run" "$tmp/err"
+
+# ------------------------------------------- a run begun by an older ag
+# Its checkpoint has no checksum and no ag.run_id, its params.csv no run_id
+# row: it resumes, with a one-line note, and stays without a run id. A
+# checkpoint that only lost its checksum resumes with its own note. (The
+# run stopped early, so the resume trains no further.)
+cp -r "$tmp/sgd" "$tmp/old"
+"${tool[@]}" strip "$tmp/old/checkpoint.safetensors" ag.crc32c ag.run_id
+sed -i '/^"run_id",/d' "$tmp/old/params.csv"
+bin/adding --resume "$tmp/old" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "a run of an older ag resumes (exit 0, got $code)" [ "$code" -eq 0 ]
+one_line() { [ "$(wc -l <"$2")" -eq 1 ] && grep -q -e "$1" "$2"; } # one_line PATTERN FILE
+expect "  with one note on stderr: '$(head -n 1 "$tmp/err")'" \
+  one_line "note: .*old/checkpoint.safetensors was written by an older ag: with no checksum and no run id" "$tmp/err"
+expect "  and its params.csv still has no run id" [ -z "$(run_id "$tmp/old")" ]
+cp -r "$tmp/sgd" "$tmp/unsigned"
+"${tool[@]}" strip "$tmp/unsigned/checkpoint.safetensors" ag.crc32c
+bin/adding --resume "$tmp/unsigned" --quiet >"$tmp/out" 2>"$tmp/err"
+code=$?
+expect "a checkpoint without its checksum resumes (exit 0, got $code)" [ "$code" -eq 0 ]
+expect "  with one note: '$(head -n 1 "$tmp/err")'" one_line "note: .*unsigned/checkpoint.safetensors has no checksum" "$tmp/err"
+expect "  and keeps its run id" [ "$(run_id "$tmp/unsigned")" = "$(run_id "$tmp/sgd")" ]
 
 # ------------------------------------------------- one process per run directory
 # A run holds a lock on its directory while it runs: a second run into it

@@ -74,6 +74,16 @@ static unsigned char *read_bytes(const char *path, size_t *size) {
     return buf;
 }
 
+/* Overwrites the byte at `at` of an existing file in place (much faster
+ * here than truncating and writing it again, for loops over every bit). */
+static void put_byte(const char *path, size_t at, unsigned char byte) {
+    FILE *f = fopen(path, "r+b");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    ck_assert_int_eq(fseek(f, (long)at, SEEK_SET), 0);
+    ck_assert_int_ne(fputc(byte, f), EOF);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
 static void write_bytes(const char *path, const void *buf, size_t size) {
     FILE *f = fopen(path, "wb");
     ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
@@ -232,7 +242,8 @@ START_TEST(test_round_trip_is_bitwise_exact) {
     cJSON *root = read_header(file, size);
     const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
     ck_assert(cJSON_IsObject(meta));
-    ck_assert_int_eq(cJSON_GetArraySize(meta), 2);
+    ck_assert_int_eq(cJSON_GetArraySize(meta), 3); /* and the checksum, first */
+    ck_assert_str_eq(meta->child->string, "ag.crc32c");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "epoch")), "12");
     ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "note")), metadata[3]);
     cJSON_Delete(root);
@@ -258,8 +269,20 @@ START_TEST(test_file_has_the_safetensors_layout) {
     ck_assert_uint_eq((8 + n) % 8, 0);
     ck_assert_uint_eq(size, 8 + n + 4 * (3 * 5 + 5 + 1));
     cJSON *root = read_header(file, size);
-    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(root, "__metadata__"));
-    ck_assert_int_eq(cJSON_GetArraySize(root), 3);
+    /* No metadata was given: the checksum's is the only entry, first, and
+     * the CRC-32C of the file with its value read as 00000000. */
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    ck_assert_ptr_eq(root->child, meta);
+    ck_assert_int_eq(cJSON_GetArraySize(meta), 1);
+    ck_assert_str_eq(meta->child->string, "ag.crc32c");
+    ck_assert_int_eq(memcmp(file + 8, "{\"__metadata__\":{\"ag.crc32c\":\"", 30), 0);
+    char stored[9], computed[9];
+    memcpy(stored, file + 8 + 30, 8);
+    stored[8] = '\0';
+    memcpy(file + 8 + 30, "00000000", 8);
+    snprintf(computed, sizeof computed, "%08x", (unsigned)ag_crc32c(0, file, size));
+    ck_assert_str_eq(stored, computed);
+    ck_assert_int_eq(cJSON_GetArraySize(root), 4);
     const struct {
         const char *name;
         const ag_tensor *t;
@@ -684,16 +707,247 @@ START_TEST(test_load_survives_random_damage) {
         write_bytes(bad_path, bad, bad_size);
         for (int64_t i = 0; i < ag_params_size(params); i++) ag_params_data(params)[i] = (ag_real)(100 + i);
         ag_status status = ag_params_load(params, bad_path);
-        if (status == AG_OK) continue;
+        if (status == AG_OK) {
+            /* Only a file that no longer has its checksum can load damaged
+             * (several bytes of the key changed: a file without one), and
+             * it is never called verified. */
+            if (bad_size == size && memcmp(bad, file, size) == 0) continue;
+            ag_checkpoint *cp = ag_checkpoint_load(bad_path);
+            ck_assert_msg(cp && !ag_checkpoint_verified(cp) && !ag_checkpoint_metadata(cp, "ag.crc32c"),
+                          "round %d: a damaged file loaded as verified", round);
+            ag_checkpoint_free(cp);
+            continue;
+        }
         rejected++;
         ck_assert_msg(status == AG_ERROR_FORMAT || status == AG_ERROR_SHAPE, "round %d: status %d: %s", round,
                       status, ag_error_message());
         for (int64_t i = 0; i < ag_params_size(params); i++)
             ck_assert_float_eq(ag_params_data(params)[i], (ag_real)(100 + i));
     }
-    ck_assert_int_gt(rejected, 1000);
+    ck_assert_int_gt(rejected, 1950);
     free(bad);
     free(file);
+    ag_params_free(params);
+}
+END_TEST
+
+/* ------------------------------------------------------------ checksum */
+
+START_TEST(test_crc32c_known_values) {
+    /* The check value of CRC-32C, and RFC 3720's (iSCSI) vectors. */
+    ck_assert_uint_eq(ag_crc32c(0, "123456789", 9), 0xe3069283u);
+    ck_assert_uint_eq(ag_crc32c(0, "", 0), 0);
+    unsigned char block[32];
+    memset(block, 0, sizeof block);
+    ck_assert_uint_eq(ag_crc32c(0, block, 32), 0x8a9136aau);
+    memset(block, 0xff, sizeof block);
+    ck_assert_uint_eq(ag_crc32c(0, block, 32), 0x62a8ab43u);
+    for (int i = 0; i < 32; i++) block[i] = (unsigned char)i;
+    ck_assert_uint_eq(ag_crc32c(0, block, 32), 0x46dd794eu);
+    for (int i = 0; i < 32; i++) block[i] = (unsigned char)(31 - i);
+    ck_assert_uint_eq(ag_crc32c(0, block, 32), 0x113fdb5cu);
+    /* In pieces, split anywhere and at any alignment: the same CRC as at once. */
+    unsigned char text[301];
+    for (int i = 0; i < 301; i++) text[i] = (unsigned char)(i * 7 + 3);
+    uint32_t whole = ag_crc32c(0, text + 1, 300);
+    for (size_t cut = 0; cut <= 300; cut++)
+        ck_assert_uint_eq(ag_crc32c(ag_crc32c(0, text + 1, cut), text + 1 + cut, 300 - cut), whole);
+}
+END_TEST
+
+/* A training checkpoint of the small model: parameters, an array and
+ * metadata, as a demo writes one (about 400 bytes). */
+static void write_small_checkpoint(const char *path) {
+    ag_params *params = small_model();
+    ag_real recent[3] = {0.5, 0.25, 0.125};
+    ag_rng rng;
+    ag_rng_seed(&rng, 5, 3);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(ag_checkpoint_add_params(w, params), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_add_array(w, "train.recent", recent, 3), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_int(w, "train.step", 26898), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_rng(w, "train.rng", &rng), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "lr", "0.001"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+    ag_checkpoint_writer_free(w);
+    ag_params_free(params);
+}
+
+START_TEST(test_checksum_round_trip) {
+    char path[256];
+    in_tmpdir("cp.safetensors", path, sizeof path);
+    write_small_checkpoint(path);
+    ag_checkpoint *cp = ag_checkpoint_load(path);
+    ck_assert_msg(cp != NULL, "%s", ag_error_message());
+    ck_assert(ag_checkpoint_verified(cp));
+    int64_t step = 0;
+    ck_assert_int_eq(ag_checkpoint_get_int(cp, "train.step", &step), AG_OK);
+    ck_assert_int_eq(step, 26898);
+    ag_checkpoint_free(cp);
+    ck_assert(!ag_checkpoint_verified(NULL));
+    ag_params *params = small_model();
+    ck_assert_int_eq(ag_params_load(params, path), AG_OK);
+    ag_params_free(params);
+}
+END_TEST
+
+/* Every single-bit flip anywhere in a checkpoint (length field, header,
+ * padding, data) is refused by both loaders, the parameters untouched:
+ * before the checksum a flipped digit of train.step or of a weight loaded
+ * as a valid file. */
+START_TEST(test_every_bit_flip_is_refused) {
+    char path[256], bad_path[256];
+    in_tmpdir("cp.safetensors", path, sizeof path);
+    in_tmpdir("flipped.safetensors", bad_path, sizeof bad_path);
+    write_small_checkpoint(path);
+    size_t size;
+    unsigned char *file = read_bytes(path, &size);
+    size_t data_begin = 8 + (size_t)get_u64_le(file);
+    ag_params *params = small_model();
+    int mismatches = 0;
+    write_bytes(bad_path, file, size);
+    for (size_t at = 0; at < size; at++)
+        for (int bit = 0; bit < 8; bit++) {
+            put_byte(bad_path, at, file[at] ^ (unsigned char)(1u << bit));
+            ag_error_clear();
+            ag_checkpoint *cp = ag_checkpoint_load(bad_path);
+            ck_assert_msg(cp == NULL, "byte %zu bit %d flipped: the checkpoint loads", at, bit);
+            const char *message = ag_error_message();
+            ck_assert_msg(strstr(message, bad_path) && !strchr(message, '\n'), "byte %zu bit %d: '%s'", at, bit,
+                          message);
+            bool mismatch = strstr(message, "checksum mismatch: the file is damaged (CRC-32C ") != NULL;
+            mismatches += mismatch;
+            ck_assert_msg(mismatch || at < data_begin, "byte %zu of the data, bit %d: '%s'", at, bit, message);
+            ck_assert_int_ne(ag_params_load(params, bad_path), AG_OK);
+            for (int64_t i = 0; i < ag_params_size(params); i++)
+                ck_assert_float_eq(ag_params_data(params)[i], (ag_real)(100 + i));
+            put_byte(bad_path, at, file[at]);
+        }
+    /* Every flip in the data, and those in the header that leave it
+     * well-formed, reach the checksum. */
+    ck_assert_int_gt(mismatches, (int)(size - data_begin) * 8 + (int)(data_begin * 8) / 5);
+    free(file);
+    ag_params_free(params);
+}
+END_TEST
+
+START_TEST(test_checksum_mismatch_names_both_values) {
+    char path[256];
+    in_tmpdir("cp.safetensors", path, sizeof path);
+    write_small_checkpoint(path);
+    size_t size;
+    unsigned char *file = read_bytes(path, &size);
+    char *step = NULL;
+    for (size_t i = 0; !step && i + 20 <= size; i++)
+        if (memcmp(file + i, "\"train.step\":\"26898\"", 20) == 0) step = (char *)file + i;
+    ck_assert_ptr_nonnull(step);
+    step[15] = '2'; /* 26898 -> 22898, a valid-looking edit */
+    write_bytes(path, file, size);
+    ag_params *params = small_model();
+    expect_load_fails(params, path, AG_ERROR_FORMAT, "checksum mismatch: the file is damaged (CRC-32C ");
+    ck_assert_ptr_null(ag_checkpoint_load(path));
+    /* Both values, the file's CRC and the one recorded in it. */
+    file[size] = '\0'; /* read_bytes leaves room */
+    const char *recorded = strstr((const char *)file + 8, "\"ag.crc32c\":\"");
+    ck_assert_ptr_nonnull(recorded);
+    recorded += 13;
+    char expected[40];
+    snprintf(expected, sizeof expected, ", expected %.8s)", recorded);
+    ck_assert_msg(strstr(ag_error_message(), expected), "'%s' lacks '%s'", ag_error_message(), expected);
+    free(file);
+    ag_params_free(params);
+}
+END_TEST
+
+/* A file without the entry (an older ag's, PyTorch's) loads, unverified. */
+START_TEST(test_file_without_checksum_loads_unverified) {
+    char path[256];
+    in_tmpdir("old.safetensors", path, sizeof path);
+    write_safetensors(path, "{\"__metadata__\":{\"train.step\":\"7\"}," TENSOR_A "," TENSOR_B "}", 40);
+    ag_params *params = small_model();
+    ck_assert_msg(ag_params_load(params, path) == AG_OK, "%s", ag_error_message());
+    ck_assert_float_eq(ag_params_data(params)[0], -1);
+    ag_checkpoint *cp = ag_checkpoint_load(path);
+    ck_assert_msg(cp != NULL, "%s", ag_error_message());
+    ck_assert(!ag_checkpoint_verified(cp));
+    ag_checkpoint_free(cp);
+    write_safetensors(path, "{" TENSOR_A "," TENSOR_B "}", 40);
+    cp = ag_checkpoint_load(path);
+    ck_assert_msg(cp != NULL, "%s", ag_error_message());
+    ck_assert(!ag_checkpoint_verified(cp));
+    ag_checkpoint_free(cp);
+    ag_params_free(params);
+}
+END_TEST
+
+/* A damaged checksum entry is refused, never taken for a file without one. */
+START_TEST(test_damaged_checksum_entry_is_refused) {
+    ag_params *params = small_model();
+    char path[256];
+    in_tmpdir("entry.safetensors", path, sizeof path);
+    static const struct {
+        const char *metadata, *keyword;
+    } cases[] = {
+        {"\"ag.crc32b\":\"1234abcd\"", "'ag.crc32b' is a damaged 'ag.crc32c' (one bit off)"},
+        {"\"ag.crc32c\":\"1234ABCD\"", "is '1234ABCD', not 8 lowercase hex digits"},
+        {"\"ag.crc32c\":\"1234abc\"", "not 8 lowercase hex digits"},
+        {"\"ag.crc32c\":\"1234abcde\"", "not 8 lowercase hex digits"},
+        {"\"ag.crc32c\" : \"1234abcd\"", "is not written as \"ag.crc32c\":\"1234abcd\" once"},
+        {"\"ag.crc32c\":\"1234abcd\"", "checksum mismatch"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char header[512];
+        snprintf(header, sizeof header, "{\"__metadata__\":{%s}," TENSOR_A "," TENSOR_B "}", cases[i].metadata);
+        write_safetensors(path, header, 40);
+        expect_load_fails(params, path, AG_ERROR_FORMAT, cases[i].keyword);
+    }
+    /* The key's text a second time, in a tensor's entry. */
+    write_safetensors(path,
+                      "{\"__metadata__\":{\"ag.crc32c\":\"1234abcd\"}," TENSOR_A
+                      ",\"b\":{\"ag.crc32c\":\"1234abcd\",\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[24,40]}}",
+                      40);
+    expect_load_fails(params, path, AG_ERROR_FORMAT, "once in the header (2 times)");
+    ag_params_free(params);
+}
+END_TEST
+
+START_TEST(test_metadata_twice_is_refused) {
+    ag_params *params = small_model();
+    char path[256];
+    in_tmpdir("twice.safetensors", path, sizeof path);
+    write_safetensors(path,
+                      "{\"__metadata__\":{\"train.step\":\"1\"}," TENSOR_A ",\"__metadata__\":{\"train.step\":\"2\"},"
+                      TENSOR_B "}",
+                      40);
+    expect_load_fails(params, path, AG_ERROR_FORMAT, "'__metadata__' appears twice in the header");
+    ck_assert_ptr_null(ag_checkpoint_load(path));
+    write_safetensors(path, "{\"__metadata__\":{\"train.step\":\"1\",\"lr\":\"1\",\"train.step\":\"2\"}," TENSOR_A
+                            "," TENSOR_B "}",
+                      40);
+    expect_load_fails(params, path, AG_ERROR_FORMAT, "metadata key 'train.step' appears twice in the header");
+    ag_params_free(params);
+}
+END_TEST
+
+/* The writer keeps the key for itself, and keys a reader would take for a
+ * damaged one. */
+START_TEST(test_writer_refuses_the_checksum_key) {
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "ag.crc32c", "00000000"), AG_ERROR_ARGUMENT);
+    ck_assert_msg(strstr(ag_error_message(), "reserved for the checksum"), "%s", ag_error_message());
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "ag.crc32b", "x"), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "Ag.crc32c", "x"), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "ag.crc32", "x"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "ag.crc32cc", "x"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "ag.crc64c", "x"), AG_OK); /* '3' to '6': two bits */
+    ag_checkpoint_writer_free(w);
+    ag_params *params = small_model();
+    char path[256];
+    in_tmpdir("model.safetensors", path, sizeof path);
+    const char *const metadata[] = {"ag.crc32c", "12345678"};
+    ck_assert_int_eq(ag_params_save(params, path, metadata, 1), AG_ERROR_ARGUMENT);
+    ck_assert_int_ne(access(path, F_OK), 0);
     ag_params_free(params);
 }
 END_TEST
@@ -729,5 +983,18 @@ static Suite *checkpoint_suite(void) {
     tcase_add_test(load, test_load_survives_random_damage);
     tcase_set_timeout(load, 60);
     suite_add_tcase(s, load);
+
+    TCase *checksum = tcase_create("checksum");
+    tcase_add_checked_fixture(checksum, make_tmpdir, remove_tmpdir);
+    tcase_add_test(checksum, test_crc32c_known_values);
+    tcase_add_test(checksum, test_checksum_round_trip);
+    tcase_add_test(checksum, test_every_bit_flip_is_refused);
+    tcase_add_test(checksum, test_checksum_mismatch_names_both_values);
+    tcase_add_test(checksum, test_file_without_checksum_loads_unverified);
+    tcase_add_test(checksum, test_damaged_checksum_entry_is_refused);
+    tcase_add_test(checksum, test_metadata_twice_is_refused);
+    tcase_add_test(checksum, test_writer_refuses_the_checksum_key);
+    tcase_set_timeout(checksum, 120);
+    suite_add_tcase(s, checksum);
     return s;
 }

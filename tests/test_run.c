@@ -227,9 +227,15 @@ START_TEST(test_params_csv) {
     assert_no_temporaries(dir);
 
     csv_table t = read_csv(tmp_path("params_run/params.csv", path, sizeof path));
-    ck_assert_int_eq(t.n_rows, 1 + n);
+    ck_assert_int_eq(t.n_rows, 2 + n);
     assert_row(&t, 0, 2, (const char *[]){"name", "value"});
-    for (int i = 0; i < n; i++) assert_row(&t, 1 + i, 2, (const char *[]){names[i], values[i]});
+    /* The run's id first. */
+    const char *id = ag_run_id(run);
+    ck_assert_ptr_nonnull(id);
+    ck_assert_uint_eq(strlen(id), AG_RUN_ID_LENGTH);
+    ck_assert_uint_eq(strspn(id, "0123456789abcdef"), AG_RUN_ID_LENGTH);
+    assert_row(&t, 1, 2, (const char *[]){"run_id", id});
+    for (int i = 0; i < n; i++) assert_row(&t, 2 + i, 2, (const char *[]){names[i], values[i]});
     csv_table_free(&t);
 
     /* Writing again replaces the file (still atomically) with all settings. */
@@ -237,8 +243,8 @@ START_TEST(test_params_csv) {
     ck_assert_int_eq(ag_run_write_params(run), AG_OK);
     assert_no_temporaries(dir);
     t = read_csv(path);
-    ck_assert_int_eq(t.n_rows, 2 + n);
-    assert_row(&t, 1 + n, 2, (const char *[]){"steps", "42"});
+    ck_assert_int_eq(t.n_rows, 3 + n);
+    assert_row(&t, 2 + n, 2, (const char *[]){"steps", "42"});
     csv_table_free(&t);
 
     ck_assert_int_eq(ag_run_close(run), AG_OK);

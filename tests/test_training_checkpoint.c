@@ -445,6 +445,141 @@ START_TEST(test_options_stay_out_of_checkpoints) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ run identity */
+
+/* A run in DIR (under the temporary directory) with one setting, its
+ * params.csv and a checkpoint; returns its id in `id`. */
+static void identity_run(const char *name, char *id, size_t size) {
+    char dir[128];
+    path_in_tmpdir(name, dir, sizeof dir);
+    ag_run *run = ag_run_create("test", dir);
+    ck_assert_msg(run != NULL, "%s", ag_error_message());
+    ag_params *params = small_model(3);
+    ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.5), AG_OK);
+    ck_assert_int_eq(ag_run_write_params(run), AG_OK);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(w, params), AG_OK);
+    ck_assert_int_eq(ag_run_save_checkpoint(run, w), AG_OK);
+    ck_assert_int_eq(ag_run_save_model(run, params), AG_OK);
+    ag_checkpoint_writer_free(w);
+    ck_assert_ptr_nonnull(ag_run_id(run));
+    snprintf(id, size, "%s", ag_run_id(run));
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    ag_params_free(params);
+}
+
+static ag_checkpoint *load_checkpoint_of(const char *name) {
+    char path[192];
+    snprintf(path, sizeof path, "%s/%s/checkpoint.safetensors", tmpdir, name);
+    ag_checkpoint *cp = ag_checkpoint_load(path);
+    ck_assert_msg(cp != NULL, "%s", ag_error_message());
+    return cp;
+}
+
+static ag_run *resume_run(const char *name) {
+    char dir[128];
+    ag_run *run = ag_run_resume(path_in_tmpdir(name, dir, sizeof dir));
+    ck_assert_msg(run != NULL, "%s", ag_error_message());
+    return run;
+}
+
+/* A run's id: random, in params.csv and its checkpoints (not its model);
+ * a resumed run keeps it, and refuses another run's checkpoint. */
+START_TEST(test_run_identity) {
+    char a[32], b[32], path[192], expected[512];
+    identity_run("a", a, sizeof a);
+    identity_run("b", b, sizeof b);
+    ck_assert_int_eq((int)strlen(a), AG_RUN_ID_LENGTH);
+    ck_assert_uint_eq(strspn(a, "0123456789abcdef"), AG_RUN_ID_LENGTH);
+    ck_assert_str_ne(a, b); /* the same settings, two runs */
+    snprintf(expected, sizeof expected, "name,value\n\"run_id\",\"%s\"\n\"lr\",\"0.5\"\n", a);
+    ck_assert_str_eq(read_text(path_in_tmpdir("a/params.csv", path, sizeof path)), expected);
+    ag_checkpoint *cp_a = load_checkpoint_of("a"), *cp_b = load_checkpoint_of("b");
+    ck_assert_str_eq(ag_checkpoint_metadata(cp_a, "ag.run_id"), a);
+    ag_checkpoint *model = ag_checkpoint_load(path_in_tmpdir("a/model.safetensors", path, sizeof path));
+    ck_assert_ptr_null(ag_checkpoint_metadata(model, "ag.run_id"));
+    ag_checkpoint_free(model);
+
+    /* Its own checkpoint: it goes on under its id. */
+    ag_run *run = resume_run("a");
+    ck_assert_str_eq(ag_run_id(run), a);
+    ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.5), AG_OK);
+    ck_assert_int_eq(ag_run_check_identity(run, cp_a), AG_OK);
+    ck_assert_int_eq(ag_run_write_params(run), AG_OK);
+    ck_assert_str_eq(read_text(path_in_tmpdir("a/params.csv", path, sizeof path)), expected);
+    /* Another run's, with the same settings: the settings pass (the id is
+     * no setting), the identity does not. */
+    ck_assert_int_eq(ag_run_check_params(run, cp_b), AG_OK);
+    ck_assert_int_eq(ag_run_check_identity(run, cp_b), AG_ERROR_STATE);
+    snprintf(expected, sizeof expected,
+             "%s/a/checkpoint.safetensors belongs to run %s but %s/a/params.csv to run %s (a checkpoint copied from "
+             "another run?)",
+             tmpdir, b, tmpdir, a);
+    ck_assert_str_eq(ag_error_message(), expected);
+    ck_assert_str_eq(ag_run_id(run), a);
+    ck_assert_int_eq(ag_run_set_param(run, "run_id", "%s", b), AG_ERROR_ARGUMENT);
+    ag_run_close(run);
+
+    /* A run begun by an older ag: no id in params.csv nor the checkpoint. It
+     * goes on, and keeps none. */
+    char old_dir[128];
+    path_in_tmpdir("old", old_dir, sizeof old_dir);
+    ck_assert_int_eq(mkdir(old_dir, 0777), 0);
+    write_text(path_in_tmpdir("old/params.csv", path, sizeof path), "name,value\n\"lr\",\"0.5\"\n");
+    ag_params *params = small_model(3);
+    ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+    ck_assert_int_eq(ag_checkpoint_add_params(w, params), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_set_metadata(w, "lr", "0.5"), AG_OK);
+    ck_assert_int_eq(ag_checkpoint_save(w, path_in_tmpdir("old/checkpoint.safetensors", path, sizeof path)), AG_OK);
+    ag_checkpoint *cp_old = load_checkpoint_of("old");
+    run = resume_run("old");
+    ck_assert_ptr_null(ag_run_id(run));
+    ck_assert_int_eq(ag_run_check_identity(run, cp_old), AG_OK);
+    ck_assert_ptr_null(ag_run_id(run));
+    ck_assert_int_eq(ag_run_set_param(run, "lr", "%g", 0.5), AG_OK);
+    ck_assert_int_eq(ag_run_write_params(run), AG_OK);
+    ck_assert_str_eq(read_text(path_in_tmpdir("old/params.csv", path, sizeof path)), "name,value\n\"lr\",\"0.5\"\n");
+    ck_assert_int_eq(ag_run_save_checkpoint(run, w), AG_OK);
+    ag_checkpoint *saved = load_checkpoint_of("old");
+    ck_assert_ptr_null(ag_checkpoint_metadata(saved, "ag.run_id"));
+    ag_checkpoint_free(saved);
+    /* ... but a checkpoint with an id there, or an old one in a run with an
+     * id, is another run's. */
+    ck_assert_int_eq(ag_run_check_identity(run, cp_a), AG_ERROR_STATE);
+    ck_assert_msg(strstr(ag_error_message(), "old/params.csv has no run id (a checkpoint copied"), "%s",
+                  ag_error_message());
+    ag_run_close(run);
+    run = resume_run("a");
+    ck_assert_int_eq(ag_run_check_identity(run, cp_old), AG_ERROR_STATE);
+    ck_assert_msg(strstr(ag_error_message(), "a/checkpoint.safetensors has no run id but"), "%s", ag_error_message());
+    ag_run_close(run);
+
+    /* Stopped before params.csv was written: the checkpoint's id is the run's. */
+    char bare[128];
+    ck_assert_int_eq(mkdir(path_in_tmpdir("bare", bare, sizeof bare), 0777), 0);
+    run = resume_run("bare");
+    ck_assert_ptr_null(ag_run_id(run));
+    ck_assert_int_eq(ag_run_check_identity(run, cp_b), AG_OK);
+    ck_assert_str_eq(ag_run_id(run), b);
+    ag_run_close(run);
+
+    /* A run_id in params.csv that is not one, or twice: refused. */
+    const char *bad[] = {"name,value\n\"run_id\",\"xyz\"\n", "name,value\n\"run_id\",\"0123456789ABCDEF\"\n",
+                         "name,value\nrun_id,0123456789abcdef\nrun_id,0123456789abcdef\n", "name,value\n\"run_id"};
+    for (int i = 0; i < 4; i++) {
+        write_text(path_in_tmpdir("bare/params.csv", path, sizeof path), bad[i]);
+        ck_assert_ptr_null(ag_run_resume(bare));
+        ck_assert_int_eq(ag_error_code(), AG_ERROR_FORMAT);
+        ck_assert_msg(strstr(ag_error_message(), "bare/params.csv"), "%s", ag_error_message());
+    }
+    ag_checkpoint_writer_free(w);
+    ag_params_free(params);
+    ag_checkpoint_free(cp_a);
+    ag_checkpoint_free(cp_b);
+    ag_checkpoint_free(cp_old);
+}
+END_TEST
+
 /* Every file ag writes goes through ag_atomic_file: the old content or the
  * new, never a mix, never a FIFO or device replaced by a regular file. */
 START_TEST(test_atomic_file) {
@@ -496,6 +631,7 @@ static Suite *training_checkpoint_suite(void) {
     tcase_add_test(tc, test_check_finite_names_the_parameter);
     tcase_add_test(tc, test_resume_metrics_cuts_back_to_the_checkpoint);
     tcase_add_test(tc, test_options_stay_out_of_checkpoints);
+    tcase_add_test(tc, test_run_identity);
     tcase_add_test(tc, test_atomic_file);
     suite_add_tcase(s, tc);
     return s;

@@ -343,11 +343,25 @@ ag_status ag_init_identity(ag_tensor *t, double scale);
 
 /* ----------------------------- writing a checkpoint (checkpoint_write.c) */
 
+/* Every safetensors file ag writes carries its checksum: the metadata entry
+ * "ag.crc32c" (8 lowercase hex digits) holds the CRC-32C of the whole file
+ * taken with that value read as "00000000". Nothing is appended: the file
+ * is plain safetensors for PyTorch and any other reader. The loaders check
+ * it and refuse a mismatch as a damaged file; a file without it (an older
+ * ag's, PyTorch's) loads unverified (ag_checkpoint_verified). */
+
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78) of `size` bytes,
+ * continuing from `crc` (0 to start): ag_crc32c(0, "123456789", 9) is
+ * 0xe3069283, and ag_crc32c(ag_crc32c(0, a, n), b, m) is the CRC of a
+ * followed by b. The checksum of ag's safetensors files. */
+uint32_t ag_crc32c(uint32_t crc, const void *data, size_t size);
+
 /** Saves every parameter under its name (ag_params_name) as a safetensors
- * file, atomically (temporary file, fsync, rename). `metadata` holds
- * n_metadata key/value pairs as {"key1", "value1", "key2", "value2", ...}
- * (AG_ERROR_ARGUMENT if a key is given twice). For the model alone; a
- * training checkpoint is written with an ag_checkpoint_writer. */
+ * file, atomically (temporary file, fsync, rename), with its checksum.
+ * `metadata` holds n_metadata key/value pairs as {"key1", "value1", "key2",
+ * "value2", ...} (AG_ERROR_ARGUMENT if a key is given twice, or is
+ * "ag.crc32c"). For the model alone; a training checkpoint is written with
+ * an ag_checkpoint_writer. */
 ag_status ag_params_save(const ag_params *params, const char *path, const char *const *metadata,
                          int n_metadata);
 
@@ -369,15 +383,17 @@ ag_status ag_checkpoint_add_params(ag_checkpoint_writer *w, const ag_params *par
 /** Adds `size` values as a 1-D tensor `name` (read when saved, not copied
  * now). AG_ERROR_ARGUMENT if the name is taken or "__metadata__". */
 ag_status ag_checkpoint_add_array(ag_checkpoint_writer *w, const char *name, const ag_real *data, int64_t size);
-/** Sets one metadata string; setting a key again replaces its value. */
+/** Sets one metadata string; setting a key again replaces its value.
+ * AG_ERROR_ARGUMENT for "ag.crc32c" (the checksum, which the writer sets)
+ * and keys one bit from it (which a reader takes for a damaged checksum). */
 ag_status ag_checkpoint_set_metadata(ag_checkpoint_writer *w, const char *key, const char *value);
 /** Sets an integer as metadata (decimal). */
 ag_status ag_checkpoint_set_int(ag_checkpoint_writer *w, const char *key, int64_t value);
 /** Sets a generator's whole state as metadata ("STATE,INCREMENT"). */
 ag_status ag_checkpoint_set_rng(ag_checkpoint_writer *w, const char *key, const ag_rng *rng);
 /** Writes the checkpoint to `path` atomically (temporary file, fsync,
- * rename), as ag_params_save does; the writer is unchanged, and can be
- * saved again. */
+ * rename) with its checksum, as ag_params_save does; the writer is
+ * unchanged, and can be saved again. */
 ag_status ag_checkpoint_save(const ag_checkpoint_writer *w, const char *path);
 /** Frees a writer, not the values it borrowed (NULL is allowed). */
 void ag_checkpoint_writer_free(ag_checkpoint_writer *w);
@@ -385,8 +401,10 @@ void ag_checkpoint_writer_free(ag_checkpoint_writer *w);
 /* ------------------------------ reading a checkpoint (checkpoint_read.c) */
 
 /** Loads every parameter by name. The whole file is checked (header, dtype,
- * shapes, offsets, size) before any parameter changes; tensors in the file
- * that the model does not have are ignored. */
+ * shapes, offsets, size, then the checksum where the file has one) before
+ * any parameter changes; tensors in the file that the model does not have
+ * are ignored. A checksum that does not match is AG_ERROR_FORMAT,
+ * "PATH: checksum mismatch: the file is damaged (CRC-32C x, expected y)". */
 ag_status ag_params_load(ag_params *params, const char *path);
 
 /** A checkpoint read from a safetensors file (such as one that
@@ -398,6 +416,11 @@ typedef struct ag_checkpoint ag_checkpoint;
 /** Reads and checks a whole file, as ag_params_load does; NULL on error
  * (message naming the file and what is wrong). Free with ag_checkpoint_free. */
 ag_checkpoint *ag_checkpoint_load(const char *path);
+/** Whether the file had a checksum ("ag.crc32c"), which then matched: true
+ * for every file this ag writes; false for one without (written by an
+ * older ag, or by PyTorch), which loads all the same, and for NULL. A
+ * program can say so: such a file's damage could not be detected. */
+bool ag_checkpoint_verified(const ag_checkpoint *cp);
 /** A metadata value, or NULL if the key is absent (or `cp` or `key` is
  * NULL); owned by the checkpoint. */
 const char *ag_checkpoint_metadata(const ag_checkpoint *cp, const char *key);

@@ -17,21 +17,33 @@ extern "C" {
 
 typedef struct ag_run ag_run;
 
+/** The length of a run id: 16 lowercase hex digits (64 random bits). */
+#define AG_RUN_ID_LENGTH 16
+
 /** Creates the run directory `dir`, or `runs/<demo>-<YYYYmmdd>-<HHMMSS>` when
  * dir is NULL (with -2, -3, ... appended if two runs start in the same
- * second). Refuses an existing directory that already holds a
- * metrics.csv, so no run is overwritten. */
+ * second), and gives the run a new random id (ag_run_id; from the system's
+ * random source, never from a seed). Refuses an existing directory that
+ * already holds a metrics.csv, so no run is overwritten. */
 ag_run *ag_run_create(const char *demo, const char *dir);
 /** Opens the existing run directory `dir` to go on with a run from its
  * checkpoint (see ag_run_resume_metrics), removing the temporary files
- * (NAME.tmp.PID) that a run killed mid-write leaves; NULL if `dir` is not
- * a directory. */
+ * (NAME.tmp.PID) that a run killed mid-write leaves, and reads the run's id
+ * back from DIR/params.csv (none if the file or its run_id row is absent);
+ * NULL if `dir` is not a directory or params.csv cannot be read or holds
+ * a malformed run_id. */
 ag_run *ag_run_resume(const char *dir);
 /** The run's directory. */
 const char *ag_run_dir(const ag_run *run);
+/** The run's id: AG_RUN_ID_LENGTH lowercase hex digits, recorded as the
+ * first row of params.csv ("run_id") and as metadata "ag.run_id" in every
+ * checkpoint ag_run_save_checkpoint saves (not in model.safetensors, so
+ * two runs with the same flags write the same model). NULL for a run begun
+ * by an older ag, which has none (it keeps none when resumed). */
+const char *ag_run_id(const ag_run *run);
 
 /** Records one setting for params.csv (name,value); recording a name
- * again replaces its value. */
+ * again replaces its value. AG_ERROR_ARGUMENT for "run_id", the run's id. */
 ag_status ag_run_set_param(ag_run *run, const char *name, const char *format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -72,9 +84,9 @@ ag_status ag_run_flush(ag_run *run);
 ag_status ag_run_save_model(ag_run *run, const ag_params *params);
 
 /** Saves the training checkpoint that `w` holds as DIR/checkpoint.safetensors
- * (atomically), with params.csv's settings (not its options) added to it as
- * metadata. metrics.csv is flushed and synced first, so the curve on disk
- * always reaches the checkpoint's step. */
+ * (atomically), with params.csv's settings (not its options) and the run's
+ * id ("ag.run_id") added to it as metadata. metrics.csv is flushed and
+ * synced first, so the curve on disk always reaches the checkpoint's step. */
 ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint_writer *w);
 
 /** After a step's backward pass: AG_OK if the loss and every parameter
@@ -86,8 +98,20 @@ ag_status ag_run_check_finite(const ag_run *run, double loss, const ag_params *p
 
 /** For a resumed run: AG_ERROR_STATE, naming the setting, if a setting
  * recorded with ag_run_set_param has another value in the checkpoint's
- * metadata (options from ag_run_set_option may differ). */
+ * metadata (options from ag_run_set_option may differ). The run id is no
+ * setting: ag_run_check_identity compares it. */
 ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp);
+
+/** For a resumed run, before anything in its directory changes: whether
+ * the checkpoint `cp` (DIR/checkpoint.safetensors) is this run's. Its
+ * "ag.run_id" must be the run id of DIR/params.csv; otherwise
+ * AG_ERROR_STATE, "DIR/checkpoint.safetensors belongs to run X but
+ * DIR/params.csv to run Y (a checkpoint copied from another run?)", and
+ * the same when only one of them has a run id. A run stopped before it
+ * wrote params.csv takes the checkpoint's id; a run begun by an older ag,
+ * with no id in either, passes and keeps none (ag_run_id is NULL: the
+ * program may say that it could not be checked). */
+ag_status ag_run_check_identity(ag_run *run, const ag_checkpoint *cp);
 
 /** Installs handlers for SIGINT and SIGTERM that only note the signal, so a
  * training loop can save a checkpoint and stop cleanly; a second signal of

@@ -1,6 +1,6 @@
 /* Reading checkpoints: ag_checkpoint_load reads a whole safetensors file
- * (the format is described in safetensors.h) and checks it before anything
- * is read from it; the getters then copy parameters, arrays and metadata
+ * (the format is described in safetensors.h) and checks it, structure and
+ * checksum, before anything is read from it; the getters then copy parameters, arrays and metadata
  * out of it. ag_params_load is one loaded, read and freed at once. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -37,6 +37,7 @@ typedef struct load_state {
     const cJSON *metadata; /* NULL if the file has none */
     entry *entries;
     size_t n_entries;
+    bool verified; /* the file has a checksum, and it matched */
 } load_state;
 
 /* ------------------------------------------------------------------ load */
@@ -145,17 +146,36 @@ static ag_status parse_header(load_state *st) {
     return AG_OK;
 }
 
+static int compare_strings(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* An object of strings, each key once: a key twice reads back differently
+ * in different readers (cJSON finds the first, Python keeps the last). */
 static ag_status check_metadata(const load_state *st, const cJSON *meta) {
     if (!cJSON_IsObject(meta))
         return load_error(st, AG_ERROR_FORMAT, "'" SAFETENSORS_METADATA_KEY "' is not an object of strings");
     const cJSON *item;
+    size_t count = 0;
+    char key[80];
     cJSON_ArrayForEach(item, meta) {
-        if (!cJSON_IsString(item)) {
-            char key[80];
+        if (!cJSON_IsString(item))
             return load_error(st, AG_ERROR_FORMAT, "'" SAFETENSORS_METADATA_KEY "' value of '%s' is not a string",
                               ag_printable(item->string, key, sizeof key));
-        }
+        count++;
     }
+    const char **keys = malloc((count ? count : 1) * sizeof *keys);
+    if (!keys) return load_error(st, AG_ERROR_MEMORY, "out of memory for %zu metadata keys", count);
+    count = 0;
+    cJSON_ArrayForEach(item, meta) keys[count++] = item->string;
+    qsort(keys, count, sizeof *keys, compare_strings);
+    for (size_t i = 1; i < count; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0) {
+            ag_printable(keys[i], key, sizeof key);
+            free(keys);
+            return load_error(st, AG_ERROR_FORMAT, "metadata key '%s' appears twice in the header", key);
+        }
+    free(keys);
     return AG_OK;
 }
 
@@ -278,6 +298,8 @@ static ag_status collect_entries(load_state *st) {
     if (!st->entries) return load_error(st, AG_ERROR_MEMORY, "out of memory for %zu header entries", count);
     cJSON_ArrayForEach(item, st->root) {
         bool is_metadata = strcmp(item->string, SAFETENSORS_METADATA_KEY) == 0;
+        if (is_metadata && st->metadata)
+            return load_error(st, AG_ERROR_FORMAT, "'" SAFETENSORS_METADATA_KEY "' appears twice in the header");
         if (is_metadata) st->metadata = item;
         ag_status status =
             is_metadata ? check_metadata(st, item) : check_entry(st, item, &st->entries[st->n_entries++]);
@@ -365,10 +387,70 @@ static ag_status read_params(const load_state *st, ag_params *params) {
     return AG_OK;
 }
 
+/* The checksum (safetensors.h), once the structure is known to be sound:
+ * the CRC-32C of the whole file with the entry's value read as the
+ * placeholder. */
+static ag_status check_checksum(load_state *st) {
+    const cJSON *item, *crc_entry = NULL;
+    char shown[80];
+    cJSON_ArrayForEach(item, st->metadata) {
+        if (strcmp(item->string, SAFETENSORS_CRC_KEY) == 0)
+            crc_entry = item;
+        else if (safetensors_near_crc_key(item->string))
+            return load_error(st, AG_ERROR_FORMAT,
+                              "metadata key '%s' is a damaged '" SAFETENSORS_CRC_KEY "' (one bit off): the file is "
+                              "damaged",
+                              ag_printable(item->string, shown, sizeof shown));
+    }
+    if (!crc_entry) return AG_OK; /* an older ag's file, or another program's: unverified */
+    const char *value = crc_entry->valuestring;
+    uint32_t expected = 0;
+    bool hex = strlen(value) == 8;
+    for (int i = 0; hex && i < 8; i++) {
+        char c = value[i];
+        hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        if (hex) expected = expected << 4 | (uint32_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    if (!hex)
+        return load_error(st, AG_ERROR_FORMAT,
+                          "checksum '" SAFETENSORS_CRC_KEY "' is '%s', not 8 lowercase hex digits: the file is damaged",
+                          ag_printable(value, shown, sizeof shown));
+    /* Where the value lies in the header text: the one place where the key
+     * is followed by it (quotes inside JSON strings are escaped, so the
+     * text cannot hide in another string). */
+    const char *header = (const char *)st->file + 8, *header_end = (const char *)st->data;
+    size_t pattern_len = strlen(SAFETENSORS_CRC_TEXT), need = pattern_len + 9, found = 0, at = 0;
+    const char *p = header;
+    while ((size_t)(header_end - p) >= need) {
+        const char *quote = memchr(p, '"', (size_t)(header_end - p) - need + 1);
+        if (!quote) break;
+        if (memcmp(quote, SAFETENSORS_CRC_TEXT, pattern_len) == 0 && memcmp(quote + pattern_len, value, 8) == 0 &&
+            quote[pattern_len + 8] == '"') {
+            found++;
+            at = (size_t)(quote - (const char *)st->file) + pattern_len;
+        }
+        p = quote + 1;
+    }
+    if (found != 1)
+        return load_error(st, AG_ERROR_FORMAT,
+                          "checksum '" SAFETENSORS_CRC_KEY "' is not written as \"" SAFETENSORS_CRC_KEY "\":\"%s\" "
+                          "once in the header (%zu times)",
+                          value, found);
+    uint32_t crc = ag_crc32c(0, st->file, at);
+    crc = ag_crc32c(crc, SAFETENSORS_CRC_PLACEHOLDER, 8);
+    crc = ag_crc32c(crc, st->file + at + 8, st->file_size - at - 8);
+    if (crc != expected)
+        return load_error(st, AG_ERROR_FORMAT, "checksum mismatch: the file is damaged (CRC-32C %08x, expected %08x)",
+                          (unsigned)crc, (unsigned)expected);
+    st->verified = true;
+    return AG_OK;
+}
+
 static ag_status load(load_state *st) {
     ag_status status = read_whole_file(st);
     if (status == AG_OK) status = parse_header(st);
     if (status == AG_OK) status = collect_entries(st);
+    if (status == AG_OK) status = check_checksum(st);
     return status;
 }
 
@@ -418,6 +500,8 @@ ag_checkpoint *ag_checkpoint_load(const char *path) {
     }
     return cp;
 }
+
+bool ag_checkpoint_verified(const ag_checkpoint *cp) { return cp && cp->st.verified; }
 
 static ag_status check_readable(const ag_checkpoint *cp, const char *who) {
     return cp ? AG_OK : ag_error_set(AG_ERROR_ARGUMENT, "%s: checkpoint is NULL", who);

@@ -1,6 +1,7 @@
 /* Writing checkpoints: an ag_checkpoint_writer collects tensors (borrowed
  * until ag_checkpoint_save) and metadata, and writes them as one
- * safetensors file (the format is described in safetensors.h);
+ * safetensors file with its checksum (the format is described in
+ * safetensors.h);
  * ag_params_save is one made, filled and saved at once. */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -94,6 +95,15 @@ ag_status ag_checkpoint_add_array(ag_checkpoint_writer *w, const char *name, con
 ag_status ag_checkpoint_set_metadata(ag_checkpoint_writer *w, const char *key, const char *value) {
     if (!w) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_set_metadata: writer is NULL");
     if (!key || !value) return ag_error_set(AG_ERROR_ARGUMENT, "ag_checkpoint_set_metadata: key or value is NULL");
+    /* The checksum is the writer's own; a key one bit from it would read
+     * back as a damaged checksum. */
+    if (strcmp(key, SAFETENSORS_CRC_KEY) == 0 || safetensors_near_crc_key(key)) {
+        char shown[40];
+        return ag_error_set(AG_ERROR_ARGUMENT,
+                            "ag_checkpoint_set_metadata: metadata key '%s' is reserved for the checksum "
+                            "(" SAFETENSORS_CRC_KEY ")",
+                            ag_printable(key, shown, sizeof shown));
+    }
     char *value_copy = strdup(value);
     if (!value_copy) return ag_error_set(AG_ERROR_MEMORY, "ag_checkpoint_set_metadata: out of memory");
     /* A JSON object with a key twice reads back differently in different
@@ -150,15 +160,14 @@ static bool add_uint(cJSON *array, uint64_t value) {
     return item && cJSON_AddItemToArray(array, item);
 }
 
+/* The header, with the checksum's placeholder first in the metadata. */
 static cJSON *build_header(const ag_checkpoint_writer *w) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return NULL;
-    if (w->n_metadata > 0) {
-        cJSON *meta = cJSON_AddObjectToObject(root, SAFETENSORS_METADATA_KEY);
-        if (!meta) goto fail;
-        for (int i = 0; i < w->n_metadata; i++)
-            if (!cJSON_AddStringToObject(meta, w->metadata[2 * i], w->metadata[2 * i + 1])) goto fail;
-    }
+    cJSON *meta = cJSON_AddObjectToObject(root, SAFETENSORS_METADATA_KEY);
+    if (!meta || !cJSON_AddStringToObject(meta, SAFETENSORS_CRC_KEY, SAFETENSORS_CRC_PLACEHOLDER)) goto fail;
+    for (int i = 0; i < w->n_metadata; i++)
+        if (!cJSON_AddStringToObject(meta, w->metadata[2 * i], w->metadata[2 * i + 1])) goto fail;
     uint64_t offset = 0;
     for (int i = 0; i < w->n_tensors; i++) {
         const saved_tensor *t = &w->tensors[i];
@@ -179,13 +188,22 @@ fail:
     return NULL;
 }
 
+/* Writes `size` bytes and takes them into the checksum. */
+static bool put(FILE *f, const void *bytes, size_t size, uint32_t *crc) {
+    *crc = ag_crc32c(*crc, bytes, size);
+    return fwrite(bytes, 1, size, f) == size;
+}
+
+/* The whole file, with the checksum's placeholder at header offset
+ * `crc_at`, which is then overwritten with the CRC of what was written. */
 static ag_status write_file(FILE *f, const ag_checkpoint_writer *w, const char *header, size_t header_len,
-                            size_t padded_len) {
+                            size_t padded_len, size_t crc_at) {
     unsigned char chunk[4096];
+    uint32_t crc = 0;
     safetensors_put_u64(chunk, padded_len);
-    if (fwrite(chunk, 1, 8, f) != 8 || fwrite(header, 1, header_len, f) != header_len) return AG_ERROR_IO;
-    for (size_t i = header_len; i < padded_len; i++)
-        if (fputc(' ', f) == EOF) return AG_ERROR_IO;
+    if (!put(f, chunk, 8, &crc) || !put(f, header, header_len, &crc)) return AG_ERROR_IO;
+    memset(chunk, ' ', 8);
+    if (!put(f, chunk, padded_len - header_len, &crc)) return AG_ERROR_IO;
     for (int i = 0; i < w->n_tensors; i++) {
         const saved_tensor *t = &w->tensors[i];
         size_t used = 0;
@@ -193,11 +211,14 @@ static ag_status write_file(FILE *f, const ag_checkpoint_writer *w, const char *
             safetensors_put_f32(chunk + used, t->data[k]);
             used += 4;
             if (used == sizeof chunk || k == t->size - 1) {
-                if (fwrite(chunk, 1, used, f) != used) return AG_ERROR_IO;
+                if (!put(f, chunk, used, &crc)) return AG_ERROR_IO;
                 used = 0;
             }
         }
     }
+    char value[9];
+    snprintf(value, sizeof value, "%08x", (unsigned)crc);
+    if (fseek(f, (long)(8 + crc_at), SEEK_SET) != 0 || fwrite(value, 1, 8, f) != 8) return AG_ERROR_IO;
     return AG_OK;
 }
 
@@ -215,9 +236,19 @@ static ag_status save(const ag_checkpoint_writer *w, const char *path, const cha
                             path, padded_len, (unsigned long long)SAFETENSORS_HEADER_LIMIT);
     }
 
+    /* build_header put the only unescaped occurrence there (a key in the
+     * metadata is never the checksum's, and text inside a JSON string has
+     * its quotes escaped). */
+    const char *crc_text = strstr(header, SAFETENSORS_CRC_TEXT SAFETENSORS_CRC_PLACEHOLDER "\"");
+    if (!crc_text) {
+        free(header);
+        return ag_error_set(AG_ERROR_STATE, "%s: %s: the header lacks its checksum entry", who, path);
+    }
+    size_t crc_at = (size_t)(crc_text - header) + strlen(SAFETENSORS_CRC_TEXT);
+
     ag_atomic_file out;
     ag_status status = ag_atomic_file_begin(&out, path);
-    if (status == AG_OK && write_file(out.file, w, header, header_len, padded_len) != AG_OK) {
+    if (status == AG_OK && write_file(out.file, w, header, header_len, padded_len, crc_at) != AG_OK) {
         status = ag_error_set(AG_ERROR_IO, "%s: write of temporary file %s failed: %s", path, out.temporary,
                               strerror(errno));
         ag_atomic_file_abort(&out);

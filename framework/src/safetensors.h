@@ -11,6 +11,17 @@
  *
  * Values are always stored as F32, whatever ag_real is.
  *
+ * The checksum: every file ag writes has the metadata entry
+ * "ag.crc32c": "xxxxxxxx" (first in __metadata__; 8 lowercase hex digits),
+ * the CRC-32C (ag_crc32c) of the whole file, length field, header, padding
+ * and data, taken with those 8 characters set to "00000000". Nothing is
+ * appended, so the file stays plain safetensors for any other reader. The
+ * loader checks it after the structure (so a truncated file is still named
+ * as truncated): a mismatch is a damaged file. A file without the entry (an
+ * older ag's, PyTorch's) loads unverified (ag_checkpoint_verified); a
+ * metadata key one bit from "ag.crc32c" is taken for a damaged entry, so
+ * that no single flipped bit can pass a file off as unverified.
+ *
  * Status codes:
  *   AG_ERROR_ARGUMENT  NULL params or path, malformed metadata arguments, a
  *                      parameter that cannot be saved under its name
@@ -28,6 +39,7 @@
 #ifndef AG_SAFETENSORS_H
 #define AG_SAFETENSORS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -39,6 +51,22 @@
 #define SAFETENSORS_HEADER_LIMIT ((uint64_t)100 * 1000 * 1000)
 /* The header's one entry that is not a tensor: string keys and values. */
 #define SAFETENSORS_METADATA_KEY "__metadata__"
+/* The checksum's metadata entry, and its value while the CRC is taken. */
+#define SAFETENSORS_CRC_KEY "ag.crc32c"
+#define SAFETENSORS_CRC_PLACEHOLDER "00000000"
+/* How the entry appears in the header text: the value follows it. */
+#define SAFETENSORS_CRC_TEXT "\"" SAFETENSORS_CRC_KEY "\":\""
+
+/* Whether `key` is the checksum's key with exactly one bit flipped: such a
+ * key in a file is a damaged checksum entry, and the writer refuses it. */
+static inline bool safetensors_near_crc_key(const char *key) {
+    const char *crc_key = SAFETENSORS_CRC_KEY;
+    int bits = 0;
+    size_t i = 0;
+    for (; key[i] && crc_key[i]; i++)
+        for (unsigned diff = (unsigned char)key[i] ^ (unsigned char)crc_key[i]; diff; diff &= diff - 1) bits++;
+    return !key[i] && !crc_key[i] && bits == 1;
+}
 
 /* Byte by byte, so that the file is little-endian on any host and data at
  * any alignment can be read. */

@@ -1,13 +1,14 @@
-/* The run directory: creating a new one or resuming one, the settings
- * recorded for params.csv, and what is saved through the run (params.csv,
- * model.safetensors, checkpoint.safetensors and the checks of a resumed or
- * diverging run). metrics.csv is run_metrics.c's. */
+/* The run directory: creating a new one or resuming one, the run's id,
+ * the settings recorded for params.csv, and what is saved through the run
+ * (params.csv, model.safetensors, checkpoint.safetensors and the checks of
+ * a resumed or diverging run). metrics.csv is run_metrics.c's. */
 #include <csv.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,6 +54,142 @@ static ag_status lock_directory(ag_run *run, const char *who) {
     run->lock_fd = fd;
     return AG_OK;
 }
+
+/* ----------------------------------------------------------- the run id */
+
+#define RUN_ID_PARAM "run_id"       /* its row in params.csv */
+#define RUN_ID_METADATA "ag.run_id" /* its entry in a checkpoint */
+
+static bool valid_run_id(const char *text) {
+    if (strlen(text) != AG_RUN_ID_LENGTH) return false;
+    for (const char *c = text; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return false;
+    return true;
+}
+
+/* 64 bits from the kernel's random source: two runs with the same flags
+ * (and seed) get different ids. Without /dev/urandom, the clock, the
+ * process id and an address, mixed (splitmix64): still one run's own. */
+static void make_run_id(char id[AG_RUN_ID_LENGTH + 1]) {
+    uint64_t bits = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    bool got = fd >= 0 && read(fd, &bits, sizeof bits) == (ssize_t)sizeof bits;
+    if (fd >= 0) close(fd);
+    if (!got) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        bits = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+        bits ^= (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)id;
+        bits += 0x9e3779b97f4a7c15u;
+        bits = (bits ^ (bits >> 30)) * 0xbf58476d1ce4e5b9u;
+        bits = (bits ^ (bits >> 27)) * 0x94d049bb133111ebu;
+        bits ^= bits >> 31;
+    }
+    snprintf(id, AG_RUN_ID_LENGTH + 1, "%016llx", (unsigned long long)bits);
+}
+
+const char *ag_run_id(const ag_run *run) { return run->run_id[0] ? run->run_id : NULL; }
+
+/* params.csv's run_id row, read with libcsv: the name in the first field,
+ * the id in the second. */
+typedef struct params_reader {
+    int field;
+    bool in_run_id_row;
+    int rows_found;
+    char value[AG_RUN_ID_LENGTH + 8];
+    bool value_too_long;
+} params_reader;
+
+static void params_field(void *field, size_t length, void *context) {
+    params_reader *r = context;
+    if (r->field == 0) {
+        r->in_run_id_row = length == strlen(RUN_ID_PARAM) && memcmp(field, RUN_ID_PARAM, length) == 0;
+    } else if (r->field == 1 && r->in_run_id_row) {
+        r->rows_found++;
+        r->value_too_long = length >= sizeof r->value || (length > 0 && memchr(field, '\0', length));
+        size_t kept = r->value_too_long ? 0 : length;
+        if (kept > 0) memcpy(r->value, field, kept);
+        r->value[kept] = '\0';
+    }
+    r->field++;
+}
+
+static void params_row(int terminator, void *context) {
+    params_reader *r = context;
+    r->field = 0;
+    r->in_run_id_row = false;
+}
+
+/* Reads DIR/params.csv's run id into run->run_id ("" if the file has no
+ * run_id row; run->params_found false if there is no file). */
+static ag_status read_run_id(ag_run *run) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/params.csv", run->dir);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) return AG_OK;
+        return ag_error_set(AG_ERROR_IO, "ag_run_resume: cannot open %s: %s", path, strerror(errno));
+    }
+    run->params_found = true;
+    params_reader r = {0};
+    struct csv_parser parser;
+    if (csv_init(&parser, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+        fclose(f);
+        return ag_error_set(AG_ERROR_MEMORY, "ag_run_resume: out of memory");
+    }
+    char chunk[4096];
+    size_t n;
+    bool parsed = true;
+    while (parsed && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        parsed = csv_parse(&parser, chunk, n, params_field, params_row, &r) == n;
+    bool read_failed = ferror(f);
+    int saved = errno;
+    fclose(f);
+    if (parsed) parsed = csv_fini(&parser, params_field, params_row, &r) == 0;
+    const char *why = parsed ? NULL : csv_strerror(csv_error(&parser));
+    csv_free(&parser);
+    if (read_failed) return ag_error_set(AG_ERROR_IO, "ag_run_resume: cannot read %s: %s", path, strerror(saved));
+    if (!parsed) return ag_error_set(AG_ERROR_FORMAT, "ag_run_resume: %s is not CSV: %s", path, why);
+    if (r.rows_found > 1)
+        return ag_error_set(AG_ERROR_FORMAT, "ag_run_resume: %s has %d " RUN_ID_PARAM " rows", path, r.rows_found);
+    if (r.rows_found == 1 && (r.value_too_long || !valid_run_id(r.value))) {
+        char shown[40];
+        return ag_error_set(AG_ERROR_FORMAT, "ag_run_resume: %s: " RUN_ID_PARAM " '%s' is not %d hex digits", path,
+                            r.value_too_long ? "..." : ag_printable(r.value, shown, sizeof shown), AG_RUN_ID_LENGTH);
+    }
+    if (r.rows_found == 1) snprintf(run->run_id, sizeof run->run_id, "%s", r.value);
+    return AG_OK;
+}
+
+ag_status ag_run_check_identity(ag_run *run, const ag_checkpoint *cp) {
+    const char *saved = ag_checkpoint_metadata(cp, RUN_ID_METADATA);
+    char shown[40];
+    if (saved && !valid_run_id(saved))
+        return ag_error_set(AG_ERROR_FORMAT, "%s/checkpoint.safetensors: " RUN_ID_METADATA " '%s' is not %d hex digits",
+                            run->dir, ag_printable(saved, shown, sizeof shown), AG_RUN_ID_LENGTH);
+    if (!run->params_found) {
+        /* Stopped between its first checkpoint and params.csv: the
+         * checkpoint is all the run wrote, and says whose it is. */
+        snprintf(run->run_id, sizeof run->run_id, "%s", saved ? saved : "");
+        return AG_OK;
+    }
+    if (saved && run->run_id[0] && strcmp(saved, run->run_id) == 0) return AG_OK;
+    if (!saved && !run->run_id[0]) return AG_OK; /* begun by an older ag: nothing to compare */
+    const char *copied = "(a checkpoint copied from another run?)";
+    if (saved && run->run_id[0])
+        return ag_error_set(AG_ERROR_STATE,
+                            "%s/checkpoint.safetensors belongs to run %s but %s/params.csv to run %s %s", run->dir,
+                            saved, run->dir, run->run_id, copied);
+    if (saved)
+        return ag_error_set(AG_ERROR_STATE,
+                            "%s/checkpoint.safetensors belongs to run %s but %s/params.csv has no run id %s", run->dir,
+                            saved, run->dir, copied);
+    return ag_error_set(AG_ERROR_STATE,
+                        "%s/checkpoint.safetensors has no run id but %s/params.csv belongs to run %s %s", run->dir,
+                        run->dir, run->run_id, copied);
+}
+
+/* ------------------------------------------------------------ the directory */
 
 ag_run *ag_run_create(const char *demo, const char *dir) {
     ag_run *run = calloc(1, sizeof *run);
@@ -110,6 +247,7 @@ ag_run *ag_run_create(const char *demo, const char *dir) {
         }
         if (lock_directory(run, "ag_run_create") != AG_OK) goto fail;
     }
+    make_run_id(run->run_id);
     return run;
 fail:
     if (run->lock_fd >= 0) close(run->lock_fd);
@@ -167,12 +305,19 @@ ag_run *ag_run_resume(const char *dir) {
         return NULL;
     }
     remove_stale_temporaries(run->dir);
+    if (read_run_id(run) != AG_OK) {
+        close(run->lock_fd);
+        free(run);
+        return NULL;
+    }
     return run;
 }
 
 const char *ag_run_dir(const ag_run *run) { return run->dir; }
 
 static ag_status set_param(ag_run *run, const char *name, bool is_option, const char *format, va_list args) {
+    if (strcmp(name, RUN_ID_PARAM) == 0)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_run_set_param: '" RUN_ID_PARAM "' is the run's id, not a setting");
     char value[1024];
     vsnprintf(value, sizeof value, format, args);
     /* A setting recorded again replaces its value: one row per name. */
@@ -232,6 +377,7 @@ ag_status ag_run_write_params(ag_run *run) {
     if (ag_atomic_file_begin(&out, path) != AG_OK) return ag_error_code();
     FILE *f = out.file;
     bool ok = fputs("name,value\n", f) >= 0;
+    if (ok && run->run_id[0]) ok = fprintf(f, "\"" RUN_ID_PARAM "\",\"%s\"\n", run->run_id) > 0;
     /* csv_fwrite quotes each field, so a value with a comma stays one field. */
     for (int i = 0; ok && i < run->n_params; i++)
         ok = csv_fwrite(f, run->names[i], strlen(run->names[i])) == 0 && fputc(',', f) != EOF &&
@@ -265,6 +411,10 @@ ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint_writer *w) {
                             strerror(errno));
     for (int i = 0; i < run->n_params; i++) {
         ag_status status = run->is_option[i] ? AG_OK : ag_checkpoint_set_metadata(w, run->names[i], run->values[i]);
+        if (status != AG_OK) return status;
+    }
+    if (run->run_id[0]) {
+        ag_status status = ag_checkpoint_set_metadata(w, RUN_ID_METADATA, run->run_id);
         if (status != AG_OK) return status;
     }
     char path[1100];

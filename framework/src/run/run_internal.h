@@ -16,6 +16,11 @@ struct ag_run {
     char **names, **values;
     bool *is_option; /* recorded by ag_run_set_option */
     int n_params, params_capacity;
+    /* The run's identity (16 hex digits; "" for a run begun by an older ag,
+     * which has none): made by ag_run_create, read back from params.csv by
+     * ag_run_resume; written to params.csv and every checkpoint. */
+    char run_id[AG_RUN_ID_LENGTH + 1];
+    bool params_found; /* ag_run_resume found DIR/params.csv */
 };
 
 #endif
