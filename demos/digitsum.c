@@ -274,8 +274,9 @@ static int train(int argc, char **argv) {
     ag_rng_shuffle(&split_rng, all, (size_t)data.count, sizeof *all);
     int64_t n_train = (int64_t)(split * (double)data.count), n_val = data.count - n_train;
     if (n_train < 1 || n_val < 1) {
+        char shown[1024];
         fprintf(stderr, "digitsum train: --split %g leaves %lld training and %lld validation rows of %s\n", split,
-                (long long)n_train, (long long)n_val, data_path);
+                (long long)n_train, (long long)n_val, ag_printable(data_path, shown, sizeof shown));
         return demo_close(&d), 2;
     }
     batches train_batches, val_batches;
@@ -351,7 +352,8 @@ static int load_model(const char *checkpoint, const char *model_name, long hidde
     }
     /* A NaN or infinite weight answers garbage for every input. */
     if (ag_params_check_finite(model->params, false) != AG_OK) {
-        fprintf(stderr, "digitsum: %s: %s\n", checkpoint, ag_error_message());
+        char shown[1024];
+        fprintf(stderr, "digitsum: %s: %s\n", ag_printable(checkpoint, shown, sizeof shown), ag_error_message());
         digitsum_model_free(model);
         return 1;
     }

@@ -619,6 +619,15 @@ metrics | line 5: step '1' | metrics ds duplicate | $ds
 metrics | ends at step 2, before the checkpoint's step 3 | metrics ds last-row-gone | $ds
 metrics | has no rows, but the checkpoint is at step 3 | metrics ds header-only | $ds
 metrics | the header's column 1 is 'st?ep' | metrics ds newline-in-header | $ds
+files | $F/hi?/checkpoint.safetensors: cannot open: No such file | - | l1norm --resume $F/hi$'\xe9'
+files | the run goes on in $F/hi?) | - | adding --run-dir $C/x --resume $F/hi$'\xe9'
+files | $F/hi?.csv: cannot open: No such file | - | digitsum train --data $F/hi$'\xe9'.csv
+files | $F/hi?.safetensors: cannot open: No such file | - | $predict --checkpoint $F/hi$'\xe9'.safetensors 12
+files | $F/hi?/x.csv: cannot create temporary file $F/hi?/x.csv.tmp. | - | digitsum gen-data --len 2 --out $F/hi$'\xe9'/x.csv
+files | 0 validation rows of $F/../c/d?.csv | cp $F/d.csv $C/d$'\xe9'.csv | digitsum train --data $F/../c/d$'\xe9'.csv --split 1
+files | r?n was made with lr=0.001; a resumed run keeps its settings | copy_run l1; mv $R $C/r$'\xe9'n | l1norm --resume $C/r$'\xe9'n --lr 0.5
+files | r?n: replaying 2 epochs of | edit_run ds meta train.epoch 2; mv $R $C/r$'\xe9'n | digitsum train --resume $C/r$'\xe9'n --quiet
+files | m?.safetensors: value of linear.bias[0] is inf | model ds/model.safetensors tensor linear.bias inf; mv $M $C/m$'\xe9'.safetensors | $predict --checkpoint $C/m$'\xe9'.safetensors 12
 EOF
 )
 

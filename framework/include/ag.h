@@ -71,7 +71,9 @@ ag_status ag_error_code(void);
 const char *ag_printable(const char *text, char *buf, size_t size);
 /** Resets this thread's message to "" and its status to AG_OK. */
 void ag_error_clear(void);
-/** Records a failure; for modules and models built on ag. Returns `code`. */
+/** Records a failure; for modules and models built on ag. Returns `code`.
+ * The message keeps one line of printable ASCII: any other byte (from a
+ * path, say) becomes '?', as ag_printable writes it. */
 ag_status ag_error_set(ag_status code, const char *format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
