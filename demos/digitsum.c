@@ -82,6 +82,8 @@ static int gen_data(int argc, char **argv) {
         for (int t = 0; t < length; t++) digits[t] = (char)('0' + ag_rng_below(&rng, 10));
         digitsum_example_set(&data.examples[data.count++], digits, (size_t)length);
     }
+    /* A gen-data killed mid-write left OUT.tmp.PID: gone with its process. */
+    ag_atomic_file_remove_stale(out);
     ag_status status = digitsum_write_csv(out, &data);
     digitsum_dataset_free(&data);
     if (status != AG_OK) return fail("gen-data --out");

@@ -87,6 +87,21 @@ expect "gen-data --len 9 writes no file" [ ! -e "$tmp/d9.csv" ]
 leftover=$(ls -A "$tmp" | grep -v -e '^work$' -e '^in$' -e '^out$' -e '^err$' -e '\.csv$' | tr '\n' ' ')
 expect "gen-data leaves no temporary files (found '$leftover')" [ -z "$leftover" ]
 
+# A gen-data killed mid-write left OUT.tmp.PID: the next gen-data of OUT
+# removes it once its process is gone, and keeps a live process's and
+# another file's.
+mkdir "$tmp/stale"
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+for f in s.csv.tmp.$dead s.csv.tmp.$$ other.csv.tmp.$dead; do echo partial >"$tmp/stale/$f"; done
+digitsum gen-data --len 2 --only --out "$tmp/stale/s.csv"
+expect "gen-data over a stale temporary file exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "gen-data removes s.csv.tmp.PID of a process that is gone" [ ! -e "$tmp/stale/s.csv.tmp.$dead" ]
+expect "gen-data keeps s.csv.tmp.PID of a live process" [ -e "$tmp/stale/s.csv.tmp.$$" ]
+expect "gen-data keeps another file's temporary file" [ -e "$tmp/stale/other.csv.tmp.$dead" ]
+rm -r "$tmp/stale"
+
 # ------------------------------------------------------------ train
 for model in lstm rnn; do
   run="$tmp/run-$model"

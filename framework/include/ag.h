@@ -428,15 +428,23 @@ void ag_checkpoint_free(ag_checkpoint *cp);
 typedef struct ag_atomic_file {
     FILE *file; /**< open between begin and commit or abort */
     char path[1024], temporary[1100];
+    void *stream; /**< internal: the temporary file's descriptor and first write error */
 } ag_atomic_file;
 /** AG_ERROR_ARGUMENT for an empty or too long path, AG_ERROR_IO when `path`
  * is not a regular file or the temporary file cannot be created. */
 ag_status ag_atomic_file_begin(ag_atomic_file *a, const char *path);
-/** AG_ERROR_IO naming the step (write, fsync, close, rename) that failed;
- * `path` is then as it was. */
+/** AG_ERROR_IO naming the step (write, fsync, close, rename) that failed
+ * and why (the errno of the first failed write: "No space left on
+ * device"); `path` is then as it was. */
 ag_status ag_atomic_file_commit(ag_atomic_file *a);
 /** Closes and removes the temporary file (nothing if none is open). */
 void ag_atomic_file_abort(ag_atomic_file *a);
+/** Removes the temporary files PATH.tmp.PID that writers of `path` killed
+ * mid-write left, those whose process is gone (kill(PID, 0) fails with
+ * ESRCH); a live process's is kept. Best effort: returns how many it
+ * removed. Not for a directory that processes of another PID namespace
+ * write to. */
+int ag_atomic_file_remove_stale(const char *path);
 
 /* --------------------------------------------------- modules (modules.c) */
 
