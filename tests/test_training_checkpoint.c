@@ -486,6 +486,51 @@ START_TEST(test_atomic_file) {
 }
 END_TEST
 
+/* A step past 2^53 (INT64_MAX from a damaged file, say) would overflow
+ * on the next step, and Adam's bias corrections take it as a double:
+ * both loaders refuse it and change nothing; 2^53 itself loads. */
+START_TEST(test_optimizer_step_is_bounded) {
+    ag_params *params = small_model(7);
+    int64_t n = ag_params_size(params);
+    ag_real *moments = calloc((size_t)n, sizeof *moments);
+    char path[128];
+    path_in_tmpdir("step.safetensors", path, sizeof path);
+    const int64_t steps[] = {INT64_MAX, ((int64_t)1 << 53) + 1, (int64_t)1 << 53};
+    for (int kind = 0; kind < 2; kind++)
+        for (int i = 0; i < 3; i++) {
+            ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+            ck_assert_int_eq(ag_checkpoint_set_metadata(w, "optimizer", kind == 0 ? "adam" : "sgd"), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_set_int(w, "optimizer.step", steps[i]), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_add_array(w, "optimizer.exp_avg", moments, n), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_add_array(w, "optimizer.exp_avg_sq", moments, n), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+            ag_checkpoint_writer_free(w);
+            ag_checkpoint *loaded = ag_checkpoint_load(path);
+            ck_assert_ptr_nonnull(loaded);
+            ag_adam adam;
+            ag_sgd sgd;
+            ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+            ck_assert_int_eq(ag_sgd_init(&sgd, params, 0.1, 0), AG_OK);
+            ag_status status = kind == 0 ? ag_adam_load(&adam, loaded) : ag_sgd_load(&sgd, loaded);
+            int64_t step = kind == 0 ? adam.step : sgd.step;
+            if (i < 2) {
+                ck_assert_msg(status == AG_ERROR_FORMAT, "kind %d, step %lld: %d %s", kind, (long long)steps[i], status,
+                              ag_error_message());
+                ck_assert_msg(strstr(ag_error_message(), "is beyond 2^53") != NULL, "%s", ag_error_message());
+                ck_assert_int_eq(step, 0);
+            } else {
+                ck_assert_msg(status == AG_OK, "kind %d, step 2^53: %s", kind, ag_error_message());
+                ck_assert_int_eq(step, (int64_t)1 << 53);
+            }
+            ag_checkpoint_free(loaded);
+            ag_adam_free(&adam);
+            ag_sgd_free(&sgd);
+        }
+    free(moments);
+    ag_params_free(params);
+}
+END_TEST
+
 /* A write that fails (a full disk, a file size limit) is reported with
  * its reason, not as a "short write": the file size limit stands in for a
  * full disk here (tests/full_disk.sh fills a real one where it may mount
@@ -605,6 +650,7 @@ static Suite *training_checkpoint_suite(void) {
     tcase_add_test(tc, test_resume_metrics_cuts_back_to_the_checkpoint);
     tcase_add_test(tc, test_options_stay_out_of_checkpoints);
     tcase_add_test(tc, test_atomic_file);
+    tcase_add_test(tc, test_optimizer_step_is_bounded);
     tcase_add_test(tc, test_atomic_file_names_the_write_error);
     tcase_add_test(tc, test_atomic_file_removes_stale_temporaries);
     suite_add_tcase(s, tc);

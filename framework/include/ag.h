@@ -617,7 +617,8 @@ void ag_sgd_free(ag_sgd *opt);
  * over the parameter buffer (read when saved). */
 ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint_writer *w);
 /** Restores SGD's state from a loaded checkpoint; everything is checked
- * first (optimizer kind, step, buffer size), so on error nothing changes. */
+ * first (optimizer kind, step from 0 to 2^53, buffer size), so on error
+ * nothing changes. */
 ag_status ag_sgd_load(ag_sgd *opt, const ag_checkpoint *cp);
 
 /** torch.optim.Adam (single-tensor path, float arithmetic as PyTorch's):
@@ -649,7 +650,8 @@ void ag_adam_free(ag_adam *opt);
  * The hyperparameters are the program's settings and are not saved. */
 ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint_writer *w);
 /** Restores Adam's moments and step from a loaded checkpoint; everything is
- * checked first (optimizer kind, step, sizes), so on error nothing changes. */
+ * checked first (optimizer kind, step from 0 to 2^53, sizes), so on error
+ * nothing changes. */
 ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp);
 
 /** Seconds on a monotonic clock (CLOCK_MONOTONIC), for timing: only the
