@@ -222,6 +222,12 @@ w binary.csv '12,3\n\xff\xfe,1\n'
 w bom.csv '\xef\xbb\xbf12,3\n'
 w escape.csv '12,3\n\x1b[31m,1\n'
 w no_final_newline.csv '12,3\n45,9\n12,4'
+w space_before.csv '12,3\n 12,3\n'
+w space_after.csv '12,3\n12,3 \n'
+w tab.csv '12,3\n\t12,3\n'
+w space_header.csv 'digits, sum\n12,3\n'
+w quoted.csv '12,3\n"12","3"\n'
+w quoted_sum.csv '12,3\n12,"3"\n'
 { printf '12,3\n'; head -c 100000 /dev/zero | tr '\0' 1; printf ',3\n'; } >"$F/long_line.csv"
 cp "$F/d.csv" "$F/fifo_source.csv"
 # Base runs, tiny and quick; digitsum with three epochs for three metrics rows.
@@ -462,6 +468,13 @@ csv | open_quote.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data
 csv | long_line.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/long_line.csv
 csv | nul.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/nul.csv
 csv | header_only.csv: no data rows | - | $score --checkpoint $B/ds/model.safetensors --data $F/header_only.csv
+csv | space_before.csv:2: column 1, ' 12', has a space or tab before or after it | - | digitsum train --data $F/space_before.csv
+csv | space_after.csv:2: column 2, '3 ', has a space | - | digitsum train --data $F/space_after.csv
+csv | tab.csv:2: column 1, '?12', has a space or tab | - | digitsum train --data $F/tab.csv
+csv | space_header.csv:1: column 2, ' sum', has a space | - | digitsum train --data $F/space_header.csv
+csv | quoted.csv:2: a quote character: the format (digits,sum) has no quoted fields | - | digitsum train --data $F/quoted.csv
+csv | quoted_sum.csv:2: a quote character | - | $score --checkpoint $B/ds/model.safetensors --data $F/quoted_sum.csv
+csv | space_after.csv:2: column 2 | - | $score --checkpoint $B/ds/model.safetensors --data $F/space_after.csv
 model | file is truncated: 4 bytes | model ds/model.safetensors trunc prefix | $predict --checkpoint $M 12
 model | header length | model ds/model.safetensors trunc header | $predict --checkpoint $M 12
 model | (file truncated or corrupt) | model ds/model.safetensors trunc data | $predict --checkpoint $M 12
