@@ -1,5 +1,6 @@
 /* digitsum: a recurrent seq2seq model reads decimal digits and writes the
  * digits of their sum. Subcommands: gen-data, train, predict, eval. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,13 +363,13 @@ static int load_model(const char *checkpoint, const char *model_name, long hidde
     return 0;
 }
 
-static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *text, const char *where) {
+/* One sequence: `length` bytes of `text` (an argument, or a line of
+ * stdin without its line end; `where` names the line). */
+static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *text, size_t length, const char *where) {
     digitsum_example e;
-    /* A line from stdin ends at its newline; an argument has none. */
-    size_t length = *where ? strcspn(text, "\r\n") : strlen(text);
     if (digitsum_example_set(&e, text, length) != AG_OK) {
-        char part[41], shown[48];
-        snprintf(part, sizeof part, "%.*s", (int)(length > 40 ? 40 : length), text);
+        char part[42], shown[44]; /* the first 40 bytes, "..." after them if there are more */
+        snprintf(part, sizeof part, "%.*s", (int)(length > 41 ? 41 : length), text);
         fprintf(stderr, "digitsum predict: %s'%s': %s\n", where, ag_printable(part, shown, sizeof shown),
                 ag_error_message());
         return 1;
@@ -379,6 +380,34 @@ static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *tex
     ag_ctx_reset(ctx);
     printf("%s\n", answer[0]);
     return 0;
+}
+
+/* The lines of stdin, whole whatever their length (a line of 300 digits
+ * is one of 300 digits), each ended by \n or \r\n. */
+static int predict_stdin(ag_ctx *ctx, const digitsum_model *model) {
+    char *line = NULL, where[64];
+    size_t capacity = 0;
+    ssize_t n;
+    int status = 0;
+    for (long number = 1; status == 0 && (n = getline(&line, &capacity, stdin)) >= 0; number++) {
+        size_t length = (size_t)n;
+        if (length > 0 && line[length - 1] == '\n') length--;
+        if (length > 0 && line[length - 1] == '\r') length--;
+        snprintf(where, sizeof where, "stdin:%ld: ", number);
+        /* The digits would end at a NUL unseen ("12<NUL>9" read as 12). */
+        if (memchr(line, '\0', length)) {
+            fprintf(stderr, "digitsum predict: %sthe line holds a NUL byte (not a text file?)\n", where);
+            status = 1;
+        } else {
+            status = predict_one(ctx, model, line, length, where);
+        }
+    }
+    if (status == 0 && ferror(stdin)) {
+        fprintf(stderr, "digitsum predict: stdin: cannot read: %s\n", strerror(errno));
+        status = 1;
+    }
+    free(line);
+    return status;
 }
 
 static int predict(int argc, char **argv) {
@@ -408,14 +437,10 @@ static int predict(int argc, char **argv) {
     ag_ctx *ctx = ag_ctx_create();
     for (int i = 0; i < n_sequences && status == 0; i++) {
         if (strcmp(sequences[i], "-") != 0) {
-            status = predict_one(ctx, &model, sequences[i], "");
+            status = predict_one(ctx, &model, sequences[i], strlen(sequences[i]), "");
             continue;
         }
-        char line[256], where[64];
-        for (long number = 1; status == 0 && fgets(line, sizeof line, stdin); number++) {
-            snprintf(where, sizeof where, "stdin:%ld: ", number);
-            status = predict_one(ctx, &model, line, where);
-        }
+        status = predict_stdin(ctx, &model);
     }
     ag_ctx_free(ctx);
     digitsum_model_free(&model);

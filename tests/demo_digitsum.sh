@@ -229,6 +229,12 @@ bad_case truncated predict --checkpoint "$tmp/truncated.safetensors" --hidden 16
 bad_case rnn.weight_ih predict "${ckpt[@]}" --model rnn --hidden 16 12
 bad_case lstm.weight_ih predict "${ckpt[@]}" --hidden 32 12
 bad_case 12a predict "${ckpt[@]}" --hidden 16 12a
+# stdin: a NUL byte would end the digits unseen; a long line is as long as it is.
+printf '12\0009\n' >"$tmp/in"
+bad_case "stdin:1: the line holds a NUL byte" predict "${ckpt[@]}" --hidden 16 -
+printf '%0300d\n' 7 >"$tmp/in"
+bad_case "stdin:1: '0000000000000000000000000000000000000000...': a sequence has 300 digits" predict "${ckpt[@]}" --hidden 16 -
+: >"$tmp/in"
 bad_case "$tmp/bad.csv:3:" eval "${ckpt[@]}" --hidden 16 --data "$tmp/bad.csv"
 bad_case --checkpoint eval --data "$tmp/d2.csv"
 listing_after=$(ls -A "$tmp")
