@@ -483,8 +483,19 @@ static int eval(int argc, char **argv) {
     make_batches(&groups, all, data.count, 256, true, &rng);
     ag_ctx *ctx = ag_ctx_create();
     double loss, accuracy;
-    if (evaluate(ctx, &model, &groups, &loss, &accuracy) != AG_OK) status = fail("eval");
-    else printf("accuracy %.4f (%lld sequences)  loss %.6f\n", accuracy, (long long)data.count, loss);
+    if (evaluate(ctx, &model, &groups, &loss, &accuracy) != AG_OK) {
+        status = fail("eval");
+    } else if (!isfinite(loss) || !isfinite(accuracy)) {
+        /* Finite weights can still overflow (1e38 and up): a loss of nan
+         * or inf is no score. */
+        char shown[1024], data_shown[1024];
+        fprintf(stderr, "digitsum eval: %s: loss %g, accuracy %g on %s: no score (do its weights overflow?)\n",
+                ag_printable(checkpoint, shown, sizeof shown), loss, accuracy,
+                ag_printable(data_path, data_shown, sizeof data_shown));
+        status = 1;
+    } else {
+        printf("accuracy %.4f (%lld sequences)  loss %.6f\n", accuracy, (long long)data.count, loss);
+    }
     ag_ctx_free(ctx);
     batches_free(&groups);
     free(all);

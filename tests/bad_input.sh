@@ -642,6 +642,7 @@ files | r?n was made with lr=0.001; a resumed run keeps its settings | copy_run 
 files | r?n: replaying 2 epochs of | edit_run ds meta train.epoch 2; mv $R $C/r$'\xe9'n | digitsum train --resume $C/r$'\xe9'n --quiet
 files | m?.safetensors: value of linear.bias[0] is inf | model ds/model.safetensors tensor linear.bias inf; mv $M $C/m$'\xe9'.safetensors | $predict --checkpoint $C/m$'\xe9'.safetensors 12
 flags | stdin:1: '0000000000000000000000000000000000000000...': a sequence has 300 digits | stdin=$(printf %0300d 7) | $predict --checkpoint $B/ds/model.safetensors -
+model | model.safetensors: loss nan, accuracy 0 on $F/d.csv: no score | model ds/model.safetensors tensor lstm.weight_ih 1e38; st $M tensor lstm.weight_hh 1e38; st $M tensor linear.weight 1e38 | $score --checkpoint $M
 checkpoint | ag_adam_load: optimizer.step 9223372036854775807 is beyond 2^53 | edit_run l1 meta optimizer.step 9223372036854775807 | $l1
 checkpoint | ag_sgd_load: optimizer.step 9007199254740993 is beyond 2^53 | edit_run add_sgd meta optimizer.step 9007199254740993 | $add
 EOF
