@@ -201,10 +201,47 @@ typedef struct data_order {
     batches *train;
     ag_rng rng;
     const char *data_path;
+    uint64_t fingerprint; /* of the data file's rows (data_fingerprint) */
 } data_order;
 
+/* FNV-1a (64 bits) of the rows as the file gives them, in its order: a
+ * resumed run must train on the rows it began with, and another file of
+ * as many rows replays the same data order. */
+static uint64_t data_fingerprint(const digitsum_dataset *data) {
+    uint64_t hash = 0xcbf29ce484222325u;
+    for (int64_t i = 0; i < data->count; i++) {
+        const digitsum_example *e = &data->examples[i];
+        for (const char *c = e->digits; *c; c++) hash = (hash ^ (unsigned char)*c) * 0x100000001b3u;
+        hash = (hash ^ ',') * 0x100000001b3u;
+        for (const char *c = e->answer; *c; c++) hash = (hash ^ (unsigned char)*c) * 0x100000001b3u;
+        hash = (hash ^ '\n') * 0x100000001b3u;
+    }
+    return hash;
+}
+
 static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
-    return ag_checkpoint_set_rng(cp, "train.rng.order", &((const data_order *)data)->rng);
+    const data_order *order = data;
+    char fingerprint[24];
+    snprintf(fingerprint, sizeof fingerprint, "%016llx", (unsigned long long)order->fingerprint);
+    ag_status status = ag_checkpoint_set_rng(cp, "train.rng.order", &order->rng);
+    return status == AG_OK ? ag_checkpoint_set_metadata(cp, "train.data_fingerprint", fingerprint) : status;
+}
+
+/* The saved fingerprint against the data's; a checkpoint of a build
+ * before the fingerprint has none, and resumes as it did. */
+static ag_status check_fingerprint(const data_order *order, const ag_checkpoint *cp) {
+    const char *saved = ag_checkpoint_metadata(cp, "train.data_fingerprint");
+    if (!saved) return AG_OK;
+    char shown[40];
+    if (strlen(saved) != 16 || strspn(saved, "0123456789abcdef") != 16)
+        return ag_error_set(AG_ERROR_FORMAT, "metadata 'train.data_fingerprint' is '%s', not 16 hex digits",
+                            ag_printable(saved, shown, sizeof shown));
+    unsigned long long run_fingerprint = strtoull(saved, NULL, 16);
+    if (run_fingerprint != order->fingerprint)
+        return ag_error_set(AG_ERROR_STATE,
+                            "%s holds other rows than the run was trained on (fingerprint %016llx, the run's %016llx)",
+                            order->data_path, (unsigned long long)order->fingerprint, run_fingerprint);
+    return AG_OK;
 }
 
 static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoch) {
@@ -213,9 +250,12 @@ static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoc
     ag_status status = ag_checkpoint_get_rng(cp, "train.rng.order", &saved);
     for (int64_t e = 0; status == AG_OK && e < epoch; e++)
         make_batches(order->train, order->pool, order->n, order->batch_size, false, &order->rng);
+    /* The replay catches a file of another length; the fingerprint, one of
+     * as many other rows. */
     if (status == AG_OK && (saved.state != order->rng.state || saved.increment != order->rng.increment))
         status = ag_error_set(AG_ERROR_STATE, "replaying %lld epochs of %s does not reach the saved data order "
                               "(has the data file changed?)", (long long)epoch, order->data_path);
+    if (status == AG_OK) status = check_fingerprint(order, cp);
     return status;
 }
 
@@ -284,7 +324,7 @@ static int train(int argc, char **argv) {
     }
     batches train_batches, val_batches;
     if (!batches_init(&train_batches, n_train) || !batches_init(&val_batches, n_val)) return demo_fail(&d, "--data");
-    data_order order = {all, n_train, (int)batch_size, &train_batches, {0, 0}, data_path};
+    data_order order = {all, n_train, (int)batch_size, &train_batches, {0, 0}, data_path, data_fingerprint(&data)};
     ag_rng_seed(&order.rng, (uint64_t)seed, 2);
     make_batches(&val_batches, all + n_train, n_val, (int)batch_size, true, &order.rng);
 

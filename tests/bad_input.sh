@@ -228,6 +228,7 @@ w tab.csv '12,3\n\t12,3\n'
 w space_header.csv 'digits, sum\n12,3\n'
 w quoted.csv '12,3\n"12","3"\n'
 w quoted_sum.csv '12,3\n12,"3"\n'
+"$bin/digitsum" gen-data --len 2 --only --sample 100 --seed 5 --out "$F/d_other.csv" >/dev/null || fail "gen-data d_other.csv failed"
 { printf '12,3\n'; head -c 100000 /dev/zero | tr '\0' 1; printf ',3\n'; } >"$F/long_line.csv"
 cp "$F/d.csv" "$F/fifo_source.csv"
 # Base runs, tiny and quick; digitsum with three epochs for three metrics rows.
@@ -645,6 +646,9 @@ flags | stdin:1: '0000000000000000000000000000000000000000...': a sequence has 3
 model | model.safetensors: loss nan, accuracy 0 on $F/d.csv: no score | model ds/model.safetensors tensor lstm.weight_ih 1e38; st $M tensor lstm.weight_hh 1e38; st $M tensor linear.weight 1e38 | $score --checkpoint $M
 checkpoint | ag_adam_load: optimizer.step 9223372036854775807 is beyond 2^53 | edit_run l1 meta optimizer.step 9223372036854775807 | $l1
 checkpoint | ag_sgd_load: optimizer.step 9007199254740993 is beyond 2^53 | edit_run add_sgd meta optimizer.step 9007199254740993 | $add
+checkpoint | $F/d_other.csv holds other rows than the run was trained on (fingerprint | edit_run ds meta data $F/d_other.csv | $ds
+checkpoint | metadata 'train.data_fingerprint' is 'xyz', not 16 hex digits | edit_run ds meta train.data_fingerprint xyz | $ds
+checkpoint | =ok | edit_run ds nometa train.data_fingerprint | $ds
 EOF
 )
 
