@@ -1,5 +1,6 @@
 /* digitsum: a recurrent seq2seq model reads decimal digits and writes the
  * digits of their sum. Subcommands: gen-data, train, predict, eval. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,8 @@ static int gen_data(int argc, char **argv) {
         for (int t = 0; t < length; t++) digits[t] = (char)('0' + ag_rng_below(&rng, 10));
         digitsum_example_set(&data.examples[data.count++], digits, (size_t)length);
     }
+    /* A gen-data killed mid-write left OUT.tmp.PID: gone with its process. */
+    ag_atomic_file_remove_stale(out);
     ag_status status = digitsum_write_csv(out, &data);
     digitsum_dataset_free(&data);
     if (status != AG_OK) return fail("gen-data --out");
@@ -198,10 +201,47 @@ typedef struct data_order {
     batches *train;
     ag_rng rng;
     const char *data_path;
+    uint64_t fingerprint; /* of the data file's rows (data_fingerprint) */
 } data_order;
 
+/* FNV-1a (64 bits) of the rows as the file gives them, in its order: a
+ * resumed run must train on the rows it began with, and another file of
+ * as many rows replays the same data order. */
+static uint64_t data_fingerprint(const digitsum_dataset *data) {
+    uint64_t hash = 0xcbf29ce484222325u;
+    for (int64_t i = 0; i < data->count; i++) {
+        const digitsum_example *e = &data->examples[i];
+        for (const char *c = e->digits; *c; c++) hash = (hash ^ (unsigned char)*c) * 0x100000001b3u;
+        hash = (hash ^ ',') * 0x100000001b3u;
+        for (const char *c = e->answer; *c; c++) hash = (hash ^ (unsigned char)*c) * 0x100000001b3u;
+        hash = (hash ^ '\n') * 0x100000001b3u;
+    }
+    return hash;
+}
+
 static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
-    return ag_checkpoint_set_rng(cp, "train.rng.order", &((const data_order *)data)->rng);
+    const data_order *order = data;
+    char fingerprint[24];
+    snprintf(fingerprint, sizeof fingerprint, "%016llx", (unsigned long long)order->fingerprint);
+    ag_status status = ag_checkpoint_set_rng(cp, "train.rng.order", &order->rng);
+    return status == AG_OK ? ag_checkpoint_set_metadata(cp, "train.data_fingerprint", fingerprint) : status;
+}
+
+/* The saved fingerprint against the data's; a checkpoint of a build
+ * before the fingerprint has none, and resumes as it did. */
+static ag_status check_fingerprint(const data_order *order, const ag_checkpoint *cp) {
+    const char *saved = ag_checkpoint_metadata(cp, "train.data_fingerprint");
+    if (!saved) return AG_OK;
+    char shown[40];
+    if (strlen(saved) != 16 || strspn(saved, "0123456789abcdef") != 16)
+        return ag_error_set(AG_ERROR_FORMAT, "metadata 'train.data_fingerprint' is '%s', not 16 hex digits",
+                            ag_printable(saved, shown, sizeof shown));
+    unsigned long long run_fingerprint = strtoull(saved, NULL, 16);
+    if (run_fingerprint != order->fingerprint)
+        return ag_error_set(AG_ERROR_STATE,
+                            "%s holds other rows than the run was trained on (fingerprint %016llx, the run's %016llx)",
+                            order->data_path, (unsigned long long)order->fingerprint, run_fingerprint);
+    return AG_OK;
 }
 
 static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoch) {
@@ -210,9 +250,12 @@ static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoc
     ag_status status = ag_checkpoint_get_rng(cp, "train.rng.order", &saved);
     for (int64_t e = 0; status == AG_OK && e < epoch; e++)
         make_batches(order->train, order->pool, order->n, order->batch_size, false, &order->rng);
+    /* The replay catches a file of another length; the fingerprint, one of
+     * as many other rows. */
     if (status == AG_OK && (saved.state != order->rng.state || saved.increment != order->rng.increment))
         status = ag_error_set(AG_ERROR_STATE, "replaying %lld epochs of %s does not reach the saved data order "
                               "(has the data file changed?)", (long long)epoch, order->data_path);
+    if (status == AG_OK) status = check_fingerprint(order, cp);
     return status;
 }
 
@@ -274,13 +317,14 @@ static int train(int argc, char **argv) {
     ag_rng_shuffle(&split_rng, all, (size_t)data.count, sizeof *all);
     int64_t n_train = (int64_t)(split * (double)data.count), n_val = data.count - n_train;
     if (n_train < 1 || n_val < 1) {
+        char shown[1024];
         fprintf(stderr, "digitsum train: --split %g leaves %lld training and %lld validation rows of %s\n", split,
-                (long long)n_train, (long long)n_val, data_path);
+                (long long)n_train, (long long)n_val, ag_printable(data_path, shown, sizeof shown));
         return demo_close(&d), 2;
     }
     batches train_batches, val_batches;
     if (!batches_init(&train_batches, n_train) || !batches_init(&val_batches, n_val)) return demo_fail(&d, "--data");
-    data_order order = {all, n_train, (int)batch_size, &train_batches, {0, 0}, data_path};
+    data_order order = {all, n_train, (int)batch_size, &train_batches, {0, 0}, data_path, data_fingerprint(&data)};
     ag_rng_seed(&order.rng, (uint64_t)seed, 2);
     make_batches(&val_batches, all + n_train, n_val, (int)batch_size, true, &order.rng);
 
@@ -351,20 +395,21 @@ static int load_model(const char *checkpoint, const char *model_name, long hidde
     }
     /* A NaN or infinite weight answers garbage for every input. */
     if (ag_params_check_finite(model->params, false) != AG_OK) {
-        fprintf(stderr, "digitsum: %s: %s\n", checkpoint, ag_error_message());
+        char shown[1024];
+        fprintf(stderr, "digitsum: %s: %s\n", ag_printable(checkpoint, shown, sizeof shown), ag_error_message());
         digitsum_model_free(model);
         return 1;
     }
     return 0;
 }
 
-static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *text, const char *where) {
+/* One sequence: `length` bytes of `text` (an argument, or a line of
+ * stdin without its line end; `where` names the line). */
+static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *text, size_t length, const char *where) {
     digitsum_example e;
-    /* A line from stdin ends at its newline; an argument has none. */
-    size_t length = *where ? strcspn(text, "\r\n") : strlen(text);
     if (digitsum_example_set(&e, text, length) != AG_OK) {
-        char part[41], shown[48];
-        snprintf(part, sizeof part, "%.*s", (int)(length > 40 ? 40 : length), text);
+        char part[42], shown[44]; /* the first 40 bytes, "..." after them if there are more */
+        snprintf(part, sizeof part, "%.*s", (int)(length > 41 ? 41 : length), text);
         fprintf(stderr, "digitsum predict: %s'%s': %s\n", where, ag_printable(part, shown, sizeof shown),
                 ag_error_message());
         return 1;
@@ -375,6 +420,34 @@ static int predict_one(ag_ctx *ctx, const digitsum_model *model, const char *tex
     ag_ctx_reset(ctx);
     printf("%s\n", answer[0]);
     return 0;
+}
+
+/* The lines of stdin, whole whatever their length (a line of 300 digits
+ * is one of 300 digits), each ended by \n or \r\n. */
+static int predict_stdin(ag_ctx *ctx, const digitsum_model *model) {
+    char *line = NULL, where[64];
+    size_t capacity = 0;
+    ssize_t n;
+    int status = 0;
+    for (long number = 1; status == 0 && (n = getline(&line, &capacity, stdin)) >= 0; number++) {
+        size_t length = (size_t)n;
+        if (length > 0 && line[length - 1] == '\n') length--;
+        if (length > 0 && line[length - 1] == '\r') length--;
+        snprintf(where, sizeof where, "stdin:%ld: ", number);
+        /* The digits would end at a NUL unseen ("12<NUL>9" read as 12). */
+        if (memchr(line, '\0', length)) {
+            fprintf(stderr, "digitsum predict: %sthe line holds a NUL byte (not a text file?)\n", where);
+            status = 1;
+        } else {
+            status = predict_one(ctx, model, line, length, where);
+        }
+    }
+    if (status == 0 && ferror(stdin)) {
+        fprintf(stderr, "digitsum predict: stdin: cannot read: %s\n", strerror(errno));
+        status = 1;
+    }
+    free(line);
+    return status;
 }
 
 static int predict(int argc, char **argv) {
@@ -404,14 +477,10 @@ static int predict(int argc, char **argv) {
     ag_ctx *ctx = ag_ctx_create();
     for (int i = 0; i < n_sequences && status == 0; i++) {
         if (strcmp(sequences[i], "-") != 0) {
-            status = predict_one(ctx, &model, sequences[i], "");
+            status = predict_one(ctx, &model, sequences[i], strlen(sequences[i]), "");
             continue;
         }
-        char line[256], where[64];
-        for (long number = 1; status == 0 && fgets(line, sizeof line, stdin); number++) {
-            snprintf(where, sizeof where, "stdin:%ld: ", number);
-            status = predict_one(ctx, &model, line, where);
-        }
+        status = predict_stdin(ctx, &model);
     }
     ag_ctx_free(ctx);
     digitsum_model_free(&model);
@@ -454,8 +523,19 @@ static int eval(int argc, char **argv) {
     make_batches(&groups, all, data.count, 256, true, &rng);
     ag_ctx *ctx = ag_ctx_create();
     double loss, accuracy;
-    if (evaluate(ctx, &model, &groups, &loss, &accuracy) != AG_OK) status = fail("eval");
-    else printf("accuracy %.4f (%lld sequences)  loss %.6f\n", accuracy, (long long)data.count, loss);
+    if (evaluate(ctx, &model, &groups, &loss, &accuracy) != AG_OK) {
+        status = fail("eval");
+    } else if (!isfinite(loss) || !isfinite(accuracy)) {
+        /* Finite weights can still overflow (1e38 and up): a loss of nan
+         * or inf is no score. */
+        char shown[1024], data_shown[1024];
+        fprintf(stderr, "digitsum eval: %s: loss %g, accuracy %g on %s: no score (do its weights overflow?)\n",
+                ag_printable(checkpoint, shown, sizeof shown), loss, accuracy,
+                ag_printable(data_path, data_shown, sizeof data_shown));
+        status = 1;
+    } else {
+        printf("accuracy %.4f (%lld sequences)  loss %.6f\n", accuracy, (long long)data.count, loss);
+    }
     ag_ctx_free(ctx);
     batches_free(&groups);
     free(all);

@@ -194,15 +194,17 @@ static bool flag_given(const flag_spec *specs, int n_specs, const flag_spec *wan
 
 ag_checkpoint *flags_resume(const char *program, const char *demo, const char *dir, const flag_spec *specs,
                             int n_specs, int argc, char **argv, int *exit_code) {
-    char path[1200];
+    char path[1200], shown_dir[1100]; /* the directory as messages quote it: printable ASCII */
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    ag_printable(dir, shown_dir, sizeof shown_dir);
     *exit_code = 1;
     /* A run's checkpoint is its first file: a directory without one holds
      * a run stopped before anything was saved. */
     struct stat st;
     if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && stat(path, &st) != 0 && errno == ENOENT) {
         fprintf(stderr, "%s: --resume %s: no checkpoint.safetensors there (a run stopped before its first "
-                "checkpoint saved nothing to go on from: start it again with --run-dir %s)\n", program, dir, dir);
+                "checkpoint saved nothing to go on from: start it again with --run-dir %s)\n", program, shown_dir,
+                shown_dir);
         return NULL;
     }
     ag_checkpoint *cp = ag_checkpoint_load(path);
@@ -213,14 +215,15 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
     const char *saved_demo = ag_checkpoint_metadata(cp, "demo");
     if (!saved_demo || strcmp(saved_demo, demo) != 0) {
         char shown[48];
-        fprintf(stderr, "%s: --resume: %s is %s%s%s checkpoint, not one of %s\n", program, path,
+        fprintf(stderr, "%s: --resume: %s/checkpoint.safetensors is %s%s%s checkpoint, not one of %s\n", program,
+                shown_dir,
                 saved_demo ? "a '" : "not a training", saved_demo ? ag_printable(saved_demo, shown, sizeof shown) : "",
                 saved_demo ? "'" : "", demo);
         ag_checkpoint_free(cp);
         return NULL;
     }
     char where[1300];
-    snprintf(where, sizeof where, "%s: --resume: %s: saved setting", program, path);
+    snprintf(where, sizeof where, "%s: --resume: %s/checkpoint.safetensors: saved setting", program, shown_dir);
     for (int i = 0; i < n_specs; i++) {
         const flag_spec *s = &specs[i];
         char name[64];
@@ -275,7 +278,7 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
             *exit_code = 2;
             char now_shown[64];
             fprintf(stderr, "%s: --%s %s: the run in %s was made with %s=%s; a resumed run keeps its settings\n", program,
-                    s->name, ag_printable(now, now_shown, sizeof now_shown), dir, name,
+                    s->name, ag_printable(now, now_shown, sizeof now_shown), shown_dir, name,
                     ag_printable(before, shown, sizeof shown));
             ag_checkpoint_free(cp);
             return NULL;

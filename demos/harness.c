@@ -88,7 +88,9 @@ bool demo_parse(demo *d, const char *summary, const flag_spec *specs, int n_spec
         return false;
     }
     if (d->resume_dir && d->run_dir) {
-        fprintf(stderr, "%s: --run-dir: not with --resume (the run goes on in %s)\n", d->program, d->resume_dir);
+        char shown[1100];
+        fprintf(stderr, "%s: --run-dir: not with --resume (the run goes on in %s)\n", d->program,
+                ag_printable(d->resume_dir, shown, sizeof shown));
         d->exit_code = 2;
         return false;
     }
@@ -219,7 +221,9 @@ bool demo_open(demo *d, const demo_training *training) {
         return false;
     }
     if (d->resume && restore_checkpoint(d) != AG_OK) {
-        fprintf(stderr, "%s: --resume %s: %s\n", d->program, d->resume_dir, ag_error_message());
+        char shown[1100];
+        fprintf(stderr, "%s: --resume %s: %s\n", d->program, ag_printable(d->resume_dir, shown, sizeof shown),
+                ag_error_message());
         d->exit_code = 1;
         demo_close(d);
         return false;

@@ -2,6 +2,7 @@
  * of reals and must output the sum of their absolute values; training has
  * to find w_ih = w_hh = 1 (exactly, in float32) on its own. */
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,33 @@ static bool has_converged(const l1norm_model *model, const training_state *state
     return mean < tolerance;
 }
 
+/* The test after training: `length` values from test_rng, their sum of
+ * |x| and the model's prediction. Training is over and saved by then, so
+ * SIGINT or SIGTERM (a test of 10^8 steps takes seconds) skips the test
+ * and the model file, and --resume finishes them; false then, or after a
+ * failure, with d's exit code set. */
+static bool run_test(demo *d, ag_ctx *ctx, const l1norm_model *model, ag_rng *test_rng, ag_real *values, long length,
+                     double *true_sum, double *prediction, double *seconds) {
+    for (long t = 0; t < length; t++) {
+        if (t % (1 << 20) == 0 && ag_run_stop_signal()) break;
+        values[t] = (ag_real)ag_rng_normal(test_rng);
+        *true_sum += fabs((double)values[t]);
+    }
+    double start = ag_seconds();
+    int stop = ag_run_stop_signal();
+    if (!stop && l1norm_predict_or_stop(ctx, model, values, (int)length, ag_run_stop_signal, prediction) != AG_OK) {
+        stop = ag_run_stop_signal();
+        if (!stop) return demo_fail(d, "test"), false;
+    }
+    *seconds = ag_seconds() - start;
+    if (!stop) return true;
+    fprintf(stderr, "l1norm: %s during the test: training is complete and saved in %s; the test was skipped "
+            "(finish it with: l1norm --resume %s)\n", stop == SIGINT ? "SIGINT" : "SIGTERM", ag_run_dir(d->run),
+            ag_run_dir(d->run));
+    d->exit_code = 128 + stop;
+    return false;
+}
+
 int main(int argc, char **argv) {
     options o = {.seed = 42, .batch = 32, .max_length = 10, .max_steps = 50000, .test_length = 10000,
                  .lr = 1e-3, .bias_tolerance = 1e-10, .init = "positive"};
@@ -201,16 +229,9 @@ int main(int argc, char **argv) {
     }
 
     /* Test: one long sequence, prediction against the exact sum. */
-    if (demo_finish(&d)) {
-        double true_sum = 0, prediction = 0;
-        for (long t = 0; t < o.test_length; t++) {
-            test_values[t] = (ag_real)ag_rng_normal(&test_rng);
-            true_sum += fabs((double)test_values[t]);
-        }
-        double test_start = ag_seconds();
-        if (l1norm_predict(ctx, &model, test_values, (int)o.test_length, &prediction) != AG_OK)
-            return demo_fail(&d, "test");
-        double test_seconds = ag_seconds() - test_start;
+    double true_sum = 0, prediction = 0, test_seconds = 0;
+    if (demo_finish(&d) && run_test(&d, ctx, &model, &test_rng, test_values, o.test_length, &true_sum, &prediction,
+                                    &test_seconds)) {
         double relative_error = fabs(prediction - true_sum) / fmax(true_sum, 1e-30);
         if (demo_save_model(&d)) {
             if (!converged) printf("did not converge within %ld steps\n", o.max_steps);

@@ -6,7 +6,8 @@
  *    empty data set (nothing returned);
  *  - a success returns at least one example, each 1 to 32 digits with
  *    the decimal sum as its answer, and comes from a file with no NUL byte
- *    (a NUL is never part of "digits,sum"). */
+ *    (a NUL is never part of "digits,sum"), no quote and no space or tab
+ *    (the format quotes nothing and pads nothing). */
 #include "digitsum.h"
 #include "fuzz.h"
 
@@ -42,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (set.count < 1 || !set.examples) FUZZ_FAIL("digitsum_load_csv: success with no examples");
     if (memchr(data, '\0', size)) FUZZ_FAIL("digitsum_load_csv accepted a file with a NUL byte");
+    /* The format is strict: no quoted field, no space or tab around one. */
+    if (memchr(data, '"', size) || memchr(data, ' ', size) || memchr(data, '\t', size))
+        FUZZ_FAIL("digitsum_load_csv accepted a file with a quote, space or tab");
     for (int64_t i = 0; i < set.count; i++) check_example(&set.examples[i], i);
     digitsum_dataset_free(&set);
     return 0;

@@ -67,6 +67,15 @@ static void on_field(void *text, size_t length, void *context) {
     r->n_fields++;
 }
 
+static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* libcsv's own test for the spaces it strips around a field: none, so that
+ * on_row sees them and refuses the line. */
+static int no_space(unsigned char c) {
+    (void)c;
+    return 0;
+}
+
 static void on_row(int terminator, void *context) {
     csv_reader *r = context;
     (void)terminator;
@@ -80,6 +89,20 @@ static void on_row(int terminator, void *context) {
                     : r->too_many ? "more than two columns (expected digits,sum)"
                                   : "missing column (expected digits,sum)");
         return;
+    }
+    /* The format is strict: libcsv would strip spaces and tabs around a
+     * field (see no_space), and a file that has them is not one of ours. */
+    for (int i = 0; i < 2; i++) {
+        const char *field = r->fields[i];
+        size_t length = r->field_lengths[i];
+        if (length > 0 && (is_blank(field[0]) || is_blank(field[length - 1]))) {
+            char shown[MAX_FIELD + 4], message[256];
+            snprintf(message, sizeof message,
+                     "column %d, '%s', has a space or tab before or after it (the format is digits,sum, nothing else)",
+                     i + 1, ag_printable(field, shown, sizeof shown));
+            reader_fail(r, AG_ERROR_FORMAT, message);
+            return;
+        }
     }
     if (r->line == 1 && strcmp(r->fields[0], "digits") == 0 && strcmp(r->fields[1], "sum") == 0) return;
     if (r->data->count == r->capacity) {
@@ -116,6 +139,7 @@ ag_status digitsum_load_csv(const char *path, digitsum_dataset *data) {
     if (!f) return ag_error_set(AG_ERROR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct csv_parser parser;
     csv_init(&parser, CSV_STRICT);
+    csv_set_space_func(&parser, no_space);
     csv_reader r = {.path = path, .data = data};
     char *line = NULL;
     size_t capacity = 0;
@@ -135,6 +159,12 @@ ag_status digitsum_load_csv(const char *path, digitsum_dataset *data) {
          * ("10\0junk" read as the sum 10); no text file holds one. */
         if (memchr(line, '\0', length)) {
             reader_fail(&r, AG_ERROR_FORMAT, "a NUL byte (not a text file?)");
+            break;
+        }
+        /* No file of the format quotes a field ("12","3"), and libcsv
+         * would take one apart silently. */
+        if (memchr(line, '"', length)) {
+            reader_fail(&r, AG_ERROR_FORMAT, "a quote character: the format (digits,sum) has no quoted fields");
             break;
         }
         r.line--; /* on_row counts the row */

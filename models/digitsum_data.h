@@ -29,8 +29,9 @@ ag_status digitsum_example_set(digitsum_example *e, const char *digits, size_t l
 /* Reads the original project's CSV (no header: "digits,sum"; a header line
  * "digits,sum" is recognised and skipped) through libcsv. Every row is
  * checked: digits only, a sum that is the sum, exactly two columns, no
- * line far too long, not empty; the first failure names the file and line
- * and nothing is returned. */
+ * space or tab around a field, no quote, no NUL, no line far too long, not
+ * empty; the first failure names the file and line and nothing is
+ * returned. */
 ag_status digitsum_load_csv(const char *path, digitsum_dataset *data);
 /* Writes "digits,sum" rows atomically (temporary file, rename). */
 ag_status digitsum_write_csv(const char *path, const digitsum_dataset *data);

@@ -74,11 +74,20 @@ ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_seque
 enum { PREDICT_PIECE = 1024 };
 
 ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction) {
+    return l1norm_predict_or_stop(ctx, model, values, length, NULL, prediction);
+}
+
+ag_status l1norm_predict_or_stop(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length,
+                                 int (*stop)(void), double *prediction) {
     if (length < 1) return ag_error_set(AG_ERROR_ARGUMENT, "l1norm_predict: length %d is not at least 1", length);
     bool was_enabled = ag_set_grad_enabled(ctx, false);
     ag_status status = AG_OK;
     ag_real state = 0;
     for (int start = 0; start < length && status == AG_OK; start += PREDICT_PIECE) {
+        if (stop && stop()) {
+            status = ag_error_set(AG_ERROR_STATE, "l1norm_predict: stopped after %d of %d steps", start, length);
+            break;
+        }
         int steps = length - start < PREDICT_PIECE ? length - start : PREDICT_PIECE;
         ag_tensor *x = ag_from_array(ctx, 3, (int[]){1, steps, 1}, values + start);
         ag_tensor *h0 = ag_from_array(ctx, 2, (int[]){1, 1}, &state);

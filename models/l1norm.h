@@ -35,5 +35,10 @@ ag_tensor *l1norm_forward(ag_ctx *ctx, const l1norm_model *model, const ag_seque
  * pieces, so its memory does not grow with the length (the context is
  * reset after each). */
 ag_status l1norm_predict(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length, double *prediction);
+/* The same, asking `stop` (if not NULL) before each piece: when it answers
+ * non-zero, returns AG_ERROR_STATE at once and leaves *prediction as it
+ * was (a long test sequence stops on a signal). */
+ag_status l1norm_predict_or_stop(ag_ctx *ctx, const l1norm_model *model, const ag_real *values, int length,
+                                 int (*stop)(void), double *prediction);
 
 #endif

@@ -239,6 +239,13 @@ w binary.csv '12,3\n\xff\xfe,1\n'
 w bom.csv '\xef\xbb\xbf12,3\n'
 w escape.csv '12,3\n\x1b[31m,1\n'
 w no_final_newline.csv '12,3\n45,9\n12,4'
+w space_before.csv '12,3\n 12,3\n'
+w space_after.csv '12,3\n12,3 \n'
+w tab.csv '12,3\n\t12,3\n'
+w space_header.csv 'digits, sum\n12,3\n'
+w quoted.csv '12,3\n"12","3"\n'
+w quoted_sum.csv '12,3\n12,"3"\n'
+"$bin/digitsum" gen-data --len 2 --only --sample 100 --seed 5 --out "$F/d_other.csv" >/dev/null || fail "gen-data d_other.csv failed"
 { printf '12,3\n'; head -c 100000 /dev/zero | tr '\0' 1; printf ',3\n'; } >"$F/long_line.csv"
 cp "$F/d.csv" "$F/fifo_source.csv"
 # Base runs, tiny and quick; digitsum with three epochs for three metrics rows.
@@ -494,6 +501,13 @@ csv | open_quote.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data
 csv | long_line.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/long_line.csv
 csv | nul.csv:2: | - | $score --checkpoint $B/ds/model.safetensors --data $F/nul.csv
 csv | header_only.csv: no data rows | - | $score --checkpoint $B/ds/model.safetensors --data $F/header_only.csv
+csv | space_before.csv:2: column 1, ' 12', has a space or tab before or after it | - | digitsum train --data $F/space_before.csv
+csv | space_after.csv:2: column 2, '3 ', has a space | - | digitsum train --data $F/space_after.csv
+csv | tab.csv:2: column 1, '?12', has a space or tab | - | digitsum train --data $F/tab.csv
+csv | space_header.csv:1: column 2, ' sum', has a space | - | digitsum train --data $F/space_header.csv
+csv | quoted.csv:2: a quote character: the format (digits,sum) has no quoted fields | - | digitsum train --data $F/quoted.csv
+csv | quoted_sum.csv:2: a quote character | - | $score --checkpoint $B/ds/model.safetensors --data $F/quoted_sum.csv
+csv | space_after.csv:2: column 2 | - | $score --checkpoint $B/ds/model.safetensors --data $F/space_after.csv
 model | file is truncated: 4 bytes | model ds/model.safetensors trunc prefix | $predict --checkpoint $M 12
 model | header length | model ds/model.safetensors trunc header | $predict --checkpoint $M 12
 model | (file truncated or corrupt) | model ds/model.safetensors trunc data | $predict --checkpoint $M 12
@@ -675,6 +689,22 @@ metrics | line 5: step '1' | metrics ds duplicate | $ds
 metrics | ends at step 2, before the checkpoint's step 3 | metrics ds last-row-gone | $ds
 metrics | has no rows, but the checkpoint is at step 3 | metrics ds header-only | $ds
 metrics | the header's column 1 is 'st?ep' | metrics ds newline-in-header | $ds
+files | $F/hi?/checkpoint.safetensors: cannot open: No such file | - | l1norm --resume $F/hi$'\xe9'
+files | the run goes on in $F/hi?) | - | adding --run-dir $C/x --resume $F/hi$'\xe9'
+files | $F/hi?.csv: cannot open: No such file | - | digitsum train --data $F/hi$'\xe9'.csv
+files | $F/hi?.safetensors: cannot open: No such file | - | $predict --checkpoint $F/hi$'\xe9'.safetensors 12
+files | $F/hi?/x.csv: cannot create temporary file $F/hi?/x.csv.tmp. | - | digitsum gen-data --len 2 --out $F/hi$'\xe9'/x.csv
+files | 0 validation rows of $F/../c/d?.csv | cp $F/d.csv $C/d$'\xe9'.csv | digitsum train --data $F/../c/d$'\xe9'.csv --split 1
+files | r?n was made with lr=0.001; a resumed run keeps its settings | copy_run l1; mv $R $C/r$'\xe9'n | l1norm --resume $C/r$'\xe9'n --lr 0.5
+files | r?n: replaying 2 epochs of | edit_run ds meta train.epoch 2; mv $R $C/r$'\xe9'n | digitsum train --resume $C/r$'\xe9'n --quiet
+files | m?.safetensors: value of linear.bias[0] is inf | model ds/model.safetensors tensor linear.bias inf; mv $M $C/m$'\xe9'.safetensors | $predict --checkpoint $C/m$'\xe9'.safetensors 12
+flags | stdin:1: '0000000000000000000000000000000000000000...': a sequence has 300 digits | stdin=$(printf %0300d 7) | $predict --checkpoint $B/ds/model.safetensors -
+model | model.safetensors: loss nan, accuracy 0 on $F/d.csv: no score | model ds/model.safetensors tensor lstm.weight_ih 1e38; st $M tensor lstm.weight_hh 1e38; st $M tensor linear.weight 1e38 | $score --checkpoint $M
+checkpoint | ag_adam_load: optimizer.step 9223372036854775807 is beyond 2^53 | edit_run l1 meta optimizer.step 9223372036854775807 | $l1
+checkpoint | ag_sgd_load: optimizer.step 9007199254740993 is beyond 2^53 | edit_run add_sgd meta optimizer.step 9007199254740993 | $add
+checkpoint | $F/d_other.csv holds other rows than the run was trained on (fingerprint | edit_run ds meta data $F/d_other.csv | $ds
+checkpoint | metadata 'train.data_fingerprint' is 'xyz', not 16 hex digits | edit_run ds meta train.data_fingerprint xyz | $ds
+checkpoint | =ok | edit_run ds nometa train.data_fingerprint | $ds
 EOF
 )
 

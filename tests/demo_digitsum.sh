@@ -7,8 +7,9 @@
 # (tests/fixtures/make_digitsum_fixture.py) prints PyTorch's own greedy
 # answers, from arguments and from stdin; eval scores 1.0000 on the inputs
 # PyTorch got right and 0.0000 on those it got wrong; --help; one-line
-# errors with exit codes 1..127 that create no run directory. Prints
-# "N passed, M failed"; exits 1 if M > 0.
+# errors with exit codes 1..127 that create no run directory; gen-data
+# removes a dead writer's temporary file; --resume refuses a data file
+# replaced by other rows. Prints "N passed, M failed"; exits 1 if M > 0.
 demo=digitsum
 . "$(dirname "$0")/demo_common.bash"
 fixture="$root/tests/fixtures/digitsum_torch_lstm16"
@@ -87,6 +88,21 @@ expect "gen-data --len 9 writes no file" [ ! -e "$tmp/d9.csv" ]
 leftover=$(ls -A "$tmp" | grep -v -e '^work$' -e '^in$' -e '^out$' -e '^err$' -e '\.csv$' | tr '\n' ' ')
 expect "gen-data leaves no temporary files (found '$leftover')" [ -z "$leftover" ]
 
+# A gen-data killed mid-write left OUT.tmp.PID: the next gen-data of OUT
+# removes it once its process is gone, and keeps a live process's and
+# another file's.
+mkdir "$tmp/stale"
+sh -c 'exit 0' &
+dead=$!
+wait "$dead"
+for f in s.csv.tmp.$dead s.csv.tmp.$$ other.csv.tmp.$dead; do echo partial >"$tmp/stale/$f"; done
+digitsum gen-data --len 2 --only --out "$tmp/stale/s.csv"
+expect "gen-data over a stale temporary file exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "gen-data removes s.csv.tmp.PID of a process that is gone" [ ! -e "$tmp/stale/s.csv.tmp.$dead" ]
+expect "gen-data keeps s.csv.tmp.PID of a live process" [ -e "$tmp/stale/s.csv.tmp.$$" ]
+expect "gen-data keeps another file's temporary file" [ -e "$tmp/stale/other.csv.tmp.$dead" ]
+rm -r "$tmp/stale"
+
 # ------------------------------------------------------------ train
 for model in lstm rnn; do
   run="$tmp/run-$model"
@@ -140,6 +156,25 @@ for model in lstm rnn; do
     fail "eval with the run's $model checkpoint exits with 0 (got $code) and prints 'accuracy A (100 sequences)': '$(head -n 1 "$tmp/out")'"
   fi
 done
+
+# --resume after the data file was replaced by another of as many rows is
+# refused (the same data order would replay); with the run's own rows back
+# it goes on.
+digitsum gen-data --len 4 --only --sample 200 --seed 4 --out "$tmp/f6.csv"
+digitsum train --data "$tmp/f6.csv" --hidden 8 --epochs 2 --quiet --run-dir "$tmp/run-f6"
+expect "train on f6.csv exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+cp "$tmp/f6.csv" "$tmp/f6-seed4.csv"
+digitsum gen-data --len 4 --only --sample 200 --seed 5 --out "$tmp/f6.csv"
+checkpoint_before=$(cksum <"$tmp/run-f6/checkpoint.safetensors")
+digitsum train --resume "$tmp/run-f6" --quiet
+expect_one_line_error "train --resume after f6.csv was replaced:" \
+  "digitsum train: --resume $tmp/run-f6: $tmp/f6.csv holds other rows than the run was trained on (fingerprint "
+expect "  the error gives both fingerprints: '$(head -n 1 "$tmp/err")'" \
+  grep -qE "\(fingerprint [0-9a-f]{16}, the run's [0-9a-f]{16}\)$" "$tmp/err"
+expect "  the checkpoint is as it was" [ "$(cksum <"$tmp/run-f6/checkpoint.safetensors")" = "$checkpoint_before" ]
+cp "$tmp/f6-seed4.csv" "$tmp/f6.csv"
+digitsum train --resume "$tmp/run-f6" --quiet
+expect "train --resume with the run's own rows back exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
 
 # ------------------------------------------------------------ predict: the PyTorch fixture
 cut -d' ' -f1 "$fixture.txt" >"$tmp/inputs"
@@ -214,6 +249,12 @@ bad_case truncated predict --checkpoint "$tmp/truncated.safetensors" --hidden 16
 bad_case rnn.weight_ih predict "${ckpt[@]}" --model rnn --hidden 16 12
 bad_case lstm.weight_ih predict "${ckpt[@]}" --hidden 32 12
 bad_case 12a predict "${ckpt[@]}" --hidden 16 12a
+# stdin: a NUL byte would end the digits unseen; a long line is as long as it is.
+printf '12\0009\n' >"$tmp/in"
+bad_case "stdin:1: the line holds a NUL byte" predict "${ckpt[@]}" --hidden 16 -
+printf '%0300d\n' 7 >"$tmp/in"
+bad_case "stdin:1: '0000000000000000000000000000000000000000...': a sequence has 300 digits" predict "${ckpt[@]}" --hidden 16 -
+: >"$tmp/in"
 bad_case "$tmp/bad.csv:3:" eval "${ckpt[@]}" --hidden 16 --data "$tmp/bad.csv"
 bad_case --checkpoint eval --data "$tmp/d2.csv"
 listing_after=$(ls -A "$tmp")

@@ -3,7 +3,8 @@
 # w_ih = w_hh = 1 with a summary line, the run directory's files, --quiet,
 # --help, one-line errors for bad flags that create nothing, the inits
 # (positive by default, torch, default as torch's old name, explicit values
-# with --bias), and --max-steps. Prints "N passed, M failed"; exits 1 if M > 0.
+# with --bias), --max-steps, and SIGTERM during the test (exit 143, the
+# test left to --resume). Prints "N passed, M failed"; exits 1 if M > 0.
 demo=l1norm
 . "$(dirname "$0")/demo_common.bash"
 l1norm() { run_demo "$@"; }
@@ -175,5 +176,34 @@ expect "--max-steps 5 gives converged=0 (got '$(summary converged)')" [ "$(summa
 expect "--max-steps 5 gives steps=5 (got '$(summary steps)')" [ "$(summary steps)" = 5 ]
 expect "--max-steps 5 prints 'did not converge within 5 steps'" grep -qx 'did not converge within 5 steps' "$tmp/out"
 expect "--max-steps 5 logs 5 metrics rows" [ "$(tail -n +2 "$tmp/short/metrics.csv" 2>/dev/null | wc -l)" -eq 5 ]
+
+# ------------------------------------------------------------ SIGTERM during the test
+# Exact weights from the start: no training step, and a test of 3*10^7
+# values (over a second) that SIGTERM stops; --resume finishes it.
+test_run="$tmp/test-term"
+(cd "$tmp/work" && exec "$program" --init w_ih=1,w_hh=1 --test-len 30000000 --quiet --run-dir "$test_run") \
+  </dev/null >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+waited=0
+while [ ! -s "$test_run/params.csv" ] && [ $waited -lt 2000 ]; do sleep 0.01; waited=$((waited + 1)); done
+sleep 0.3
+kill -TERM "$pid" 2>/dev/null
+# The program itself, not a timeout in between, answers the signal; a
+# program that ignored it would run on (seconds): it gets 60.
+waited=0
+while kill -0 "$pid" 2>/dev/null && [ $waited -lt 6000 ]; do sleep 0.01; waited=$((waited + 1)); done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid"
+code=$?
+expect "SIGTERM during the test exits with 143 (got $code)" [ "$code" -eq 143 ]
+expect "  with one line on stderr (got $(wc -l <"$tmp/err"))" [ "$(wc -l <"$tmp/err")" -eq 1 ]
+expect "  saying training is saved, the test skipped and --resume finishes it: '$(head -n 1 "$tmp/err")'" \
+  grep -q "SIGTERM during the test: training is complete and saved in $test_run; the test was skipped (finish it with: l1norm --resume $test_run)" "$tmp/err"
+expect "  and writes no model.safetensors" [ ! -e "$test_run/model.safetensors" ]
+expect "  nor a summary line" [ -z "$(summary converged)" ]
+l1norm --resume "$test_run" --quiet
+expect "--resume of a run stopped in its test exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "  and tests: test_len=30000000 (got '$(summary test_len)')" [ "$(summary test_len)" = 30000000 ]
+expect "  and writes model.safetensors" [ -s "$test_run/model.safetensors" ]
 
 finish

@@ -306,6 +306,15 @@ START_TEST(test_csv_refused) {
     REFUSED("empty_digits.csv", "1234,10\n,0\n", AG_ERROR_FORMAT, 2);
     REFUSED("empty_sum.csv", "1234,10\n1234,\n", AG_ERROR_FORMAT, 2);
     REFUSED("broken_quote.csv", "1234,10\n\"12\"34,10\n", AG_ERROR_FORMAT, 2);
+    /* The format is strict: no quoted field, no space or tab around one
+     * (libcsv would take both apart without a word). */
+    REFUSED("quoted.csv", "1234,10\n\"0294\",\"15\"\n", AG_ERROR_FORMAT, 2);
+    REFUSED("quoted_sum.csv", "1234,10\n0294,\"15\"\n", AG_ERROR_FORMAT, 2);
+    REFUSED("space_before.csv", "1234,10\n 12,3\n", AG_ERROR_FORMAT, 2);
+    REFUSED("space_after_sum.csv", "1234,10\n12,3 \n", AG_ERROR_FORMAT, 2);
+    REFUSED("space_after_digits.csv", "1234,10\n12 ,3\n", AG_ERROR_FORMAT, 2);
+    REFUSED("tab_before_sum.csv", "1234,10\n12,\t3\n", AG_ERROR_FORMAT, 2);
+    REFUSED("space_in_header.csv", "digits, sum\n1234,10\n", AG_ERROR_FORMAT, 1);
     REFUSED("header_then_bad.csv", "digits,sum\n1234,10\n12a4,7\n", AG_ERROR_FORMAT, 3);
     REFUSED("empty.csv", "", AG_ERROR_FORMAT, 0);
     REFUSED("header_only.csv", "digits,sum\n", AG_ERROR_FORMAT, 0);
@@ -354,9 +363,9 @@ START_TEST(test_csv_refused) {
     ck_assert_int_eq(mkdir(path, 0700), 0);
     expect_refused(dir, NULL, NULL, 0, path, AG_ERROR_IO, 0, "a directory");
 
-    /* Without a final newline every row loads; a quoted field is a field. */
+    /* Without a final newline every row loads. */
     snprintf(path, sizeof path, "%s/no_newline.csv", dir);
-    write_file(path, "1234,10\n\"0294\",15\n99,18", 23);
+    write_file(path, "1234,10\n0294,15\n99,18", 21);
     ck_assert_msg(digitsum_load_csv(path, &data) == AG_OK, "no final newline: %s", ag_error_message());
     ck_assert_int_eq(data.count, 3);
     check_example(&data.examples[0], "1234");

@@ -596,6 +596,22 @@ START_TEST(test_optimizer_state_not_finite) {
 }
 END_TEST
 
+/* A message quotes paths and text from files: whatever bytes they hold
+ * (a high byte of a file name, an escape, a newline), it stays one line of
+ * printable ASCII, each other byte shown as '?' as ag_printable does. */
+START_TEST(test_error_message_is_printable) {
+    ck_assert_int_eq(ag_error_set(AG_ERROR_IO, "%s: cannot open", "runs/r\xe9sum\xc3\xa9\n\x1b[31m\x7f/x"),
+                     AG_ERROR_IO);
+    ck_assert_str_eq(ag_error_message(), "runs/r?sum????[31m?/x: cannot open");
+    ck_assert_int_eq(ag_error_code(), AG_ERROR_IO);
+    ag_params *params = ag_params_create();
+    ck_assert_int_eq(ag_params_load(params, "/no/such/dir\xff/model.safetensors"), AG_ERROR_IO);
+    ck_assert_msg(strstr(ag_error_message(), "/no/such/dir?/model.safetensors: cannot open") != NULL, "%s",
+                  ag_error_message());
+    ag_params_free(params);
+}
+END_TEST
+
 AG_TEST_SUITE(errors_suite)
 static Suite *errors_suite(void) {
     Suite *s = suite_create("errors");
@@ -621,6 +637,7 @@ static Suite *errors_suite(void) {
     tcase_add_test(tc, test_init_identity_non_square);
     tcase_add_test(tc, test_module_wrong_width);
     tcase_add_test(tc, test_loss_errors);
+    tcase_add_test(tc, test_error_message_is_printable);
     suite_add_tcase(s, tc);
     return s;
 }

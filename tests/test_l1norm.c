@@ -91,6 +91,10 @@ static double predict(const l1norm_model *model, const ag_real *x, int length) {
     return prediction;
 }
 
+/* Answers "stop" from its (stop_after + 1)-th question on. */
+static int stop_after, stop_questions;
+static int stop_when_asked(void) { return stop_questions++ >= stop_after; }
+
 START_TEST(test_predict_long_sequence) {
     enum { LENGTH = 100000 }; /* many pieces, and a part-piece at the end */
     ag_real *x = malloc(LENGTH * sizeof *x);
@@ -135,6 +139,18 @@ START_TEST(test_predict_long_sequence) {
     double untouched = -1;
     ck_assert_int_eq(l1norm_predict(ctx, &model, x, 0, &untouched), AG_ERROR_ARGUMENT);
     ck_assert(untouched == -1);
+    /* Asked to stop (a signal, in the demo), it stops between pieces with
+     * no prediction; never asked, it predicts as l1norm_predict does. */
+    stop_after = 2;
+    stop_questions = 0;
+    ck_assert_int_eq(l1norm_predict_or_stop(ctx, &model, x, SHORT, stop_when_asked, &untouched), AG_ERROR_STATE);
+    ck_assert(untouched == -1);
+    ck_assert_msg(strstr(ag_error_message(), "stopped after 2048 of 3000 steps") != NULL, "%s", ag_error_message());
+    stop_after = 1000;
+    stop_questions = 0;
+    double not_stopped = -1;
+    ck_assert_int_eq(l1norm_predict_or_stop(ctx, &model, x, SHORT, stop_when_asked, &not_stopped), AG_OK);
+    ck_assert(not_stopped == prediction);
     ag_ctx_free(ctx);
     ag_sequence_batch_free(&batch);
     l1norm_model_free(&model);

@@ -4,10 +4,13 @@
  * ag_run's side of resuming (metrics.csv cut back to the checkpoint's step,
  * settings against the checkpoint's). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ag_run.h"
@@ -618,6 +621,156 @@ START_TEST(test_atomic_file) {
 }
 END_TEST
 
+/* A step past 2^53 (INT64_MAX from a damaged file, say) would overflow
+ * on the next step, and Adam's bias corrections take it as a double:
+ * both loaders refuse it and change nothing; 2^53 itself loads. */
+START_TEST(test_optimizer_step_is_bounded) {
+    ag_params *params = small_model(7);
+    int64_t n = ag_params_size(params);
+    ag_real *moments = calloc((size_t)n, sizeof *moments);
+    char path[128];
+    path_in_tmpdir("step.safetensors", path, sizeof path);
+    const int64_t steps[] = {INT64_MAX, ((int64_t)1 << 53) + 1, (int64_t)1 << 53};
+    for (int kind = 0; kind < 2; kind++)
+        for (int i = 0; i < 3; i++) {
+            ag_checkpoint_writer *w = ag_checkpoint_writer_create();
+            ck_assert_int_eq(ag_checkpoint_set_metadata(w, "optimizer", kind == 0 ? "adam" : "sgd"), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_set_int(w, "optimizer.step", steps[i]), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_add_array(w, "optimizer.exp_avg", moments, n), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_add_array(w, "optimizer.exp_avg_sq", moments, n), AG_OK);
+            ck_assert_int_eq(ag_checkpoint_save(w, path), AG_OK);
+            ag_checkpoint_writer_free(w);
+            ag_checkpoint *loaded = ag_checkpoint_load(path);
+            ck_assert_ptr_nonnull(loaded);
+            ag_adam adam;
+            ag_sgd sgd;
+            ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+            ck_assert_int_eq(ag_sgd_init(&sgd, params, 0.1, 0), AG_OK);
+            ag_status status = kind == 0 ? ag_adam_load(&adam, loaded) : ag_sgd_load(&sgd, loaded);
+            int64_t step = kind == 0 ? adam.step : sgd.step;
+            if (i < 2) {
+                ck_assert_msg(status == AG_ERROR_FORMAT, "kind %d, step %lld: %d %s", kind, (long long)steps[i], status,
+                              ag_error_message());
+                ck_assert_msg(strstr(ag_error_message(), "is beyond 2^53") != NULL, "%s", ag_error_message());
+                ck_assert_int_eq(step, 0);
+            } else {
+                ck_assert_msg(status == AG_OK, "kind %d, step 2^53: %s", kind, ag_error_message());
+                ck_assert_int_eq(step, (int64_t)1 << 53);
+            }
+            ag_checkpoint_free(loaded);
+            ag_adam_free(&adam);
+            ag_sgd_free(&sgd);
+        }
+    free(moments);
+    ag_params_free(params);
+}
+END_TEST
+
+/* A write that fails (a full disk, a file size limit) is reported with
+ * its reason, not as a "short write": the file size limit stands in for a
+ * full disk here (tests/full_disk.sh fills a real one where it may mount
+ * a tmpfs). */
+START_TEST(test_atomic_file_names_the_write_error) {
+    char path[128], metrics[160], dir[128];
+    path_in_tmpdir("big.txt", path, sizeof path);
+    write_text(path, "old");
+    path_in_tmpdir("run", dir, sizeof dir);
+    ag_run *run = ag_run_create("test", dir);
+    ck_assert_ptr_nonnull(run);
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
+    char *rows = malloc(1 << 16), *end = rows;
+    end += sprintf(end, "step,loss\n");
+    for (int step = 1; step <= 2000; step++) end += sprintf(end, "%d,0.%d\n", step, step);
+    write_text(metrics, rows);
+
+    struct rlimit saved;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    void (*saved_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit small = {4096, saved.rlim_max};
+    /* No assertion while the limit holds: Check writes its own messages
+     * to a file. */
+    int limited = setrlimit(RLIMIT_FSIZE, &small);
+    ag_atomic_file out;
+    ag_status begun = ag_atomic_file_begin(&out, path), committed = AG_OK;
+    if (begun == AG_OK) {
+        for (int i = 0; i < 1000; i++) fputs("0123456789abcdef", out.file);
+        committed = ag_atomic_file_commit(&out);
+    }
+    char message[600], metrics_message[600] = "";
+    snprintf(message, sizeof message, "%s", ag_error_message());
+    run = ag_run_resume(dir);
+    const char *const columns[] = {"loss"};
+    ag_status resumed = run ? ag_run_resume_metrics(run, columns, 1, 2000) : ag_error_code();
+    snprintf(metrics_message, sizeof metrics_message, "%s", ag_error_message());
+    if (run) ag_run_close(run);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, saved_handler);
+
+    ck_assert_int_eq(limited, 0);
+    ck_assert_int_eq(begun, AG_OK);
+    ck_assert_int_eq(committed, AG_ERROR_IO);
+    ck_assert_msg(strstr(message, "write of temporary file") && strstr(message, strerror(EFBIG)), "%s", message);
+    ck_assert_str_eq(read_text(path), "old");
+    ck_assert_int_eq(resumed, AG_ERROR_IO);
+    ck_assert_msg(strstr(metrics_message, "metrics.csv: write of temporary file") &&
+                      strstr(metrics_message, strerror(EFBIG)),
+                  "%s", metrics_message);
+    FILE *f = fopen(metrics, "rb");
+    char *back = malloc(1 << 16);
+    size_t n = fread(back, 1, (1 << 16) - 1, f);
+    back[n] = '\0';
+    fclose(f);
+    ck_assert_str_eq(back, rows); /* as it was */
+    free(back);
+    free(rows);
+    char temporary[200];
+    snprintf(temporary, sizeof temporary, "%s.tmp.%ld", path, (long)getpid());
+    ck_assert_int_ne(access(temporary, F_OK), 0);
+}
+END_TEST
+
+/* What a writer killed mid-write left, PATH.tmp.PID, goes once its
+ * process is gone; a live process's, this one's, another file's and names
+ * that are no PID stay. */
+START_TEST(test_atomic_file_removes_stale_temporaries) {
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) _exit(0);
+    ck_assert_int_eq(waitpid(child, NULL, 0), child);
+    char path[128], name[64];
+    path_in_tmpdir("data.csv", path, sizeof path);
+    write_text(path, "12,3\n");
+    /* PID 1 is alive (or not ours to signal). */
+    const char *gone = "data.csv.tmp.%ld", *kept[] = {"data.csv.tmp.1", "other.csv.tmp.%ld", "data.csv.tmp.0%ld",
+                                                      "data.csv.tmp.%ldx", "data.csv.tmp.", "data.csvtmp.%ld"};
+    snprintf(name, sizeof name, gone, (long)child);
+    write_text(path_in_tmpdir(name, (char[200]){0}, 200), "partial");
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        char file[64];
+        snprintf(file, sizeof file, kept[i], (long)child);
+        write_text(path_in_tmpdir(file, (char[200]){0}, 200), "partial");
+    }
+    char mine[64];
+    snprintf(mine, sizeof mine, "data.csv.tmp.%ld", (long)getpid());
+    write_text(path_in_tmpdir(mine, (char[200]){0}, 200), "partial");
+
+    ck_assert_int_eq(ag_atomic_file_remove_stale(path), 1);
+    char full[200];
+    ck_assert_int_ne(access(path_in_tmpdir(name, full, sizeof full), F_OK), 0);
+    ck_assert_int_eq(access(path_in_tmpdir(mine, full, sizeof full), F_OK), 0);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        char file[64];
+        snprintf(file, sizeof file, kept[i], (long)child);
+        ck_assert_msg(access(path_in_tmpdir(file, full, sizeof full), F_OK) == 0, "%s went", file);
+    }
+    ck_assert_int_eq(access(path, F_OK), 0);
+    ck_assert_int_eq(ag_atomic_file_remove_stale(path), 0);
+    ck_assert_int_eq(ag_atomic_file_remove_stale(""), 0);
+    ck_assert_int_eq(ag_atomic_file_remove_stale("/no/such/dir/x.csv"), 0);
+}
+END_TEST
+
 AG_TEST_SUITE(training_checkpoint_suite)
 static Suite *training_checkpoint_suite(void) {
     Suite *s = suite_create("training_checkpoint");
@@ -633,6 +786,9 @@ static Suite *training_checkpoint_suite(void) {
     tcase_add_test(tc, test_options_stay_out_of_checkpoints);
     tcase_add_test(tc, test_run_identity);
     tcase_add_test(tc, test_atomic_file);
+    tcase_add_test(tc, test_optimizer_step_is_bounded);
+    tcase_add_test(tc, test_atomic_file_names_the_write_error);
+    tcase_add_test(tc, test_atomic_file_removes_stale_temporaries);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -71,7 +71,9 @@ ag_status ag_error_code(void);
 const char *ag_printable(const char *text, char *buf, size_t size);
 /** Resets this thread's message to "" and its status to AG_OK. */
 void ag_error_clear(void);
-/** Records a failure; for modules and models built on ag. Returns `code`. */
+/** Records a failure; for modules and models built on ag. Returns `code`.
+ * The message keeps one line of printable ASCII: any other byte (from a
+ * path, say) becomes '?', as ag_printable writes it. */
 ag_status ag_error_set(ag_status code, const char *format, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -449,15 +451,23 @@ void ag_checkpoint_free(ag_checkpoint *cp);
 typedef struct ag_atomic_file {
     FILE *file; /**< open between begin and commit or abort */
     char path[1024], temporary[1100];
+    void *stream; /**< internal: the temporary file's descriptor and first write error */
 } ag_atomic_file;
 /** AG_ERROR_ARGUMENT for an empty or too long path, AG_ERROR_IO when `path`
  * is not a regular file or the temporary file cannot be created. */
 ag_status ag_atomic_file_begin(ag_atomic_file *a, const char *path);
-/** AG_ERROR_IO naming the step (write, fsync, close, rename) that failed;
- * `path` is then as it was. */
+/** AG_ERROR_IO naming the step (write, fsync, close, rename) that failed
+ * and why (the errno of the first failed write: "No space left on
+ * device"); `path` is then as it was. */
 ag_status ag_atomic_file_commit(ag_atomic_file *a);
 /** Closes and removes the temporary file (nothing if none is open). */
 void ag_atomic_file_abort(ag_atomic_file *a);
+/** Removes the temporary files PATH.tmp.PID that writers of `path` killed
+ * mid-write left, those whose process is gone (kill(PID, 0) fails with
+ * ESRCH); a live process's is kept. Best effort: returns how many it
+ * removed. Not for a directory that processes of another PID namespace
+ * write to. */
+int ag_atomic_file_remove_stale(const char *path);
 
 /* --------------------------------------------------- modules (modules.c) */
 
@@ -640,7 +650,8 @@ void ag_sgd_free(ag_sgd *opt);
  * over the parameter buffer (read when saved). */
 ag_status ag_sgd_save(const ag_sgd *opt, ag_checkpoint_writer *w);
 /** Restores SGD's state from a loaded checkpoint; everything is checked
- * first (optimizer kind, step, buffer size), so on error nothing changes. */
+ * first (optimizer kind, step from 0 to 2^53, buffer size), so on error
+ * nothing changes. */
 ag_status ag_sgd_load(ag_sgd *opt, const ag_checkpoint *cp);
 
 /** torch.optim.Adam (single-tensor path, float arithmetic as PyTorch's):
@@ -672,7 +683,8 @@ void ag_adam_free(ag_adam *opt);
  * The hyperparameters are the program's settings and are not saved. */
 ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint_writer *w);
 /** Restores Adam's moments and step from a loaded checkpoint; everything is
- * checked first (optimizer kind, step, sizes), so on error nothing changes. */
+ * checked first (optimizer kind, step from 0 to 2^53, sizes), so on error
+ * nothing changes. */
 ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp);
 
 /** Seconds on a monotonic clock (CLOCK_MONOTONIC), for timing: only the

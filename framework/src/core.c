@@ -42,6 +42,12 @@ ag_status ag_error_set(ag_status code, const char *format, ...) {
     va_start(args, format);
     vsnprintf(error_message, sizeof error_message, format, args);
     va_end(args);
+    /* A path or any text from outside may hold bytes that are not
+     * printable ASCII (a high byte of a file name, an escape sequence, a
+     * newline): a message stays one line of printable ASCII, as
+     * ag_printable makes it. */
+    for (char *c = error_message; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
     error_code = code;
     return code;
 }

@@ -167,6 +167,11 @@ static ag_status load_kind_and_step(const ag_checkpoint *cp, const char *who, co
     ag_status status = ag_checkpoint_get_int(cp, "optimizer.step", step);
     if (status != AG_OK) return status;
     if (*step < 0) return ag_error_set(AG_ERROR_FORMAT, "%s: optimizer.step %lld is negative", who, (long long)*step);
+    /* Adam's bias corrections take the step as a double, exact up to 2^53;
+     * no run gets there, and one step past INT64_MAX would overflow. */
+    if (*step > (int64_t)1 << 53)
+        return ag_error_set(AG_ERROR_FORMAT, "%s: optimizer.step %lld is beyond 2^53 (a corrupt file)", who,
+                            (long long)*step);
     return AG_OK;
 }
 
