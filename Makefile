@@ -304,7 +304,7 @@ bench: deps $(AG_LIBS) $(PROGRAMS)
 # fuzz/corpus/NAME/, and a line $(FUZZ_BUILD)/fuzz_NAME: FILE.c for sources
 # beyond the library.
 FUZZ_SECONDS ?= 240
-FUZZ_TARGETS = checkpoint csv metrics
+FUZZ_TARGETS = checkpoint csv metrics resume
 FUZZ_PACKAGES = clang libclang-rt-14-dev
 FUZZ_BUILD = build-fuzz
 FUZZ_CC = clang
@@ -355,3 +355,5 @@ fuzz-seeds: $(AG_LIBS)
 	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) fuzz/make_seeds.c models/digitsum_data.c $(AG_LIBS) $(LDLIBS) \
 	  -o $(BUILD)/make_seeds
 	$(BUILD)/make_seeds fuzz/corpus tests/fixtures/fuzz
+	$(MAKE) --no-print-directory bin/l1norm
+	fuzz/make_resume_seeds.sh

@@ -24,14 +24,19 @@ typedef struct ag_run ag_run;
  * dir is NULL (with -2, -3, ... appended if two runs start in the same
  * second), and gives the run a new random id (ag_run_id; from the system's
  * random source, never from a seed). Refuses an existing directory that
- * already holds a metrics.csv, so no run is overwritten. */
+ * already holds a run (metrics.csv, checkpoint.safetensors or
+ * model.safetensors), so no run is overwritten, and one that another
+ * process holds (see ag_run_resume). */
 ag_run *ag_run_create(const char *demo, const char *dir);
 /** Opens the existing run directory `dir` to go on with a run from its
  * checkpoint (see ag_run_resume_metrics), removing the temporary files
  * (NAME.tmp.PID) that a run killed mid-write leaves, and reads the run's id
  * back from DIR/params.csv (none if the file or its run_id row is absent);
  * NULL if `dir` is not a directory or params.csv cannot be read or holds
- * a malformed run_id. */
+ * a malformed run_id. Both this and ag_run_create take a lock on
+ * DIR/.lock until ag_run_close (dropped by the kernel if the process
+ * dies): while another process holds it they fail with AG_ERROR_STATE,
+ * "DIR is in use by process PID". */
 ag_run *ag_run_resume(const char *dir);
 /** The run's directory. */
 const char *ag_run_dir(const ag_run *run);
