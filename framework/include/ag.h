@@ -343,6 +343,45 @@ void ag_init_constant(ag_tensor *t, double value);
 /** scale * I for a square 2-D tensor (the IRNN recurrent weight). */
 ag_status ag_init_identity(ag_tensor *t, double scale);
 
+/* torch.nn.init's initialisers with fans and a gain. Fans as torch computes
+ * them: for a weight [out, in, ...], fan_in = in * r and fan_out = out * r,
+ * r the product of the dimensions after the second (1 for 2-D). Values are
+ * drawn from `rng` (in row-major order), so they differ from PyTorch's;
+ * the distributions are torch's. Each returns AG_ERROR_ARGUMENT on a NULL
+ * tensor or rng, a gain that is negative or not finite, or a bad fan, and
+ * AG_ERROR_SHAPE on a tensor of fewer than 2 dimensions, with nothing drawn. */
+
+/** The nonlinearities of torch.nn.init.calculate_gain. */
+typedef enum ag_gain {
+    AG_GAIN_LINEAR,     /**< 1 (also torch's gain for conv layers) */
+    AG_GAIN_SIGMOID,    /**< 1 */
+    AG_GAIN_TANH,       /**< 5/3 */
+    AG_GAIN_RELU,       /**< sqrt(2) */
+    AG_GAIN_LEAKY_RELU  /**< sqrt(2 / (1 + negative_slope^2)) */
+} ag_gain;
+/** torch.nn.init.calculate_gain(nonlinearity, negative_slope); the slope
+ * is read for AG_GAIN_LEAKY_RELU only. */
+double ag_init_gain(ag_gain nonlinearity, double negative_slope);
+/** Which fan Kaiming's initialisers scale by (torch's mode). */
+typedef enum ag_fan { AG_FAN_IN, AG_FAN_OUT } ag_fan;
+/** torch.nn.init.xavier_uniform_: U(-b, b), b = gain sqrt(6 / (fan_in + fan_out)). */
+ag_status ag_init_xavier_uniform(ag_tensor *t, ag_rng *rng, double gain);
+/** torch.nn.init.xavier_normal_: N(0, s^2), s = gain sqrt(2 / (fan_in + fan_out)). */
+ag_status ag_init_xavier_normal(ag_tensor *t, ag_rng *rng, double gain);
+/** torch.nn.init.kaiming_uniform_: U(-b, b), b = gain sqrt(3 / fan). torch's
+ * default (a = 0, mode fan_in, leaky_relu) is gain ag_init_gain(AG_GAIN_RELU, 0)
+ * = sqrt(2) with AG_FAN_IN; its nonlinearity 'linear' is gain 1. */
+ag_status ag_init_kaiming_uniform(ag_tensor *t, ag_rng *rng, double gain, ag_fan fan);
+/** torch.nn.init.kaiming_normal_: N(0, s^2), s = gain / sqrt(fan). */
+ag_status ag_init_kaiming_normal(ag_tensor *t, ag_rng *rng, double gain, ag_fan fan);
+/** torch.nn.init.orthogonal_: the [rows, cols] view (rows = dimension 0)
+ * gets gain times a matrix with orthonormal rows (rows <= cols) or columns
+ * (rows >= cols): Q of the QR factorisation of a Gaussian matrix (drawn in
+ * row-major order, transposed first when wide), with R's diagonal made
+ * positive as torch's sign correction does; QR in double. Also
+ * AG_ERROR_MEMORY. */
+ag_status ag_init_orthogonal(ag_tensor *t, ag_rng *rng, double gain);
+
 /* ----------------------------- writing a checkpoint (checkpoint_write.c) */
 
 /* Every safetensors file ag writes carries its checksum: the metadata entry
@@ -626,6 +665,25 @@ ag_tensor *ag_cross_entropy_loss(ag_ctx *ctx, ag_tensor *logits, const int *targ
  * (torch.nn.functional.nll_loss). Reads only the picked entries. */
 ag_tensor *ag_nll_loss(ag_ctx *ctx, ag_tensor *log_probs, const int *targets, const ag_real *mask);
 
+/* ----------------------------------------------------- sampling (sampling.c) */
+
+/** For each row of `t` (every axis but the last; a 1-D tensor is one row),
+ * the index along the last axis of its largest value, into indices[row]
+ * (t->size / last dimension ints, row-major, like the targets of
+ * ag_cross_entropy_loss). As torch.argmax(t, dim=-1): ties give the first
+ * index, and a NaN counts as the largest. AG_ERROR_ARGUMENT on a NULL tensor
+ * or indices. */
+ag_status ag_argmax(const ag_tensor *t, int *indices);
+/** One draw per row of `logits` (rows as ag_argmax) from
+ * softmax(logits / temperature), into samples[row], using one
+ * ag_rng_uniform of `rng` per row in row order (inverse CDF computed in
+ * double), so a seed gives the same draws; temperature 0 is ag_argmax and
+ * draws nothing. A logit of -inf is a class never drawn. AG_ERROR_ARGUMENT,
+ * with nothing drawn or written, on a NULL argument, a temperature that is
+ * negative or not finite, a logit that is NaN or +inf, or a row with no
+ * finite logit. */
+ag_status ag_sample_categorical(const ag_tensor *logits, double temperature, ag_rng *rng, int *samples);
+
 /* -------------------------------------------------- optimizers (optim.c) */
 
 /** torch.optim.SGD: g = grad + weight_decay * p; buf = momentum * buf + g
@@ -686,6 +744,75 @@ ag_status ag_adam_save(const ag_adam *opt, ag_checkpoint_writer *w);
  * checked first (optimizer kind, step from 0 to 2^53, sizes), so on error
  * nothing changes. */
 ag_status ag_adam_load(ag_adam *opt, const ag_checkpoint *cp);
+
+/* ------------------------------------ learning-rate schedules (schedule.c) */
+
+/** What a schedule does after its warm-up. */
+typedef enum ag_lr_kind {
+    AG_LR_CONSTANT, /**< base_lr */
+    AG_LR_STEP,     /**< torch's StepLR: base_lr gamma^floor(t / step_size) */
+    AG_LR_COSINE    /**< torch's CosineAnnealingLR, closed form:
+                         eta_min + (base_lr - eta_min) (1 + cos(pi t / t_max)) / 2 */
+} ag_lr_kind;
+/** A learning-rate schedule for any optimizer with an `lr` field (ag_adam,
+ * ag_sgd). Set one up with ag_lr_constant, ag_lr_step_decay or ag_lr_cosine,
+ * optionally put a linear warm-up in front with ag_lr_warmup, start the
+ * optimizer at ag_lr_schedule_at(&s, 0), and after each optimizer step call
+ * ag_lr_schedule_step(&s, &opt.lr), as torch's scheduler.step() after
+ * optimizer.step():
+ *
+ *     ag_lr_cosine(&s, 1e-3, 1000, 1e-5); ag_lr_warmup(&s, 100, 0.1);
+ *     ag_adam_init(&opt, params, ag_lr_schedule_at(&s, 0));
+ *     for (...) { ...backward...; ag_adam_step(&opt, params); ag_lr_schedule_step(&s, &opt.lr); }
+ *
+ * With a warm-up of W steps, step t < W has torch's LinearLR(start_factor,
+ * 1.0, total_iters=W): base_lr (start_factor + (1 - start_factor) t / W);
+ * from t = W on, the schedule runs at t - W (torch's SequentialLR with
+ * milestones=[W]). The fields are plain data: copy the struct to keep it. */
+typedef struct ag_lr_schedule {
+    ag_lr_kind kind;
+    double base_lr;
+    int64_t step_size; /**< AG_LR_STEP */
+    double gamma;      /**< AG_LR_STEP */
+    int64_t t_max;     /**< AG_LR_COSINE */
+    double eta_min;    /**< AG_LR_COSINE */
+    int64_t warmup_steps;       /**< 0: none */
+    double warmup_start_factor; /**< in (0, 1] */
+    int64_t step; /**< the position: ag_lr_schedule_step calls so far (torch's last_epoch) */
+} ag_lr_schedule;
+/** A constant schedule at `lr`. These set-up functions return
+ * AG_ERROR_ARGUMENT, leaving *s as it was, on a NULL schedule or an lr
+ * that is not finite and > 0, and start the position at 0. */
+ag_status ag_lr_constant(ag_lr_schedule *s, double lr);
+/** torch.optim.lr_scheduler.StepLR(step_size, gamma): also AG_ERROR_ARGUMENT
+ * on step_size < 1 or gamma not finite and > 0. */
+ag_status ag_lr_step_decay(ag_lr_schedule *s, double lr, int64_t step_size, double gamma);
+/** torch.optim.lr_scheduler.CosineAnnealingLR(T_max, eta_min) in its closed
+ * form (past t_max it rises again, as torch's); also AG_ERROR_ARGUMENT on
+ * t_max < 1 or eta_min not finite and >= 0. */
+ag_status ag_lr_cosine(ag_lr_schedule *s, double lr, int64_t t_max, double eta_min);
+/** Puts a linear warm-up of `warmup_steps` (0: none) from start_factor *
+ * base_lr in front of the schedule; AG_ERROR_ARGUMENT on a NULL schedule,
+ * warmup_steps < 0 or start_factor outside (0, 1]. */
+ag_status ag_lr_warmup(ag_lr_schedule *s, int64_t warmup_steps, double start_factor);
+/** The learning rate at position `step` (>= 0); NaN for a NULL schedule or
+ * a negative step. Reads nothing but its arguments. */
+double ag_lr_schedule_at(const ag_lr_schedule *s, int64_t step);
+/** Advances the position by one and returns the learning rate there, also
+ * stored in *lr unless lr is NULL (pass &opt.lr). */
+double ag_lr_schedule_step(ag_lr_schedule *s, double *lr);
+/** Adds the schedule's position and the current learning rate `lr` (pass
+ * opt.lr) to a training checkpoint: metadata "schedule" (its kind's name:
+ * "constant", "step", "cosine"), "schedule.step" and "schedule.lr" (%.17g,
+ * which reads back to the same double). The settings are the program's and
+ * are not saved. */
+ag_status ag_lr_schedule_save(const ag_lr_schedule *s, double lr, ag_checkpoint_writer *w);
+/** Restores the position into a schedule set up as the saved one was, and
+ * the saved learning rate into *lr (pass &opt.lr after ag_adam_load or
+ * ag_sgd_load). Everything is checked first (kind, a step >= 0, lr a
+ * finite number >= 0), so on error (AG_ERROR_FORMAT; AG_ERROR_ARGUMENT on a
+ * NULL argument) nothing changes. */
+ag_status ag_lr_schedule_load(ag_lr_schedule *s, double *lr, const ag_checkpoint *cp);
 
 /** Seconds on a monotonic clock (CLOCK_MONOTONIC), for timing: only the
  * difference between two calls means anything. */
