@@ -163,6 +163,15 @@ void ag_set_requires_grad(ag_tensor *t, bool requires_grad);
 ag_tensor *ag_tensor_new(int ndim, const int *shape);
 /** Frees a tensor from ag_tensor_new (and its grad, if one was allocated); NULL is a no-op. */
 void ag_tensor_free(ag_tensor *t);
+/** Copies the values of `t` (a step tensor, say the last hidden state of a
+ * chunk) into `keep`, a tensor of the same shape that outlives
+ * ag_ctx_reset (from ag_tensor_new), without any of t's graph: `keep` used
+ * as an input afterwards is a constant, so backward stops there (torch's
+ * keep.copy_(t.detach())). The way to carry state across steps, as in
+ * truncated backpropagation through time. AG_ERROR_SHAPE on other shapes;
+ * AG_ERROR_ARGUMENT on a NULL keep; a NULL t (an op failed) returns that
+ * op's error and leaves its message. */
+ag_status ag_detach_into(ag_tensor *keep, const ag_tensor *t);
 
 /** True if a and b have the same dimensions and sizes. */
 bool ag_same_shape(const ag_tensor *a, const ag_tensor *b);
@@ -278,6 +287,11 @@ ag_tensor *ag_slice(ag_ctx *ctx, ag_tensor *a, int axis, int start, int end);
 /** Rows table[indices[i]] of a 2-D table -> [n, columns]: an embedding
  * lookup, or a one-hot encoding when table is the identity. */
 ag_tensor *ag_gather_rows(ag_ctx *ctx, ag_tensor *table, const int *indices, int n);
+/** ag_gather_rows whose backward gives row `padding_index` of the table no
+ * gradient (torch's F.embedding with padding_idx): positions holding that
+ * index still read the row forward. -1 for none; AG_ERROR_ARGUMENT on an
+ * index or padding index outside the table, naming it and its position. */
+ag_tensor *ag_gather_rows_padded(ag_ctx *ctx, ag_tensor *table, const int *indices, int n, int padding_index);
 /** Same elements, new shape of the same size. */
 ag_tensor *ag_reshape(ag_ctx *ctx, ag_tensor *a, int ndim, const int *shape);
 
@@ -575,6 +589,34 @@ ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_ten
                                    ag_lstm_state state);
 /** Sets the forget gate's part of bias_ih to `value` and of bias_hh to 0. */
 ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value);
+
+/** torch.nn.Embedding: PREFIX.weight [num_embeddings, embedding_dim], drawn
+ * from N(0, 1) in row-major order. With a padding index (-1: none) that row
+ * is zero-initialised and never gets a gradient, as torch's padding_idx (it
+ * is still read forward, so a row set by hand or loaded is returned). */
+typedef struct ag_embedding {
+    ag_tensor *weight;
+    int num_embeddings, embedding_dim;
+    int padding_index; /**< -1: none */
+} ag_embedding;
+/** Adds PREFIX.weight to `params`, initialised from `rng`; AG_ERROR_ARGUMENT on a size < 1, a NULL
+ * params/rng or a padding index outside -1..num_embeddings-1; the error of ag_params_add otherwise. */
+ag_status ag_embedding_init(ag_embedding *m, ag_params *params, const char *prefix, int num_embeddings,
+                            int embedding_dim, int padding_index, ag_rng *rng);
+/** Rows weight[indices[i]] for i < n -> [n, embedding_dim] (reshape for [batch, steps, dim]); a row used
+ * several times gets the sum of its gradients. NULL with AG_ERROR_ARGUMENT, naming the index and its
+ * position, on an index outside 0..num_embeddings-1, or on n < 1. */
+ag_tensor *ag_embedding_forward(ag_ctx *ctx, const ag_embedding *m, const int *indices, int n);
+
+/** Inverted dropout (torch.nn.functional.dropout): in training each element
+ * of x is zeroed with probability p and the kept ones are scaled by
+ * 1 / (1 - p), so the expected value is unchanged; the gradient flows
+ * through the same mask. The mask takes one ag_rng_uniform draw per element
+ * in row-major order (kept when the draw is >= p), so one seed gives one
+ * mask. With training false, or p == 0, it returns x itself (no copy, no
+ * draw): evaluation calls it unchanged. NULL with AG_ERROR_ARGUMENT on p
+ * outside [0, 1) (whatever `training` is) or a NULL rng in training. */
+ag_tensor *ag_dropout(ag_ctx *ctx, ag_tensor *x, double p, bool training, ag_rng *rng);
 
 /* ---------------------------------- variable-length batches (sequence.c) */
 

@@ -313,6 +313,22 @@ void ag_tensor_free(ag_tensor *t) {
     free(t);
 }
 
+ag_status ag_detach_into(ag_tensor *keep, const ag_tensor *t) {
+    if (!t) {
+        if (ag_error_code() != AG_OK) return ag_error_code(); /* keep the failing op's message */
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_detach_into: tensor is NULL");
+    }
+    if (!keep) return ag_error_set(AG_ERROR_ARGUMENT, "ag_detach_into: keep is NULL");
+    if (!ag_same_shape(keep, t)) {
+        char shape_keep[64], shape_t[64];
+        return ag_error_set(AG_ERROR_SHAPE, "ag_detach_into: keep has shape %s, the tensor %s",
+                            ag_shape_string(keep, shape_keep, sizeof shape_keep),
+                            ag_shape_string(t, shape_t, sizeof shape_t));
+    }
+    memmove(keep->data, t->data, (size_t)t->size * sizeof(ag_real));
+    return AG_OK;
+}
+
 bool ag_same_shape(const ag_tensor *a, const ag_tensor *b) {
     if (a->ndim != b->ndim) return false;
     for (int i = 0; i < a->ndim; i++)

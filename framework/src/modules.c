@@ -132,3 +132,63 @@ ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value) {
     }
     return AG_OK;
 }
+
+/* ------------------------------------------------------------- embedding */
+
+ag_status ag_embedding_init(ag_embedding *m, ag_params *params, const char *prefix, int num_embeddings,
+                            int embedding_dim, int padding_index, ag_rng *rng) {
+    ag_status status = check_init_args("ag_embedding_init", params, rng, num_embeddings, embedding_dim);
+    if (status != AG_OK) return status;
+    if (padding_index < -1 || padding_index >= num_embeddings)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_embedding_init: padding index %d is out of range for %d embeddings (-1 for none)",
+                            padding_index, num_embeddings);
+    m->num_embeddings = num_embeddings;
+    m->embedding_dim = embedding_dim;
+    m->padding_index = padding_index;
+    m->weight = ag_params_add_prefixed(params, prefix, "weight", 2, (int[]){num_embeddings, embedding_dim});
+    if (!m->weight) return ag_error_code();
+    ag_init_normal(m->weight, rng, 0.0, 1.0);
+    /* torch draws every row, then zeroes the padding row. */
+    if (padding_index >= 0)
+        for (int j = 0; j < embedding_dim; j++) m->weight->data[(int64_t)padding_index * embedding_dim + j] = 0;
+    return AG_OK;
+}
+
+ag_tensor *ag_embedding_forward(ag_ctx *ctx, const ag_embedding *m, const int *indices, int n) {
+    if (!m || !m->weight) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_embedding_forward: the module is NULL or not initialised");
+        return NULL;
+    }
+    if (!indices || n < 1) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_embedding_forward: need at least one index (n = %d)", n);
+        return NULL;
+    }
+    for (int r = 0; r < n; r++)
+        if (indices[r] < 0 || indices[r] >= m->num_embeddings) {
+            ag_error_set(AG_ERROR_ARGUMENT, "ag_embedding_forward: index %d (position %d) is out of range for %d embeddings",
+                         indices[r], r, m->num_embeddings);
+            return NULL;
+        }
+    return ag_gather_rows_padded(ctx, m->weight, indices, n, m->padding_index);
+}
+
+/* --------------------------------------------------------------- dropout */
+
+ag_tensor *ag_dropout(ag_ctx *ctx, ag_tensor *x, double p, bool training, ag_rng *rng) {
+    if (!x) return NULL;
+    if (!(p >= 0 && p < 1)) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_dropout: p = %g is outside [0, 1)", p);
+        return NULL;
+    }
+    if (!training || p == 0) return x;
+    if (!rng) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_dropout: rng must not be NULL in training");
+        return NULL;
+    }
+    ag_tensor *mask = ag_zeros(ctx, x->ndim, x->shape);
+    if (!mask) return NULL;
+    ag_real scale = (ag_real)(1.0 / (1.0 - p));
+    /* One uniform draw per element, in row-major order: an element is kept when its draw is >= p. */
+    for (int64_t i = 0; i < mask->size; i++) mask->data[i] = ag_rng_uniform(rng) >= p ? scale : 0;
+    return ag_mul(ctx, x, mask);
+}

@@ -109,35 +109,45 @@ static ag_status gather_rows_backward(ag_ctx *ctx, ag_tensor *out) {
     ag_tensor *table = out->inputs[0];
     const int *indices = out->saved;
     int64_t columns = table->shape[1];
+    int padding_index = out->int_args[0]; /* gets no gradient; -1: none */
     /* Repeated indices add up: a row used twice gets both gradients. */
     for (int r = 0; r < out->shape[0]; r++)
-        for (int64_t j = 0; j < columns; j++) table->grad[indices[r] * columns + j] += out->grad[r * columns + j];
+        if (indices[r] != padding_index)
+            for (int64_t j = 0; j < columns; j++) table->grad[indices[r] * columns + j] += out->grad[r * columns + j];
     (void)ctx;
     return AG_OK;
 }
 static const ag_op gather_rows_op = {"ag_gather_rows", gather_rows_backward};
 
-ag_tensor *ag_gather_rows(ag_ctx *ctx, ag_tensor *table, const int *indices, int n) {
+/* ag_gather_rows and ag_gather_rows_padded; `who` names the function in messages. */
+static ag_tensor *gather_rows(ag_ctx *ctx, const char *who, ag_tensor *table, const int *indices, int n,
+                              int padding_index) {
     if (!table) return NULL;
     char shape[64];
     if (table->ndim != 2) {
-        ag_error_set(AG_ERROR_SHAPE, "ag_gather_rows: table has shape %s; it must be 2-D",
+        ag_error_set(AG_ERROR_SHAPE, "%s: table has shape %s; it must be 2-D", who,
                      ag_shape_string(table, shape, sizeof shape));
         return NULL;
     }
     if (!indices || n < 1) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_gather_rows: need at least one index");
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: need at least one index", who);
+        return NULL;
+    }
+    if (padding_index < -1 || padding_index >= table->shape[0]) {
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: padding index %d is out of range for table %s (-1 for none)", who,
+                     padding_index, ag_shape_string(table, shape, sizeof shape));
         return NULL;
     }
     for (int r = 0; r < n; r++)
         if (indices[r] < 0 || indices[r] >= table->shape[0]) {
-            ag_error_set(AG_ERROR_ARGUMENT, "ag_gather_rows: index %d (position %d) is out of range for table %s",
+            ag_error_set(AG_ERROR_ARGUMENT, "%s: index %d (position %d) is out of range for table %s", who,
                          indices[r], r, ag_shape_string(table, shape, sizeof shape));
             return NULL;
         }
     int64_t columns = table->shape[1];
     ag_tensor *out = ag_node(ctx, &gather_rows_op, 2, (int[]){n, (int)columns}, 1, table, NULL, NULL);
     if (!out) return NULL;
+    out->int_args[0] = padding_index;
     if (out->requires_grad) {
         int *saved = ag_arena_alloc(ctx, (size_t)n * sizeof *saved);
         if (!saved) return NULL;
@@ -147,6 +157,14 @@ ag_tensor *ag_gather_rows(ag_ctx *ctx, ag_tensor *table, const int *indices, int
     for (int r = 0; r < n; r++)
         memcpy(out->data + r * columns, table->data + indices[r] * columns, (size_t)columns * sizeof(ag_real));
     return out;
+}
+
+ag_tensor *ag_gather_rows(ag_ctx *ctx, ag_tensor *table, const int *indices, int n) {
+    return gather_rows(ctx, "ag_gather_rows", table, indices, n, -1);
+}
+
+ag_tensor *ag_gather_rows_padded(ag_ctx *ctx, ag_tensor *table, const int *indices, int n, int padding_index) {
+    return gather_rows(ctx, "ag_gather_rows_padded", table, indices, n, padding_index);
 }
 
 /* --------------------------------------------------------------- reshape */
