@@ -42,6 +42,37 @@ START_TEST(test_grad_linear) {
 }
 END_TEST
 
+/* ----------------------------------------------------------- LayerNorm */
+
+static ag_tensor *build_layer_norm(ag_ctx *ctx, ag_tensor *const *in, void *user) {
+    return ag_layer_norm_forward(ctx, user, in[0]);
+}
+
+START_TEST(test_grad_layer_norm) {
+    ag_rng rng;
+    SEED(&rng);
+    for (int affine = 0; affine <= 1; affine++) {
+        for (int nd = 1; nd <= 3; nd++) {
+            int n = gc_rand_int(&rng, 2, 5), shape[3] = {gc_rand_int(&rng, 1, 3), gc_rand_int(&rng, 1, 3), n};
+            ag_params *p = ag_params_create();
+            ag_layer_norm m;
+            ck_assert_int_eq(ag_layer_norm_init(&m, p, "ln", n, affine, AG_LAYER_NORM_EPS), AG_OK);
+            ck_assert_int_eq(ag_params_count(p), affine ? 2 : 0);
+            if (affine) {
+                ck_assert_ptr_eq(ag_params_find(p, "ln.weight"), m.weight);
+                ck_assert_ptr_eq(ag_params_find(p, "ln.bias"), m.bias);
+                for (int j = 0; j < n; j++) ck_assert(m.weight->data[j] == 1 && m.bias->data[j] == 0);
+            }
+            gc_input x = gc_in(nd, shape + 3 - nd, -2.0, 2.0);
+            char name[96];
+            snprintf(name, sizeof name, "ag_layer_norm_forward(%d dims, size %d, affine %d)", nd, n, affine);
+            gc_check_module(name, build_layer_norm, NULL, &m, &x, 1, affine ? p : NULL, &rng, 1.0);
+            ag_params_free(p);
+        }
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------------ RNN cell */
 
 static ag_tensor *build_rnn_cell(ag_ctx *ctx, ag_tensor *const *in, void *user) {
@@ -417,6 +448,7 @@ static Suite *gradcheck_modules_suite(void) {
     TCase *tc = tcase_create("modules");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_grad_linear);
+    tcase_add_test(tc, test_grad_layer_norm);
     tcase_add_test(tc, test_grad_rnn_cell);
     tcase_add_test(tc, test_grad_lstm_cell);
     tcase_add_test(tc, test_grad_rnn_run);

@@ -139,6 +139,8 @@ static const binary_op binary_ops[] = {
     {"ag_sub", ag_sub},
     {"ag_mul", ag_mul},
     {"ag_div", ag_div},
+    {"ag_maximum", ag_maximum},
+    {"ag_minimum", ag_minimum},
 };
 
 /* Inputs of a binary op; the second one (the denominator of div) is kept
@@ -215,6 +217,20 @@ START_TEST(test_grad_div) {
     ag_rng rng;
     SEED(&rng);
     check_binary_case(3, &rng);
+}
+END_TEST
+
+START_TEST(test_grad_maximum) {
+    ag_rng rng;
+    SEED(&rng);
+    check_binary_case(4, &rng);
+}
+END_TEST
+
+START_TEST(test_grad_minimum) {
+    ag_rng rng;
+    SEED(&rng);
+    check_binary_case(5, &rng);
 }
 END_TEST
 
@@ -308,6 +324,80 @@ START_TEST(test_grad_abs) {
 }
 END_TEST
 
+START_TEST(test_grad_sqrt) {
+    ag_rng rng;
+    SEED(&rng);
+    unary_op op = {"ag_sqrt", ag_sqrt};
+    check_unary(&op, &rng, 0.2, 3.0, 0, 0);
+}
+END_TEST
+
+typedef struct pow_user {
+    double exponent;
+} pow_user;
+static ag_tensor *build_pow(ag_ctx *ctx, ag_tensor *const *in, void *user) {
+    return ag_pow(ctx, in[0], ((const pow_user *)user)->exponent);
+}
+
+START_TEST(test_grad_pow) {
+    ag_rng rng;
+    SEED(&rng);
+    /* Integer exponents over negative inputs too; others over positive ones. */
+    const double integer[] = {2.0, 3.0, 1.0, 0.0, -2.0};
+    const double real[] = {0.5, -0.5, 1.7, -1.25};
+    for (int e = 0; e < 5; e++) {
+        pow_user u = {integer[e]};
+        int nd = 1 + e % 3, shape[AG_MAX_DIMS];
+        rand_shape(&rng, nd, shape, 4);
+        gc_input in = gc_in_avoid(nd, shape, -2.0, 2.0, 0.0, 0.3);
+        char what[48];
+        snprintf(what, sizeof what, "ag_pow(%g)", integer[e]);
+        check(what, build_pow, &u, &in, 1, &rng);
+    }
+    for (int e = 0; e < 4; e++) {
+        pow_user u = {real[e]};
+        int nd = 1 + e % 3, shape[AG_MAX_DIMS];
+        rand_shape(&rng, nd, shape, 4);
+        gc_input in = gc_in(nd, shape, 0.3, 3.0);
+        char what[48];
+        snprintf(what, sizeof what, "ag_pow(%g)", real[e]);
+        check(what, build_pow, &u, &in, 1, &rng);
+    }
+}
+END_TEST
+
+typedef struct clamp_user {
+    double min, max;
+} clamp_user;
+static ag_tensor *build_clamp(ag_ctx *ctx, ag_tensor *const *in, void *user) {
+    const clamp_user *u = user;
+    return ag_clamp(ctx, in[0], u->min, u->max);
+}
+
+START_TEST(test_grad_clamp) {
+    ag_rng rng;
+    SEED(&rng);
+    /* One bound at a time, inputs kept away from it; then both, on fixed values on either side of
+     * and between them. */
+    for (int rep = 0; rep < REPEATS; rep++) {
+        int nd = 1 + rep % 3, shape[AG_MAX_DIMS];
+        rand_shape(&rng, nd, shape, 4);
+        clamp_user upper = {-INFINITY, 0.5}, lower = {-0.25, INFINITY}, wide = {-10.0, 10.0};
+        gc_input in = gc_in_avoid(nd, shape, -2.0, 2.0, 0.5, 0.05);
+        check("ag_clamp(-inf, 0.5)", build_clamp, &upper, &in, 1, &rng);
+        in = gc_in_avoid(nd, shape, -2.0, 2.0, -0.25, 0.05);
+        check("ag_clamp(-0.25, inf)", build_clamp, &lower, &in, 1, &rng);
+        in = gc_in(nd, shape, -2.0, 2.0);
+        check("ag_clamp(-10, 10)", build_clamp, &wide, &in, 1, &rng);
+    }
+    const ag_real values[8] = {-2.0, -0.6, -0.4, 0.0, 0.3, 0.7, 0.8, 1.9};
+    clamp_user both = {-0.5, 0.75};
+    gc_input in = gc_in(2, (int[]){2, 4}, 0, 0);
+    in.values = values;
+    check("ag_clamp(-0.5, 0.75)", build_clamp, &both, &in, 1, &rng);
+}
+END_TEST
+
 /* ------------------------------------------------------------- matmul */
 
 START_TEST(test_grad_matmul) {
@@ -390,6 +480,34 @@ START_TEST(test_grad_where) {
 }
 END_TEST
 
+/* Broadcasting: each of mask, a and b stretched in turn, and all three. */
+START_TEST(test_grad_where_broadcast) {
+    ag_rng rng;
+    SEED(&rng);
+    for (int rep = 0; rep < REPEATS; rep++) {
+        int b = gc_rand_int(&rng, 1, 4), h = gc_rand_int(&rng, 2, 5), t = gc_rand_int(&rng, 1, 3);
+        const int shapes[][3][4] = {
+            /* {ndim, dims...} for mask, a, b */
+            {{2, b, 1}, {2, b, h}, {2, b, h}},
+            {{2, b, h}, {1, h}, {2, b, h}},
+            {{2, b, h}, {2, b, h}, {1, 1}},
+            {{2, b, 1}, {1, h}, {2, b, h}},
+            {{3, b, 1, h}, {2, t, 1}, {1, h}},
+            {{1, h}, {2, b, 1}, {3, t, 1, 1}},
+        };
+        for (int c = 0; c < 6; c++) {
+            gc_input in[3];
+            for (int k = 0; k < 3; k++) {
+                const int *s = shapes[c][k];
+                in[k] = k == 0 ? gc_in_avoid(s[0], s + 1, -1.0, 1.0, WHERE_THRESHOLD, 1e-3)
+                               : gc_in(s[0], s + 1, -2.0, 2.0);
+            }
+            check("ag_where(ag_lt) broadcast", build_where_lt, NULL, in, 3, &rng);
+        }
+    }
+}
+END_TEST
+
 /* --------------------------------------------------------- reductions */
 
 typedef struct axis_user {
@@ -457,6 +575,20 @@ START_TEST(test_grad_mean_axis) {
     ag_rng rng;
     SEED(&rng);
     check_axis_reduction("ag_mean_axis", ag_mean_axis, &rng);
+}
+END_TEST
+
+START_TEST(test_grad_sum_axis_keepdim) {
+    ag_rng rng;
+    SEED(&rng);
+    check_axis_reduction("ag_sum_axis_keepdim", ag_sum_axis_keepdim, &rng);
+}
+END_TEST
+
+START_TEST(test_grad_mean_axis_keepdim) {
+    ag_rng rng;
+    SEED(&rng);
+    check_axis_reduction("ag_mean_axis_keepdim", ag_mean_axis_keepdim, &rng);
 }
 END_TEST
 
@@ -658,6 +790,14 @@ static Suite *gradcheck_ops_suite(void) {
     tcase_add_test(tc, test_grad_sub);
     tcase_add_test(tc, test_grad_mul);
     tcase_add_test(tc, test_grad_div);
+    tcase_add_test(tc, test_grad_maximum);
+    tcase_add_test(tc, test_grad_minimum);
+    tcase_add_test(tc, test_grad_sqrt);
+    tcase_add_test(tc, test_grad_pow);
+    tcase_add_test(tc, test_grad_clamp);
+    tcase_add_test(tc, test_grad_where_broadcast);
+    tcase_add_test(tc, test_grad_sum_axis_keepdim);
+    tcase_add_test(tc, test_grad_mean_axis_keepdim);
     tcase_add_test(tc, test_grad_neg);
     tcase_add_test(tc, test_grad_scale);
     tcase_add_test(tc, test_grad_matmul);

@@ -57,6 +57,7 @@ typedef struct binary_case {
 static const binary_case binary_ops[] = {
     {"ag_add", ag_add}, {"ag_sub", ag_sub}, {"ag_mul", ag_mul},
     {"ag_div", ag_div}, {"ag_lt", ag_lt},   {"ag_gt", ag_gt},
+    {"ag_maximum", ag_maximum}, {"ag_minimum", ag_minimum},
 };
 enum { N_BINARY = sizeof binary_ops / sizeof binary_ops[0] };
 
@@ -136,16 +137,29 @@ END_TEST
 /* --------------------------------------------------------- other ops */
 
 START_TEST(test_where_shapes) {
+    /* shapes that do not broadcast, in each place */
     ag_tensor *m = T(ctx, 2, 3), *a = T(ctx, 2, 3);
     ag_error_clear();
-    ck_assert_ptr_null(ag_where(ctx, m, a, T(ctx, 3)));
-    EXPECT_ERROR("where b", AG_ERROR_SHAPE, "ag_where", "[2, 3]", "[3]");
+    ck_assert_ptr_null(ag_where(ctx, m, a, T(ctx, 4)));
+    EXPECT_ERROR("where b", AG_ERROR_SHAPE, "ag_where", "[2, 3]", "[4]", "broadcast");
     ag_error_clear();
     ck_assert_ptr_null(ag_where(ctx, m, T(ctx, 3, 2), a));
     EXPECT_ERROR("where a", AG_ERROR_SHAPE, "ag_where", "[3, 2]");
     ag_error_clear();
-    ck_assert_ptr_null(ag_where(ctx, T(ctx, 2, 1), a, a));
-    EXPECT_ERROR("where mask", AG_ERROR_SHAPE, "ag_where", "[2, 1]");
+    ck_assert_ptr_null(ag_where(ctx, T(ctx, 3, 1), a, a));
+    EXPECT_ERROR("where mask", AG_ERROR_SHAPE, "ag_where", "[3, 1]");
+    /* two inputs that broadcast with each other, not with the third */
+    ag_error_clear();
+    ck_assert_ptr_null(ag_where(ctx, T(ctx, 2, 1), T(ctx, 1, 3), T(ctx, 5, 1)));
+    EXPECT_ERROR("where three", AG_ERROR_SHAPE, "ag_where", "[2, 1]", "[1, 3]", "[5, 1]");
+    /* and shapes that broadcast give the broadcast shape */
+    ag_error_clear();
+    ag_tensor *ok = ag_where(ctx, T(ctx, 2, 1), T(ctx, 3), T(ctx, 4, 1, 1));
+    ck_assert_msg(ok != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ok->ndim, 3);
+    ck_assert_int_eq(ok->shape[0], 4);
+    ck_assert_int_eq(ok->shape[1], 2);
+    ck_assert_int_eq(ok->shape[2], 3);
 }
 END_TEST
 
@@ -243,6 +257,45 @@ START_TEST(test_axis_out_of_range) {
     ag_error_clear();
     ck_assert_ptr_null(ag_mean_axis(ctx, a, 5));
     EXPECT_ERROR("mean_axis 5", AG_ERROR_ARGUMENT, "ag_mean_axis", "[2, 3]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_sum_axis_keepdim(ctx, a, 2));
+    EXPECT_ERROR("sum_axis_keepdim 2", AG_ERROR_ARGUMENT, "ag_sum_axis_keepdim", "[2, 3]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_mean_axis_keepdim(ctx, a, -1));
+    EXPECT_ERROR("mean_axis_keepdim -1", AG_ERROR_ARGUMENT, "ag_mean_axis_keepdim", "[2, 3]");
+}
+END_TEST
+
+START_TEST(test_sqrt_negative) {
+    ag_tensor *a = ag_from_array(ctx, 1, (int[]){3}, (ag_real[]){1.0f, -0.5f, 2.0f});
+    ag_error_clear();
+    ck_assert_ptr_null(ag_sqrt(ctx, a));
+    EXPECT_ERROR("sqrt -0.5", AG_ERROR_ARGUMENT, "ag_sqrt", "-0.5");
+    ag_tensor *c = ag_from_array(ctx, 1, (int[]){1}, (ag_real[]){NAN});
+    ag_error_clear();
+    ck_assert_ptr_null(ag_sqrt(ctx, c));
+    EXPECT_ERROR("sqrt NaN", AG_ERROR_ARGUMENT, "ag_sqrt");
+    /* 0 is allowed */
+    ag_error_clear();
+    ck_assert_ptr_nonnull(ag_sqrt(ctx, ag_zeros(ctx, 1, (int[]){2})));
+}
+END_TEST
+
+START_TEST(test_clamp_bounds) {
+    ag_tensor *a = T(ctx, 2, 3);
+    ag_error_clear();
+    ck_assert_ptr_null(ag_clamp(ctx, a, 1.0, -1.0));
+    EXPECT_ERROR("clamp min > max", AG_ERROR_ARGUMENT, "ag_clamp");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_clamp(ctx, a, NAN, 1.0));
+    EXPECT_ERROR("clamp NaN min", AG_ERROR_ARGUMENT, "ag_clamp");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_clamp(ctx, a, 0.0, NAN));
+    EXPECT_ERROR("clamp NaN max", AG_ERROR_ARGUMENT, "ag_clamp");
+    /* infinite bounds and min == max are fine */
+    ag_error_clear();
+    ck_assert_ptr_nonnull(ag_clamp(ctx, a, -INFINITY, INFINITY));
+    ck_assert_ptr_nonnull(ag_clamp(ctx, a, 0.25, 0.25));
 }
 END_TEST
 
@@ -336,6 +389,11 @@ START_TEST(test_null_propagates) {
     ck_assert_ptr_null(ag_exp(ctx, NULL));
     ck_assert_ptr_null(ag_log(ctx, NULL));
     ck_assert_ptr_null(ag_abs(ctx, NULL));
+    ck_assert_ptr_null(ag_sqrt(ctx, NULL));
+    ck_assert_ptr_null(ag_pow(ctx, NULL, 2.0));
+    ck_assert_ptr_null(ag_clamp(ctx, NULL, 0.0, 1.0));
+    ck_assert_ptr_null(ag_maximum(ctx, NULL, a));
+    ck_assert_ptr_null(ag_minimum(ctx, a, NULL));
     ck_assert_ptr_null(ag_matmul(ctx, NULL, a));
     ck_assert_ptr_null(ag_matmul_transpose_b(ctx, a, NULL));
     ck_assert_ptr_null(ag_transpose(ctx, NULL));
@@ -343,6 +401,8 @@ START_TEST(test_null_propagates) {
     ck_assert_ptr_null(ag_mean(ctx, NULL));
     ck_assert_ptr_null(ag_sum_axis(ctx, NULL, 0));
     ck_assert_ptr_null(ag_mean_axis(ctx, NULL, 0));
+    ck_assert_ptr_null(ag_sum_axis_keepdim(ctx, NULL, 0));
+    ck_assert_ptr_null(ag_mean_axis_keepdim(ctx, NULL, 0));
     ck_assert_ptr_null(ag_softmax(ctx, NULL));
     ck_assert_ptr_null(ag_log_softmax(ctx, NULL));
     ck_assert_ptr_null(ag_concat(ctx, NULL, a, 0));
@@ -457,6 +517,43 @@ START_TEST(test_init_identity_non_square) {
 END_TEST
 
 /* ---------------------------------------------------------------- modules */
+
+START_TEST(test_layer_norm_errors) {
+    ag_params *p = ag_params_create();
+    ag_layer_norm ln;
+    ag_error_clear();
+    ck_assert_int_eq(ag_layer_norm_init(&ln, p, "ln", 0, true, AG_LAYER_NORM_EPS), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("layer_norm size 0", AG_ERROR_ARGUMENT, "ag_layer_norm_init", "0");
+    ag_error_clear();
+    ck_assert_int_eq(ag_layer_norm_init(&ln, p, "ln", 3, true, -1e-5), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("layer_norm eps", AG_ERROR_ARGUMENT, "ag_layer_norm_init", "eps");
+    ag_error_clear();
+    ck_assert_int_eq(ag_layer_norm_init(&ln, p, "ln", 3, true, NAN), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("layer_norm eps NaN", AG_ERROR_ARGUMENT, "ag_layer_norm_init", "eps");
+    ag_error_clear();
+    ck_assert_int_eq(ag_layer_norm_init(&ln, NULL, "ln", 3, true, AG_LAYER_NORM_EPS), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("layer_norm NULL params", AG_ERROR_ARGUMENT, "ag_layer_norm_init");
+    ck_assert_int_eq(ag_params_count(p), 0); /* nothing added by a refusal */
+
+    ag_error_clear();
+    ck_assert_int_eq(ag_layer_norm_init(&ln, p, "ln", 3, true, AG_LAYER_NORM_EPS), AG_OK);
+    ck_assert_int_eq(ag_params_count(p), 2);
+    ag_error_clear();
+    ck_assert_ptr_null(ag_layer_norm_forward(ctx, &ln, T(ctx, 2, 4)));
+    EXPECT_ERROR("layer_norm width", AG_ERROR_SHAPE, "ag_layer_norm_forward", "[2, 4]", "3");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_layer_norm_forward(ctx, &ln, T(ctx, 3, 1)));
+    EXPECT_ERROR("layer_norm last dim", AG_ERROR_SHAPE, "ag_layer_norm_forward", "[3, 1]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_layer_norm_forward(ctx, &ln, NULL));
+    ck_assert_int_eq(ag_error_code(), AG_OK);
+    ck_assert_ptr_nonnull(ag_layer_norm_forward(ctx, &ln, T(ctx, 2, 5, 3)));
+    /* a second init under the same prefix is the params' refusal */
+    ag_error_clear();
+    ck_assert_int_lt(ag_layer_norm_init(&ln, p, "ln", 3, true, AG_LAYER_NORM_EPS), 0);
+    ag_params_free(p);
+}
+END_TEST
 
 START_TEST(test_module_wrong_width) {
     ag_rng rng;
@@ -627,6 +724,9 @@ static Suite *errors_suite(void) {
     tcase_add_test(tc, test_gather_rows_range);
     tcase_add_test(tc, test_axis_out_of_range);
     tcase_add_test(tc, test_log_non_positive);
+    tcase_add_test(tc, test_sqrt_negative);
+    tcase_add_test(tc, test_clamp_bounds);
+    tcase_add_test(tc, test_layer_norm_errors);
     tcase_add_test(tc, test_backward_non_scalar);
     tcase_add_test(tc, test_backward_twice);
     tcase_add_test(tc, test_backward_misuse);

@@ -515,6 +515,168 @@ START_TEST(test_composite_known_values) {
 }
 END_TEST
 
+/* ---------------------------------------------------------------- math ops */
+
+/* A step tensor of any shape holding golden values. */
+static ag_tensor *golden_tensor(ag_ctx *ctx, int ndim, const int *shape, const float *values, int64_t n) {
+    int64_t size = 1;
+    for (int d = 0; d < ndim; d++) size *= shape[d];
+    ck_assert_msg(size == n, "golden array has %lld values, shape has %lld", (long long)n, (long long)size);
+    ck_assert(n <= KV_MAX_VALUES);
+    ag_real buf[KV_MAX_VALUES];
+    for (int64_t i = 0; i < n; i++) buf[i] = (ag_real)values[i];
+    ag_tensor *t = ag_from_array(ctx, ndim, shape, buf);
+    ck_assert_msg(t != NULL, "ag_from_array failed: %s", ag_error_message());
+    return t;
+}
+#define GOLDEN_TENSOR(ctx, golden, ...)                                                            \
+    golden_tensor((ctx), (int)(sizeof((int[]){__VA_ARGS__}) / sizeof(int)), (int[]){__VA_ARGS__}, (golden), \
+                  N_OF(golden))
+
+typedef struct unary_math_golden {
+    const char *name;
+    int op; /* 0 sqrt, 1 pow, 2 clamp */
+    double exponent;
+    bool positive; /* MATH_POS as input, else MATH_X */
+    const float *out, *gx;
+} unary_math_golden;
+static const unary_math_golden unary_math_cases[] = {
+    {"sqrt", 0, 0, true, MATH_SQRT_OUT, MATH_SQRT_GX},
+    {"pow 2", 1, 2.0, false, MATH_POW2_OUT, MATH_POW2_GX},
+    {"pow 3", 1, 3.0, false, MATH_POW3_OUT, MATH_POW3_GX},
+    {"pow 0", 1, 0.0, false, MATH_POW0_OUT, MATH_POW0_GX},
+    {"pow 0.5", 1, 0.5, true, MATH_POW_HALF_OUT, MATH_POW_HALF_GX},
+    {"pow -1.5", 1, -1.5, true, MATH_POW_M1_5_OUT, MATH_POW_M1_5_GX},
+    {"clamp -0.5, 0.75", 2, 0, false, MATH_CLAMP_OUT, MATH_CLAMP_GX},
+};
+
+START_TEST(test_unary_math_known_values) {
+    const unary_math_golden *c = &unary_math_cases[_i];
+    ag_ctx *ctx = ag_ctx_create();
+    ck_assert_ptr_nonnull(ctx);
+    ag_tensor *x = c->positive ? GOLDEN_TENSOR(ctx, MATH_POS, MATH_ROWS, MATH_COLS)
+                               : GOLDEN_TENSOR(ctx, MATH_X, MATH_ROWS, MATH_COLS);
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = c->op == 0   ? ag_sqrt(ctx, x)
+                   : c->op == 1 ? ag_pow(ctx, x, c->exponent)
+                                : ag_clamp(ctx, x, -0.5, 0.75);
+    backward_ok(ctx, weighted_sum(ctx, y, GOLDEN_TENSOR(ctx, MATH_R, MATH_ROWS, MATH_COLS)));
+    ck_assert_msg(y->size == MATH_ROWS * MATH_COLS, "%s", c->name);
+    check_values(c->name, y->data, c->out, MATH_ROWS * MATH_COLS);
+    check_values(c->name, x->grad, c->gx, MATH_ROWS * MATH_COLS);
+    ag_ctx_free(ctx);
+}
+END_TEST
+
+typedef struct binary_math_golden {
+    const char *name;
+    ag_tensor *(*fn)(ag_ctx *, ag_tensor *, ag_tensor *);
+    bool broadcast; /* MM_B [cols], else MM_C [rows, cols] */
+    const float *out, *ga, *gb;
+} binary_math_golden;
+static const binary_math_golden binary_math_cases[] = {
+    {"maximum [3, 4] [4]", ag_maximum, true, MM_MAX_B_OUT, MM_MAX_B_GA, MM_MAX_B_GB},
+    {"maximum [3, 4] [3, 4]", ag_maximum, false, MM_MAX_C_OUT, MM_MAX_C_GA, MM_MAX_C_GC},
+    {"minimum [3, 4] [4]", ag_minimum, true, MM_MIN_B_OUT, MM_MIN_B_GA, MM_MIN_B_GB},
+    {"minimum [3, 4] [3, 4]", ag_minimum, false, MM_MIN_C_OUT, MM_MIN_C_GA, MM_MIN_C_GC},
+};
+
+/* With ties, whose gradient PyTorch splits half and half. */
+START_TEST(test_maximum_minimum_known_values) {
+    const binary_math_golden *c = &binary_math_cases[_i];
+    ag_ctx *ctx = ag_ctx_create();
+    ck_assert_ptr_nonnull(ctx);
+    ag_tensor *a = GOLDEN_TENSOR(ctx, MM_A, MATH_ROWS, MATH_COLS);
+    ag_tensor *b = c->broadcast ? GOLDEN_TENSOR(ctx, MM_B, MATH_COLS) : GOLDEN_TENSOR(ctx, MM_C, MATH_ROWS, MATH_COLS);
+    ag_set_requires_grad(a, true);
+    ag_set_requires_grad(b, true);
+    ag_tensor *y = c->fn(ctx, a, b);
+    backward_ok(ctx, weighted_sum(ctx, y, GOLDEN_TENSOR(ctx, MM_R, MATH_ROWS, MATH_COLS)));
+    check_values(c->name, y->data, c->out, MATH_ROWS * MATH_COLS);
+    check_values(c->name, a->grad, c->ga, MATH_ROWS * MATH_COLS);
+    check_values(c->name, b->grad, c->gb, b->size);
+    ag_ctx_free(ctx);
+}
+END_TEST
+
+/* x * reduce(x, dim, keepdim): the kept dimension broadcasts back. */
+START_TEST(test_keepdim_known_values) {
+    static const float *const out[2][3] = {{KEEP_SUM0_OUT, KEEP_SUM1_OUT, KEEP_SUM2_OUT},
+                                           {KEEP_MEAN0_OUT, KEEP_MEAN1_OUT, KEEP_MEAN2_OUT}};
+    static const float *const gx[2][3] = {{KEEP_SUM0_GX, KEEP_SUM1_GX, KEEP_SUM2_GX},
+                                          {KEEP_MEAN0_GX, KEEP_MEAN1_GX, KEEP_MEAN2_GX}};
+    const int dims[3] = {KEEP_D0, KEEP_D1, KEEP_D2};
+    for (int mean = 0; mean <= 1; mean++)
+        for (int axis = 0; axis < 3; axis++) {
+            ag_ctx *ctx = ag_ctx_create();
+            ck_assert_ptr_nonnull(ctx);
+            ag_tensor *x = GOLDEN_TENSOR(ctx, KEEP_X, KEEP_D0, KEEP_D1, KEEP_D2);
+            ag_set_requires_grad(x, true);
+            ag_tensor *red = mean ? ag_mean_axis_keepdim(ctx, x, axis) : ag_sum_axis_keepdim(ctx, x, axis);
+            CHECK_OK(red);
+            ck_assert_int_eq(red->ndim, 3);
+            for (int d = 0; d < 3; d++) ck_assert_int_eq(red->shape[d], d == axis ? 1 : dims[d]);
+            ag_tensor *y = ag_mul(ctx, x, red);
+            backward_ok(ctx, weighted_sum(ctx, y, GOLDEN_TENSOR(ctx, KEEP_R, KEEP_D0, KEEP_D1, KEEP_D2)));
+            char what[48];
+            snprintf(what, sizeof what, "%s axis %d", mean ? "mean" : "sum", axis);
+            check_values(what, red->data, out[mean][axis], red->size);
+            check_values(what, x->grad, gx[mean][axis], x->size);
+            ag_ctx_free(ctx);
+        }
+}
+END_TEST
+
+START_TEST(test_where_broadcast_known_values) {
+    ag_ctx *ctx = ag_ctx_create();
+    ck_assert_ptr_nonnull(ctx);
+    ag_tensor *m = GOLDEN_TENSOR(ctx, WHERE_M, MATH_ROWS, 1);
+    ag_tensor *a = GOLDEN_TENSOR(ctx, WHERE_A, MATH_ROWS, MATH_COLS);
+    ag_tensor *b = GOLDEN_TENSOR(ctx, WHERE_B, MATH_COLS);
+    ag_set_requires_grad(a, true);
+    ag_set_requires_grad(b, true);
+    ag_tensor *y = ag_where(ctx, m, a, b);
+    backward_ok(ctx, weighted_sum(ctx, y, GOLDEN_TENSOR(ctx, WHERE_R, MATH_ROWS, MATH_COLS)));
+    CHECK_DATA(y, WHERE_OUT);
+    CHECK_GRAD(a, WHERE_GA);
+    CHECK_GRAD(b, WHERE_GB);
+    ag_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_layer_norm_known_values) {
+    bool affine = _i == 1;
+    ag_params *params = ag_params_create();
+    ag_layer_norm ln;
+    ck_assert_int_eq(ag_layer_norm_init(&ln, params, "ln", LN_SIZE, affine, AG_LAYER_NORM_EPS), AG_OK);
+    if (affine) {
+        SET_PARAM(ln.weight, LN_AFFINE_W);
+        SET_PARAM(ln.bias, LN_AFFINE_B);
+    }
+    ag_params_zero_grad(params);
+    ag_ctx *ctx = ag_ctx_create();
+    ck_assert_ptr_nonnull(ctx);
+    ag_tensor *x = affine ? GOLDEN_TENSOR(ctx, LN_AFFINE_X, LN_BATCH, LN_TIME, LN_SIZE)
+                          : GOLDEN_TENSOR(ctx, LN_PLAIN_X, LN_BATCH, LN_TIME, LN_SIZE);
+    ag_set_requires_grad(x, true);
+    ag_tensor *y = ag_layer_norm_forward(ctx, &ln, x);
+    ag_tensor *r = affine ? GOLDEN_TENSOR(ctx, LN_AFFINE_R, LN_BATCH, LN_TIME, LN_SIZE)
+                          : GOLDEN_TENSOR(ctx, LN_PLAIN_R, LN_BATCH, LN_TIME, LN_SIZE);
+    backward_ok(ctx, weighted_sum(ctx, y, r));
+    if (affine) {
+        CHECK_DATA(y, LN_AFFINE_OUT);
+        CHECK_GRAD(x, LN_AFFINE_GX);
+        CHECK_GRAD(ln.weight, LN_AFFINE_GW);
+        CHECK_GRAD(ln.bias, LN_AFFINE_GB);
+    } else {
+        CHECK_DATA(y, LN_PLAIN_OUT);
+        CHECK_GRAD(x, LN_PLAIN_GX);
+    }
+    ag_ctx_free(ctx);
+    ag_params_free(params);
+}
+END_TEST
+
 AG_TEST_SUITE(known_values_suite)
 static Suite *known_values_suite(void) {
     Suite *s = suite_create("known_values");
@@ -528,6 +690,13 @@ static Suite *known_values_suite(void) {
     tcase_add_loop_test(tc, test_cross_entropy_infinite_logits, 0, 3);
     tcase_add_loop_test(tc, test_optimizer_known_values, 0, (int)(sizeof opt_cases / sizeof opt_cases[0]));
     tcase_add_test(tc, test_composite_known_values);
+    tcase_add_loop_test(tc, test_unary_math_known_values, 0,
+                        (int)(sizeof unary_math_cases / sizeof unary_math_cases[0]));
+    tcase_add_loop_test(tc, test_maximum_minimum_known_values, 0,
+                        (int)(sizeof binary_math_cases / sizeof binary_math_cases[0]));
+    tcase_add_test(tc, test_keepdim_known_values);
+    tcase_add_test(tc, test_where_broadcast_known_values);
+    tcase_add_loop_test(tc, test_layer_norm_known_values, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -239,13 +239,31 @@ ag_tensor *ag_exp(ag_ctx *ctx, ag_tensor *a);
 ag_tensor *ag_log(ag_ctx *ctx, ag_tensor *a);
 /** |a|; its derivative at 0 is taken as 0, as PyTorch does. */
 ag_tensor *ag_abs(ag_ctx *ctx, ag_tensor *a);
+/** sqrt(a); fails (AG_ERROR_ARGUMENT) on negative or NaN input rather than returning NaN. Its
+ * derivative 1 / (2 sqrt(a)) is +inf at 0, as PyTorch's. */
+ag_tensor *ag_sqrt(ag_ctx *ctx, ag_tensor *a);
+/** a^exponent elementwise (torch.pow(a, exponent)), with the gradient exponent a^(exponent-1)
+ * (0 for exponent 0). IEEE pow: a negative element with a non-integer exponent gives NaN, 0 with
+ * a negative one inf. The exponent is rounded to ag_real. */
+ag_tensor *ag_pow(ag_ctx *ctx, ag_tensor *a, double exponent);
+/** a limited to [min, max] (torch.clamp); the gradient is 1 inside [min, max], bounds included,
+ * and 0 outside, as PyTorch's. AG_ERROR_ARGUMENT if min > max or a bound is NaN (PyTorch's NaN
+ * for an unused bound is not supported: pass -INFINITY or INFINITY). NaN elements stay NaN. */
+ag_tensor *ag_clamp(ag_ctx *ctx, ag_tensor *a, double min, double max);
+
+/** The larger of a and b elementwise, broadcasting (torch.maximum; NaN if either is NaN). The
+ * gradient goes to the larger input; on a tie each gets half of it, as PyTorch's. */
+ag_tensor *ag_maximum(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
+/** The smaller of a and b elementwise, broadcasting (torch.minimum); ties as ag_maximum. */
+ag_tensor *ag_minimum(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 
 /** A mask of 1.0 where a < b, else 0.0; broadcasting; a constant (no gradient). */
 ag_tensor *ag_lt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
 /** A mask of 1.0 where a > b, else 0.0; broadcasting; a constant (no gradient). */
 ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b);
-/** mask != 0 ? a : b elementwise; all three of one shape. The gradient flows
- * to a where the mask is set and to b elsewhere. */
+/** mask != 0 ? a : b elementwise, the three broadcasting together as in torch.where (a [B, 1]
+ * mask with [B, H] and [H] operands gives [B, H]). The gradient flows to a where the mask is set
+ * and to b elsewhere (summed over a broadcast input's copies); the mask gets none. */
 ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b);
 
 /* ---------------------------------------- matrix products (ops_matmul.c) */
@@ -270,6 +288,11 @@ ag_tensor *ag_mean(ag_ctx *ctx, ag_tensor *a);
 ag_tensor *ag_sum_axis(ag_ctx *ctx, ag_tensor *a, int axis);
 /** The mean along one axis, which is removed, as ag_sum_axis. */
 ag_tensor *ag_mean_axis(ag_ctx *ctx, ag_tensor *a, int axis);
+/** ag_sum_axis keeping the axis with size 1 (torch.sum(a, axis, keepdim=True)): [B, H] axis 1
+ * -> [B, 1], which broadcasts back against a. Errors as ag_sum_axis. */
+ag_tensor *ag_sum_axis_keepdim(ag_ctx *ctx, ag_tensor *a, int axis);
+/** ag_mean_axis keeping the axis with size 1 (torch.mean(a, axis, keepdim=True)). */
+ag_tensor *ag_mean_axis_keepdim(ag_ctx *ctx, ag_tensor *a, int axis);
 
 /** Softmax along the last axis, with the maximum subtracted first so that
  * exp never overflows. */
@@ -617,6 +640,27 @@ ag_tensor *ag_embedding_forward(ag_ctx *ctx, const ag_embedding *m, const int *i
  * draw): evaluation calls it unchanged. NULL with AG_ERROR_ARGUMENT on p
  * outside [0, 1) (whatever `training` is) or a NULL rng in training. */
 ag_tensor *ag_dropout(ag_ctx *ctx, ag_tensor *x, double p, bool training, ag_rng *rng);
+
+/** torch.nn.LayerNorm's default eps. */
+#define AG_LAYER_NORM_EPS 1e-5
+/** torch.nn.LayerNorm(normalized_size) over the last dimension:
+ *   y = (x - mean) / sqrt(var + eps) * weight + bias
+ * with mean and the biased variance (divided by n) over the last dimension; weight (ones) and
+ * bias (zeros) are PREFIX.weight and PREFIX.bias, [normalized_size], absent (NULL) without
+ * elementwise_affine. */
+typedef struct ag_layer_norm {
+    ag_tensor *weight, *bias; /**< [normalized_size], NULL without elementwise_affine */
+    int normalized_size;
+    double eps;
+} ag_layer_norm;
+/** Adds PREFIX.weight (ones) and PREFIX.bias (zeros) to `params` with elementwise_affine (nothing
+ * without). eps is AG_LAYER_NORM_EPS as PyTorch's default. AG_ERROR_ARGUMENT on a NULL m or
+ * params, normalized_size < 1, or eps negative or not finite; the error of ag_params_add otherwise. */
+ag_status ag_layer_norm_init(ag_layer_norm *m, ag_params *params, const char *prefix, int normalized_size,
+                             bool elementwise_affine, double eps);
+/** x [..., normalized_size] (1 to 4 dimensions) -> the same shape, normalised over the last
+ * dimension; NULL with AG_ERROR_SHAPE if its last dimension is not normalized_size. */
+ag_tensor *ag_layer_norm_forward(ag_ctx *ctx, const ag_layer_norm *m, ag_tensor *x);
 
 /* ---------------------------------- variable-length batches (sequence.c) */
 

@@ -1,5 +1,7 @@
-/* Linear, RNNCell and LSTMCell, written on the public API only, with
+/* Linear, RNNCell, LSTMCell and LayerNorm, written on the public API only, with
  * PyTorch's parameter names, layouts, equations and default init. */
+#include <math.h>
+
 #include "ag.h"
 
 static ag_status check_init_args(const char *who, const ag_params *params, const ag_rng *rng, int in, int out) {
@@ -191,4 +193,41 @@ ag_tensor *ag_dropout(ag_ctx *ctx, ag_tensor *x, double p, bool training, ag_rng
     /* One uniform draw per element, in row-major order: an element is kept when its draw is >= p. */
     for (int64_t i = 0; i < mask->size; i++) mask->data[i] = ag_rng_uniform(rng) >= p ? scale : 0;
     return ag_mul(ctx, x, mask);
+}
+
+/* ------------------------------------------------------------- LayerNorm */
+
+ag_status ag_layer_norm_init(ag_layer_norm *m, ag_params *params, const char *prefix, int normalized_size,
+                             bool elementwise_affine, double eps) {
+    if (!m || !params) return ag_error_set(AG_ERROR_ARGUMENT, "ag_layer_norm_init: m and params must not be NULL");
+    if (normalized_size < 1)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_layer_norm_init: normalized_size %d must be >= 1", normalized_size);
+    if (!(eps >= 0) || !isfinite(eps))
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_layer_norm_init: eps %g must be finite and >= 0", eps);
+    m->normalized_size = normalized_size;
+    m->eps = eps;
+    m->weight = m->bias = NULL;
+    if (!elementwise_affine) return AG_OK;
+    m->weight = ag_params_add_prefixed(params, prefix, "weight", 1, (int[]){normalized_size});
+    m->bias = ag_params_add_prefixed(params, prefix, "bias", 1, (int[]){normalized_size});
+    if (!m->weight || !m->bias) return ag_error_code();
+    ag_init_constant(m->weight, 1.0);
+    ag_init_constant(m->bias, 0.0);
+    return AG_OK;
+}
+
+ag_tensor *ag_layer_norm_forward(ag_ctx *ctx, const ag_layer_norm *m, ag_tensor *x) {
+    if (!x) return NULL;
+    int last = x->ndim - 1;
+    if (x->shape[last] != m->normalized_size) {
+        char shape[64];
+        ag_error_set(AG_ERROR_SHAPE, "ag_layer_norm_forward: input has shape %s, expected [..., %d]",
+                     ag_shape_string(x, shape, sizeof shape), m->normalized_size);
+        return NULL;
+    }
+    ag_tensor *centred = ag_sub(ctx, x, ag_mean_axis_keepdim(ctx, x, last));
+    ag_tensor *variance = ag_mean_axis_keepdim(ctx, ag_mul(ctx, centred, centred), last); /* biased */
+    ag_tensor *y = ag_div(ctx, centred, ag_sqrt(ctx, ag_add(ctx, variance, ag_scalar(ctx, (ag_real)m->eps))));
+    if (m->weight) y = ag_add(ctx, ag_mul(ctx, y, m->weight), m->bias);
+    return y;
 }

@@ -1,5 +1,6 @@
 /* Elementwise ops: add, sub, mul and div with broadcasting, the masks lt
- * and gt, where, and the unary functions. Each op is one unit: its record,
+ * and gt, where, maximum and minimum, the unary functions, and pow and
+ * clamp. Each op is one unit: its record,
  * its forward (the public ag_<name>), then its backward directly below. A
  * binary or unary op states only what happens to one element, as small
  * inline functions (its value, and what its output gradient adds to each
@@ -261,41 +262,142 @@ ag_tensor *ag_gt(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) { return mask_forward(
 
 /* ----------------------------------------------------------------- where */
 
-/* Three inputs of one shape, no broadcasting: its own loops. */
+/* Three inputs: its own loops. Inputs of one shape take the vectorised
+ * select; others broadcast, as torch.where does, through strides over the
+ * output's index space right-aligned to 4 dimensions. */
 static ag_status where_backward(ag_ctx *ctx, ag_tensor *out);
 static const ag_op where_op = {"ag_where", where_backward};
 
+/* The output shape of mask, a and b broadcast together, and each input's
+ * strides over it; false if they do not broadcast. */
+typedef struct where_plan {
+    int ndim;
+    int shape[AG_MAX_DIMS];
+    int64_t padded[AG_MAX_DIMS];
+    int64_t stride[3][AG_MAX_DIMS];
+} where_plan;
+
+static bool where_shapes(ag_tensor *const in[3], where_plan *plan) {
+    plan->ndim = 0;
+    for (int t = 0; t < 3; t++)
+        if (in[t]->ndim > plan->ndim) plan->ndim = in[t]->ndim;
+    for (int i = 0; i < plan->ndim; i++) {
+        int size = 1;
+        for (int t = 0; t < 3; t++) {
+            int k = in[t]->ndim - plan->ndim + i, s = k >= 0 ? in[t]->shape[k] : 1;
+            if (s == 1) continue;
+            if (size != 1 && s != size) return false;
+            size = s;
+        }
+        plan->shape[i] = size;
+    }
+    for (int d = 0; d < AG_MAX_DIMS; d++) {
+        int k = plan->ndim - AG_MAX_DIMS + d;
+        plan->padded[d] = k >= 0 ? plan->shape[k] : 1;
+    }
+    for (int t = 0; t < 3; t++) input_strides(in[t], plan->stride[t]);
+    return true;
+}
+
+/* Calls BODY with i (output index) and im, ia, ib (input indices). */
+#define FOR_EACH_WHERE(plan, BODY)                                                                   \
+    do {                                                                                             \
+        int64_t i = 0;                                                                               \
+        for (int64_t d0 = 0; d0 < (plan)->padded[0]; d0++)                                           \
+            for (int64_t d1 = 0; d1 < (plan)->padded[1]; d1++)                                       \
+                for (int64_t d2 = 0; d2 < (plan)->padded[2]; d2++)                                   \
+                    for (int64_t d3 = 0; d3 < (plan)->padded[3]; d3++, i++) {                        \
+                        int64_t im = d0 * (plan)->stride[0][0] + d1 * (plan)->stride[0][1] +         \
+                                     d2 * (plan)->stride[0][2] + d3 * (plan)->stride[0][3];          \
+                        int64_t ia = d0 * (plan)->stride[1][0] + d1 * (plan)->stride[1][1] +         \
+                                     d2 * (plan)->stride[1][2] + d3 * (plan)->stride[1][3];          \
+                        int64_t ib = d0 * (plan)->stride[2][0] + d1 * (plan)->stride[2][1] +         \
+                                     d2 * (plan)->stride[2][2] + d3 * (plan)->stride[2][3];          \
+                        BODY;                                                                        \
+                    }                                                                                \
+    } while (0)
+
 ag_tensor *ag_where(ag_ctx *ctx, ag_tensor *mask, ag_tensor *a, ag_tensor *b) {
     if (!mask || !a || !b) return NULL;
-    if (!ag_same_shape(mask, a) || !ag_same_shape(a, b)) {
+    if (ag_same_shape(mask, a) && ag_same_shape(a, b)) {
+        ag_tensor *out = ag_node(ctx, &where_op, a->ndim, a->shape, 3, mask, a, b);
+        if (!out) return NULL;
+        /* The result is new memory (restrict) and both sides are read whatever
+         * the mask says: the select then vectorises. */
+        const ag_real *restrict m = mask->data, *restrict x = a->data, *restrict y = b->data;
+        ag_real *restrict o = out->data;
+        for (int64_t i = 0; i < out->size; i++) {
+            ag_real if_true = x[i], if_false = y[i];
+            o[i] = m[i] != 0 ? if_true : if_false;
+        }
+        return out;
+    }
+    where_plan plan;
+    if (!where_shapes((ag_tensor *const[]){mask, a, b}, &plan)) {
         char s1[64], s2[64], s3[64];
-        ag_error_set(AG_ERROR_SHAPE, "ag_where: mask %s, a %s and b %s must have one shape",
+        ag_error_set(AG_ERROR_SHAPE, "ag_where: mask %s, a %s and b %s do not broadcast",
                      ag_shape_string(mask, s1, sizeof s1), ag_shape_string(a, s2, sizeof s2),
                      ag_shape_string(b, s3, sizeof s3));
         return NULL;
     }
-    ag_tensor *out = ag_node(ctx, &where_op, a->ndim, a->shape, 3, mask, a, b);
+    ag_tensor *out = ag_node(ctx, &where_op, plan.ndim, plan.shape, 3, mask, a, b);
     if (!out) return NULL;
-    /* The result is new memory (restrict) and both sides are read whatever
-     * the mask says: the select then vectorises. */
-    const ag_real *restrict m = mask->data, *restrict x = a->data, *restrict y = b->data;
-    ag_real *restrict o = out->data;
-    for (int64_t i = 0; i < out->size; i++) {
-        ag_real if_true = x[i], if_false = y[i];
-        o[i] = m[i] != 0 ? if_true : if_false;
-    }
+    const ag_real *m = mask->data, *x = a->data, *y = b->data;
+    ag_real *o = out->data;
+    FOR_EACH_WHERE(&plan, o[i] = m[im] != 0 ? x[ia] : y[ib]);
     return out;
 }
 
-/* The mask is a constant and gets no gradient. */
+/* The mask is a constant and gets no gradient; a broadcast input gets the
+ * sum over its copies. */
 static ag_status where_backward(ag_ctx *ctx, ag_tensor *out) {
-    const ag_real *mask = out->inputs[0]->data, *g = out->grad;
-    ag_tensor *a = out->inputs[1], *b = out->inputs[2];
-    if (a->requires_grad)
-        for (int64_t i = 0; i < out->size; i++) a->grad[i] += mask[i] != 0 ? g[i] : 0;
-    if (b->requires_grad)
-        for (int64_t i = 0; i < out->size; i++) b->grad[i] += mask[i] != 0 ? 0 : g[i];
+    ag_tensor *mask_t = out->inputs[0], *a = out->inputs[1], *b = out->inputs[2];
+    const ag_real *mask = mask_t->data, *g = out->grad;
+    if (ag_same_shape(mask_t, a) && ag_same_shape(a, b)) {
+        if (a->requires_grad)
+            for (int64_t i = 0; i < out->size; i++) a->grad[i] += mask[i] != 0 ? g[i] : 0;
+        if (b->requires_grad)
+            for (int64_t i = 0; i < out->size; i++) b->grad[i] += mask[i] != 0 ? 0 : g[i];
+        return AG_OK;
+    }
+    where_plan plan;
+    where_shapes((ag_tensor *const[]){mask_t, a, b}, &plan); /* cannot fail: the forward's shapes */
+    if (a->requires_grad) FOR_EACH_WHERE(&plan, (void)ib; if (mask[im] != 0) a->grad[ia] += g[i]);
+    if (b->requires_grad) FOR_EACH_WHERE(&plan, (void)ia; if (mask[im] == 0) b->grad[ib] += g[i]);
     return AG_OK;
+}
+
+/* ------------------------------------------------------- maximum, minimum */
+
+static ag_status maximum_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op maximum_op = {"ag_maximum", maximum_backward};
+
+/* NaN in either input gives NaN, as torch.maximum. */
+static inline ag_real maximum_value(ag_real a, ag_real b) { return a > b || a != a ? a : b; }
+ag_tensor *ag_maximum(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
+    return binary_forward(ctx, &maximum_op, a, b, maximum_value);
+}
+
+/* The larger input gets the gradient; a tie splits it half and half, as
+ * PyTorch does. */
+static inline ag_real maximum_grad_a(ag_real g, ag_real a, ag_real b) { return a > b ? g : a == b ? g / 2 : 0; }
+static inline ag_real maximum_grad_b(ag_real g, ag_real a, ag_real b) { return b > a ? g : a == b ? g / 2 : 0; }
+static ag_status maximum_backward(ag_ctx *ctx, ag_tensor *out) {
+    return binary_backward(out, maximum_grad_a, maximum_grad_b);
+}
+
+static ag_status minimum_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op minimum_op = {"ag_minimum", minimum_backward};
+
+static inline ag_real minimum_value(ag_real a, ag_real b) { return a < b || a != a ? a : b; }
+ag_tensor *ag_minimum(ag_ctx *ctx, ag_tensor *a, ag_tensor *b) {
+    return binary_forward(ctx, &minimum_op, a, b, minimum_value);
+}
+
+static inline ag_real minimum_grad_a(ag_real g, ag_real a, ag_real b) { return a < b ? g : a == b ? g / 2 : 0; }
+static inline ag_real minimum_grad_b(ag_real g, ag_real a, ag_real b) { return b < a ? g : a == b ? g / 2 : 0; }
+static ag_status minimum_backward(ag_ctx *ctx, ag_tensor *out) {
+    return binary_backward(out, minimum_grad_a, minimum_grad_b);
 }
 
 /* ------------------------------------------------------------------- neg */
@@ -415,3 +517,92 @@ ag_tensor *ag_abs(ag_ctx *ctx, ag_tensor *a) { return unary_forward(ctx, &abs_op
 /* The derivative at 0 is taken as 0, as PyTorch does. */
 static inline ag_real abs_grad(ag_real g, ag_real x, ag_real y) { return x > 0 ? g : x < 0 ? -g : 0; }
 static ag_status abs_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, abs_grad); }
+
+/* ------------------------------------------------------------------ sqrt */
+
+static ag_status sqrt_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op sqrt_op = {"ag_sqrt", sqrt_backward};
+
+static inline ag_real sqrt_value(ag_real x) { return sqrt(x); }
+ag_tensor *ag_sqrt(ag_ctx *ctx, ag_tensor *a) {
+    if (!a) return NULL;
+    for (int64_t i = 0; i < a->size; i++)
+        if (!(a->data[i] >= 0)) {
+            ag_error_set(AG_ERROR_ARGUMENT, "ag_sqrt: element %lld is %g; sqrt needs non-negative input",
+                         (long long)i, (double)a->data[i]);
+            return NULL;
+        }
+    return unary_forward(ctx, &sqrt_op, a, sqrt_value);
+}
+
+/* sqrt' = 1 / (2 sqrt): +inf at 0, as PyTorch. */
+static inline ag_real sqrt_grad(ag_real g, ag_real x, ag_real y) { return g / (2 * y); }
+static ag_status sqrt_backward(ag_ctx *ctx, ag_tensor *out) { return unary_backward(out, sqrt_grad); }
+
+/* ------------------------------------------------------------------- pow */
+
+/* The exponent is an argument, not an element: pow writes its own loops
+ * and keeps the exponent in the result's real_arg, as ag_scale does. */
+static ag_status pow_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op pow_op = {"ag_pow", pow_backward};
+
+ag_tensor *ag_pow(ag_ctx *ctx, ag_tensor *a, double exponent) {
+    if (!a) return NULL;
+    ag_tensor *out = ag_node(ctx, &pow_op, a->ndim, a->shape, 1, a, NULL, NULL);
+    if (!out) return NULL;
+    ag_real p = (ag_real)exponent;
+    out->real_arg = p;
+    const ag_real *x = a->data;
+    ag_real *y = out->data;
+    int64_t n = a->size;
+    for (int64_t i = 0; i < n; i++) y[i] = pow(x[i], p);
+    return out;
+}
+
+/* d x^p / dx = p x^(p-1); 0 for p = 0 (x^0 is 1 everywhere), as PyTorch. */
+static ag_status pow_backward(ag_ctx *ctx, ag_tensor *out) {
+    ag_tensor *a = out->inputs[0];
+    const ag_real *x = a->data, *g = out->grad;
+    ag_real *gx = a->grad, p = out->real_arg;
+    int64_t n = a->size;
+    if (p == 0) return AG_OK;
+    for (int64_t i = 0; i < n; i++) gx[i] += g[i] * p * pow(x[i], p - 1);
+    return AG_OK;
+}
+
+/* ----------------------------------------------------------------- clamp */
+
+/* The bounds are arguments: clamp writes its own loops. Its backward needs
+ * no bounds: an element inside [min, max] is the one the result equals. */
+static ag_status clamp_backward(ag_ctx *ctx, ag_tensor *out);
+static const ag_op clamp_op = {"ag_clamp", clamp_backward};
+
+ag_tensor *ag_clamp(ag_ctx *ctx, ag_tensor *a, double min, double max) {
+    if (!a) return NULL;
+    if (!(min <= max)) {
+        ag_error_set(AG_ERROR_ARGUMENT, "ag_clamp: bounds [%g, %g]: min must be <= max and neither NaN", min, max);
+        return NULL;
+    }
+    ag_tensor *out = ag_node(ctx, &clamp_op, a->ndim, a->shape, 1, a, NULL, NULL);
+    if (!out) return NULL;
+    ag_real lo = (ag_real)min, hi = (ag_real)max;
+    const ag_real *x = a->data;
+    ag_real *y = out->data;
+    int64_t n = a->size;
+    for (int64_t i = 0; i < n; i++) {
+        ag_real t = x[i] < lo ? lo : x[i]; /* NaN stays NaN */
+        y[i] = t > hi ? hi : t;
+    }
+    return out;
+}
+
+/* 1 inside [min, max] (bounds included), 0 outside and for NaN, as
+ * torch.clamp. */
+static ag_status clamp_backward(ag_ctx *ctx, ag_tensor *out) {
+    ag_tensor *a = out->inputs[0];
+    const ag_real *x = a->data, *y = out->data, *g = out->grad;
+    ag_real *gx = a->grad;
+    int64_t n = a->size;
+    for (int64_t i = 0; i < n; i++) gx[i] += y[i] == x[i] ? g[i] : 0;
+    return AG_OK;
+}

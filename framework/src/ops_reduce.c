@@ -37,8 +37,11 @@ static const ag_op sum_op = {"ag_sum", reduce_backward};
 static const ag_op mean_op = {"ag_mean", reduce_backward};
 static const ag_op sum_axis_op = {"ag_sum_axis", reduce_backward};
 static const ag_op mean_axis_op = {"ag_mean_axis", reduce_backward};
+static const ag_op sum_axis_keepdim_op = {"ag_sum_axis_keepdim", reduce_backward};
+static const ag_op mean_axis_keepdim_op = {"ag_mean_axis_keepdim", reduce_backward};
 
-static ag_tensor *reduce(ag_ctx *ctx, const ag_op *op, ag_tensor *a, int axis, bool mean) {
+/* With keepdim the axis stays, of size 1; the data's layout is the same. */
+static ag_tensor *reduce(ag_ctx *ctx, const ag_op *op, ag_tensor *a, int axis, bool mean, bool keepdim) {
     if (!a) return NULL;
     if (axis != ALL_AXES && (axis < 0 || axis >= a->ndim)) {
         char shape[64];
@@ -47,7 +50,10 @@ static ag_tensor *reduce(ag_ctx *ctx, const ag_op *op, ag_tensor *a, int axis, b
         return NULL;
     }
     int shape[AG_MAX_DIMS] = {1}, ndim = 1;
-    if (axis != ALL_AXES && a->ndim > 1) {
+    if (keepdim) {
+        ndim = a->ndim;
+        for (int d = 0; d < a->ndim; d++) shape[d] = d == axis ? 1 : a->shape[d];
+    } else if (axis != ALL_AXES && a->ndim > 1) {
         ndim = 0;
         for (int d = 0; d < a->ndim; d++)
             if (d != axis) shape[ndim++] = a->shape[d];
@@ -67,10 +73,20 @@ static ag_tensor *reduce(ag_ctx *ctx, const ag_op *op, ag_tensor *a, int axis, b
     return out;
 }
 
-ag_tensor *ag_sum(ag_ctx *ctx, ag_tensor *a) { return reduce(ctx, &sum_op, a, ALL_AXES, false); }
-ag_tensor *ag_mean(ag_ctx *ctx, ag_tensor *a) { return reduce(ctx, &mean_op, a, ALL_AXES, true); }
-ag_tensor *ag_sum_axis(ag_ctx *ctx, ag_tensor *a, int axis) { return reduce(ctx, &sum_axis_op, a, axis, false); }
-ag_tensor *ag_mean_axis(ag_ctx *ctx, ag_tensor *a, int axis) { return reduce(ctx, &mean_axis_op, a, axis, true); }
+ag_tensor *ag_sum(ag_ctx *ctx, ag_tensor *a) { return reduce(ctx, &sum_op, a, ALL_AXES, false, false); }
+ag_tensor *ag_mean(ag_ctx *ctx, ag_tensor *a) { return reduce(ctx, &mean_op, a, ALL_AXES, true, false); }
+ag_tensor *ag_sum_axis(ag_ctx *ctx, ag_tensor *a, int axis) {
+    return reduce(ctx, &sum_axis_op, a, axis, false, false);
+}
+ag_tensor *ag_mean_axis(ag_ctx *ctx, ag_tensor *a, int axis) {
+    return reduce(ctx, &mean_axis_op, a, axis, true, false);
+}
+ag_tensor *ag_sum_axis_keepdim(ag_ctx *ctx, ag_tensor *a, int axis) {
+    return reduce(ctx, &sum_axis_keepdim_op, a, axis, false, true);
+}
+ag_tensor *ag_mean_axis_keepdim(ag_ctx *ctx, ag_tensor *a, int axis) {
+    return reduce(ctx, &mean_axis_keepdim_op, a, axis, true, true);
+}
 
 /* -------------------------------------------------------------- softmax */
 
