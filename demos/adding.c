@@ -198,7 +198,7 @@ int main(int argc, char **argv) {
         ag_ctx_reset(ctx);
         if (!demo_finite(&d, data.loss)) break;
         double grad_norm = ag_params_clip_grad_norm(model.params, o.clip);
-        demo_optimizer_step(&opt, model.params);
+        if (!demo_step(&d)) break;
         d.step++;
         bool evaluate_now = d.step % o.eval_every == 0 || d.step == steps;
         test_mse = evaluate_now ? evaluate(ctx, &model, &o, &batch, targets, &baseline, false) : NAN;

@@ -261,8 +261,8 @@ static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t epoc
 
 /* One pass over the training batches: the mean loss per sequence, or NAN
  * after a failure (with d's message printed). */
-static double train_epoch(demo *d, ag_ctx *ctx, const digitsum_model *model, demo_optimizer *adam,
-                          const batches *train, int64_t n_train) {
+static double train_epoch(demo *d, ag_ctx *ctx, const digitsum_model *model, const batches *train,
+                          int64_t n_train) {
     double loss_sum = 0;
     for (int64_t b = 0; b < train->count; b++) {
         int n = (int)train->slices[b].size;
@@ -273,7 +273,7 @@ static double train_epoch(demo *d, ag_ctx *ctx, const digitsum_model *model, dem
         ag_ctx_reset(ctx);
         if (!demo_finite(d, loss_value)) return NAN;
         loss_sum += (double)loss_value * n;
-        demo_optimizer_step(adam, model->params);
+        if (!demo_step(d)) return NAN;
     }
     return loss_sum / (double)n_train;
 }
@@ -348,7 +348,7 @@ static int train(int argc, char **argv) {
     while (demo_running(&d)) {
         double epoch_start = ag_seconds();
         make_batches(&train_batches, all, n_train, (int)batch_size, false, &order.rng);
-        double train_loss = train_epoch(&d, ctx, &model, &adam, &train_batches, n_train);
+        double train_loss = train_epoch(&d, ctx, &model, &train_batches, n_train);
         if (d.exit_code != 0) break;
         epoch_seconds = ag_seconds() - epoch_start;
         if (evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK) return demo_fail(&d, "validation");

@@ -19,11 +19,8 @@ ag_status demo_optimizer_init(demo_optimizer *opt, const char *name, ag_params *
     return opt->sgd ? ag_sgd_init(&opt->sgd_state, params, lr, 0) : ag_adam_init(&opt->adam, params, lr);
 }
 
-void demo_optimizer_step(demo_optimizer *opt, ag_params *params) {
-    if (opt->sgd)
-        ag_sgd_step(&opt->sgd_state, params);
-    else
-        ag_adam_step(&opt->adam, params);
+ag_status demo_optimizer_step(demo_optimizer *opt, ag_params *params) {
+    return opt->sgd ? ag_sgd_step(&opt->sgd_state, params) : ag_adam_step(&opt->adam, params);
 }
 
 void demo_optimizer_free(demo_optimizer *opt) {
@@ -276,6 +273,15 @@ bool demo_finite(demo *d, double loss) {
     ag_progress_end(&d->progress);
     fprintf(stderr, "%s: %s %lld: %s\n", d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step + 1,
             ag_error_message());
+    d->exit_code = 1;
+    return false;
+}
+
+bool demo_step(demo *d) {
+    if (demo_optimizer_step(d->training.optimizer, d->training.params) == AG_OK) return true;
+    ag_progress_end(&d->progress);
+    fprintf(stderr, "%s: %s %lld: optimizer: %s\n", d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step",
+            (long long)d->step + 1, ag_error_message());
     d->exit_code = 1;
     return false;
 }

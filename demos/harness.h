@@ -14,7 +14,8 @@
  *     while (demo_running(&d)) {
  *         ... forward, backward ...
  *         if (!demo_finite(&d, loss)) break;
- *         ... optimizer step ...
+ *         ... gradient clipping, if any ...
+ *         if (!demo_step(&d)) break;
  *         d.step++;
  *         if (!demo_log(&d, (double[]){loss, ...})) break;
  *     }
@@ -49,7 +50,8 @@ typedef struct demo_optimizer {
 /* name: "adam" or "sgd" (SGD without momentum); AG_ERROR_ARGUMENT naming
  * both otherwise. */
 ag_status demo_optimizer_init(demo_optimizer *opt, const char *name, ag_params *params, double lr);
-void demo_optimizer_step(demo_optimizer *opt, ag_params *params);
+/* One update of params; the optimizer's status (a refused step changes nothing). */
+ag_status demo_optimizer_step(demo_optimizer *opt, ag_params *params);
 void demo_optimizer_free(demo_optimizer *opt);
 
 /* The demo's own state besides the weights and the optimizer (generators,
@@ -154,6 +156,11 @@ bool demo_running(const demo *d);
  * the first non-finite value) if the loss or any weight or gradient is not
  * finite; the last good checkpoint stays, the curve up to here is kept. */
 bool demo_finite(demo *d, double loss);
+
+/* After demo_finite: the optimizer's update of the weights given to
+ * demo_open; false (with the message naming the step and why) if the
+ * optimizer refuses it. */
+bool demo_step(demo *d);
 
 /* After d->step was counted: checks that the optimizer's state is finite
  * (false, naming the moment and element, if not), appends the metrics row

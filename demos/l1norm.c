@@ -221,7 +221,7 @@ int main(int argc, char **argv) {
         state.loss = loss->data[0];
         ag_ctx_reset(ctx);
         if (!demo_finite(&d, state.loss)) break;
-        demo_optimizer_step(&adam, model.params);
+        if (!demo_step(&d)) break;
         d.step++;
         state.recent_loss[d.step % 100] = state.loss;
         if (!demo_log(&d, (double[]){state.loss, *w_ih, *w_hh})) break;

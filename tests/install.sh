@@ -109,7 +109,10 @@ int main(void) {
         }
         if (step == 0) first = loss->data[0];
         last = loss->data[0];
-        ag_adam_step(&opt, params);
+        if (ag_adam_step(&opt, params) != AG_OK) {
+            fprintf(stderr, "fit: step %d: %s\n", step, ag_error_message());
+            return 1;
+        }
     }
     double error = (double)w->data[0] - 2;
     printf("fit: loss %g -> %g, w %.6f\n", first, last, (double)w->data[0]);

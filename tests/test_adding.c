@@ -481,7 +481,7 @@ START_TEST(test_irnn_learns) {
         double norm = ag_params_clip_grad_norm(model.params, 1.0);
         ck_assert_msg(isfinite(loss) && isfinite(norm), "step %lld: loss %g, gradient norm %g", (long long)step,
                       loss, norm);
-        ag_adam_step(&adam, model.params);
+        ck_assert_int_eq(ag_adam_step(&adam, model.params), AG_OK);
     }
     double after = test_mse(ctx, &model, seed, T, TEST);
     ck_assert_msg(after < 0.05, "test MSE %.6f -> %.6f after %d steps: not below 0.05 (baseline ~0.167)", before,

@@ -18,7 +18,7 @@ static double rnn_training_step(ag_ctx *ctx, ag_params *params, const ag_rnn_cel
     ag_tensor *loss = ag_mse_loss(ctx, ag_linear_forward(ctx, readout, h), target);
     if (ag_backward(ctx, loss) != AG_OK) return NAN;
     ag_params_clip_grad_norm(params, 1.0);
-    ag_adam_step(adam, params);
+    if (ag_adam_step(adam, params) != AG_OK) return NAN;
     double value = loss->data[0];
     ag_ctx_reset(ctx);
     return value;

@@ -780,7 +780,7 @@ static void check_learns(digitsum_kind kind, int steps) {
                       l ? "not finite" : ag_error_message());
         ck_assert_int_eq(ag_backward(ctx, l), AG_OK);
         ag_ctx_reset(ctx);
-        ag_adam_step(&adam, model.params);
+        ck_assert_int_eq(ag_adam_step(&adam, model.params), AG_OK);
     }
     ck_assert_msg(loss < 0.05, "%s: teacher-forced loss %.6f after %d steps, expected below 0.05", what, loss, steps);
     ck_assert_msg(right == 100, "%s: %d of 100 sums right after %d steps (loss %.6f)", what, right, steps, loss);

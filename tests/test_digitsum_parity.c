@@ -103,7 +103,7 @@ static void replay(digitsum_model *model, digitsum_kind kind, variation v, int s
         ck_assert_int_eq(ag_backward(ctx, loss), AG_OK);
         losses[s] = loss->data[0];
         ag_ctx_reset(ctx);
-        ag_adam_step(&adam, model->params);
+        ck_assert_int_eq(ag_adam_step(&adam, model->params), AG_OK);
     }
     ag_ctx_free(ctx);
     ag_adam_free(&adam);

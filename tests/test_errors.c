@@ -693,6 +693,174 @@ START_TEST(test_optimizer_state_not_finite) {
 }
 END_TEST
 
+/* ----------------------------------------------- optimizers and params */
+
+/* A model of a.weight [3, 2], a.bias [3]: 9 values, gradients all 0.5. */
+static ag_params *small_params(ag_linear *a) {
+    ag_params *params = ag_params_create();
+    ag_rng rng;
+    ag_rng_seed(&rng, 5, 0);
+    ck_assert_int_eq(ag_linear_init(a, params, "a", 2, 3, true, &rng), AG_OK);
+    for (int64_t i = 0; i < ag_params_size(params); i++) ag_params_grad(params)[i] = 0.5f;
+    return params;
+}
+
+static bool same_values(const ag_real *a, const ag_real *b, int64_t n) {
+    return memcmp(a, b, (size_t)n * sizeof *a) == 0;
+}
+
+/* The issue's user added a parameter after ag_adam_init, and every step
+ * did nothing. Now the add itself is refused, naming the parameter, and
+ * the model goes on stepping as it was. */
+START_TEST(test_param_added_after_optimizer_is_refused) {
+    ag_linear a, late;
+    ag_params *params = small_params(&a), *for_sgd = small_params(&a);
+    ag_adam adam;
+    ag_sgd sgd;
+    ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+    ck_assert_int_eq(ag_sgd_init(&sgd, for_sgd, 0.1, 0.9), AG_OK);
+    ag_params *both[] = {params, for_sgd};
+    for (int k = 0; k < 2; k++) {
+        ag_error_clear();
+        ck_assert_ptr_null(ag_params_add(both[k], "extra", 1, (int[]){4}));
+        EXPECT_ERROR("add after init", AG_ERROR_STATE, "ag_params_add: extra: params is held by an optimizer",
+                     "(made for 9 values)", "add every parameter before ag_adam_init");
+        ag_rng rng;
+        ag_rng_seed(&rng, 1, 0);
+        ag_error_clear();
+        ck_assert_int_eq(ag_linear_init(&late, both[k], "late", 3, 1, true, &rng), AG_ERROR_STATE);
+        EXPECT_ERROR("module after init", AG_ERROR_STATE, "ag_params_add: late.", "held by an optimizer");
+        ck_assert_int_eq(ag_params_count(both[k]), 2);
+        ck_assert_int_eq(ag_params_size(both[k]), 9);
+        ck_assert_ptr_null(ag_params_find(both[k], "extra"));
+    }
+    /* The model still steps, and every step moves the weights. */
+    ag_real before[9];
+    for (int step = 0; step < 3; step++) {
+        memcpy(before, ag_params_data(params), sizeof before);
+        ck_assert_int_eq(ag_adam_step(&adam, params), AG_OK);
+        ck_assert(!same_values(before, ag_params_data(params), 9));
+        memcpy(before, ag_params_data(for_sgd), sizeof before);
+        ck_assert_int_eq(ag_sgd_step(&sgd, for_sgd), AG_OK);
+        ck_assert(!same_values(before, ag_params_data(for_sgd), 9));
+    }
+    ck_assert_int_eq(adam.step, 3);
+    ck_assert_int_eq(sgd.step, 3);
+    /* The mark stays after the optimizer is freed (it keeps no pointer to
+     * params), as ag.h says. */
+    ag_adam_free(&adam);
+    ck_assert_ptr_null(ag_params_add(params, "extra", 1, (int[]){4}));
+    EXPECT_ERROR("add after free", AG_ERROR_STATE, "held by an optimizer");
+    ag_sgd_free(&sgd);
+    ag_params_free(params);
+    ag_params_free(for_sgd);
+
+    /* An optimizer that failed to start holds nothing. */
+    params = small_params(&a);
+    ck_assert_int_eq(ag_adam_init(&adam, params, 0), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_sgd_init(&sgd, params, 0.1, 1.5), AG_ERROR_ARGUMENT);
+    ck_assert_ptr_nonnull(ag_params_add(params, "extra", 1, (int[]){4}));
+    ag_params_free(params);
+}
+END_TEST
+
+/* A step that cannot be taken says so and changes nothing: params of
+ * another size, an optimizer freed or never set up, NULL. */
+START_TEST(test_optimizer_step_refused) {
+    ag_linear a, b;
+    ag_params *params = small_params(&a);
+    ag_params *other = ag_params_create();
+    ag_rng rng;
+    ag_rng_seed(&rng, 2, 0);
+    ck_assert_int_eq(ag_linear_init(&b, other, "b", 4, 4, true, &rng), AG_OK);
+    ag_adam adam;
+    ag_sgd sgd, plain;
+    ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+    ck_assert_int_eq(ag_sgd_init(&sgd, params, 0.1, 0.9), AG_OK);
+    ck_assert_int_eq(ag_sgd_init(&plain, params, 0.1, 0), AG_OK);
+    ag_real before[20];
+    memcpy(before, ag_params_data(other), sizeof before);
+
+    ag_error_clear();
+    ck_assert_int_eq(ag_adam_step(&adam, other), AG_ERROR_STATE);
+    EXPECT_ERROR("adam, other params", AG_ERROR_STATE, "ag_adam_step", "made for 9 parameter values, params has 20");
+    ck_assert_int_eq(ag_sgd_step(&sgd, other), AG_ERROR_STATE);
+    EXPECT_ERROR("sgd, other params", AG_ERROR_STATE, "ag_sgd_step", "made for 9 parameter values, params has 20");
+    ck_assert_int_eq(ag_sgd_step(&plain, other), AG_ERROR_STATE);
+    ck_assert(same_values(before, ag_params_data(other), 20));
+    ck_assert_int_eq(adam.step, 0);
+    ck_assert_int_eq(sgd.step, 0);
+    ck_assert_int_eq(plain.step, 0);
+
+    ck_assert_int_eq(ag_adam_step(NULL, params), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("adam NULL", AG_ERROR_ARGUMENT, "ag_adam_step");
+    ck_assert_int_eq(ag_adam_step(&adam, NULL), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_sgd_step(NULL, params), AG_ERROR_ARGUMENT);
+    EXPECT_ERROR("sgd NULL", AG_ERROR_ARGUMENT, "ag_sgd_step");
+    ck_assert_int_eq(ag_sgd_step(&sgd, NULL), AG_ERROR_ARGUMENT);
+
+    ag_adam_free(&adam);
+    ag_sgd_free(&sgd);
+    ag_sgd_free(&plain);
+    ag_real values[9];
+    memcpy(values, ag_params_data(params), sizeof values);
+    ck_assert_int_eq(ag_adam_step(&adam, params), AG_ERROR_STATE);
+    EXPECT_ERROR("adam freed", AG_ERROR_STATE, "ag_adam_step", "not set up");
+    ck_assert_int_eq(ag_sgd_step(&sgd, params), AG_ERROR_STATE);
+    EXPECT_ERROR("sgd freed", AG_ERROR_STATE, "ag_sgd_step", "not set up");
+    ck_assert_int_eq(ag_sgd_step(&plain, params), AG_ERROR_STATE);
+    ck_assert(same_values(values, ag_params_data(params), 9));
+    ag_params_free(params);
+    ag_params_free(other);
+}
+END_TEST
+
+/* ag.h's rule: the return value is the status; the message and the code
+ * describe the most recent failure, and no success clears them. */
+START_TEST(test_success_keeps_the_last_failure) {
+    ag_linear a;
+    ag_params *params = small_params(&a);
+    ag_adam adam;
+    ck_assert_int_eq(ag_adam_init(&adam, params, 0), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_adam_init(&adam, params, 0.1), AG_OK);
+    ck_assert_int_eq(ag_adam_step(&adam, params), AG_OK);
+    ck_assert_ptr_nonnull(ag_zeros(ctx, 1, (int[]){2}));
+    ck_assert_int_eq(ag_params_check_finite(params, true), AG_OK);
+    EXPECT_ERROR("after successes", AG_ERROR_ARGUMENT, "ag_adam_init: learning rate 0");
+    /* What lets one check at the end of an expression name its failure:
+     * ag_scalar's success after ag_log's failure keeps ag_log's message. */
+    ag_tensor *negative = ag_full(ctx, 1, (int[]){2}, -1.0f);
+    ck_assert_ptr_null(ag_add(ctx, ag_log(ctx, negative), ag_scalar(ctx, 1)));
+    EXPECT_ERROR("expression", AG_ERROR_ARGUMENT, "ag_log");
+    /* ag_error_clear, then successes only: nothing failed. */
+    ag_error_clear();
+    ck_assert_int_eq(ag_adam_step(&adam, params), AG_OK);
+    ck_assert_ptr_nonnull(ag_add(ctx, negative, ag_scalar(ctx, 1)));
+    ck_assert_int_eq(ag_error_code(), AG_OK);
+    ck_assert_str_eq(ag_error_message(), "");
+    ag_adam_free(&adam);
+    ag_params_free(params);
+}
+END_TEST
+
+/* A max_norm that is not > 0 would zero or flip every gradient: refused. */
+START_TEST(test_clip_grad_norm_refuses_bad_max_norm) {
+    ag_linear a;
+    ag_params *params = small_params(&a);
+    const double bad[] = {0, -1, NAN};
+    for (int k = 0; k < 3; k++) {
+        ag_error_clear();
+        ck_assert(isnan(ag_params_clip_grad_norm(params, bad[k])));
+        EXPECT_ERROR("clip", AG_ERROR_ARGUMENT, "ag_params_clip_grad_norm: max_norm", "must be > 0");
+        for (int64_t i = 0; i < ag_params_size(params); i++) ck_assert(ag_params_grad(params)[i] == 0.5f);
+    }
+    ck_assert(isnan(ag_params_clip_grad_norm(NULL, 1)));
+    EXPECT_ERROR("clip NULL", AG_ERROR_ARGUMENT, "params is NULL");
+    ck_assert_double_eq_tol(ag_params_clip_grad_norm(params, 1), 1.5, 1e-6);
+    ag_params_free(params);
+}
+END_TEST
+
 /* A message quotes paths and text from files: whatever bytes they hold
  * (a high byte of a file name, an escape, a newline), it stays one line of
  * printable ASCII, each other byte shown as '?' as ag_printable does. */
@@ -738,6 +906,10 @@ static Suite *errors_suite(void) {
     tcase_add_test(tc, test_module_wrong_width);
     tcase_add_test(tc, test_loss_errors);
     tcase_add_test(tc, test_error_message_is_printable);
+    tcase_add_test(tc, test_param_added_after_optimizer_is_refused);
+    tcase_add_test(tc, test_optimizer_step_refused);
+    tcase_add_test(tc, test_success_keeps_the_last_failure);
+    tcase_add_test(tc, test_clip_grad_norm_refuses_bad_max_norm);
     suite_add_tcase(s, tc);
     return s;
 }

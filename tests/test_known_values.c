@@ -444,9 +444,9 @@ START_TEST(test_optimizer_known_values) {
         ag_tensor *loss = ag_mse_loss(ctx, ag_linear_forward(ctx, &lin, x), y);
         backward_ok(ctx, loss);
         if (g->kind == OPT_ADAM)
-            ag_adam_step(&adam, params);
+            ck_assert_int_eq(ag_adam_step(&adam, params), AG_OK);
         else
-            ag_sgd_step(&sgd, params);
+            ck_assert_int_eq(ag_sgd_step(&sgd, params), AG_OK);
         char what[96];
         snprintf(what, sizeof what, "%s step %d weight", g->name, step + 1);
         check_values(what, lin.weight->data, g->weights + step * OPT_OUT * OPT_IN, OPT_OUT * OPT_IN);

@@ -513,7 +513,7 @@ static void train_and_record(kind k, int threads, uint64_t seed, int batch, reco
         record_add(rec, ag_params_grad(m.params), (size_t)ag_params_size(m.params) * sizeof(ag_real));
         if (step == 0) *first = loss->data[0];
         *last = loss->data[0];
-        ag_adam_step(&adam, m.params);
+        ck_assert_int_eq(ag_adam_step(&adam, m.params), AG_OK);
     }
     record_add(rec, ag_params_data(m.params), (size_t)ag_params_size(m.params) * sizeof(ag_real));
     ag_ctx_free(ctx);
@@ -1054,7 +1054,7 @@ static void adam_run(int threads, ag_real *out, int64_t n) {
     adam.weight_decay = 0.01;
     for (int step = 0; step < 3; step++) {
         for (int64_t i = 0; i < n; i++) ag_params_grad(params)[i] = (ag_real)ag_rng_normal(&rng);
-        ag_adam_step(&adam, params);
+        ck_assert_int_eq(ag_adam_step(&adam, params), AG_OK);
     }
     memcpy(out, ag_params_data(params), (size_t)n * sizeof(ag_real));
     ag_adam_free(&adam);

@@ -20,9 +20,12 @@
  *  - Errors are values. A function that fails returns NULL (tensor results)
  *    or a negative ag_status, and leaves a one-line message naming the
  *    function and the offending shapes, file or value in ag_error_message().
- *    An op given a NULL input returns NULL without touching the message, so a
- *    whole expression can be checked once, at its end. The library never
- *    calls exit() and never prints unless asked to.
+ *    The return value is the status; the message and ag_error_code()
+ *    describe the most recent failure and no success clears them (see
+ *    "errors" below). An op given a NULL input returns NULL without
+ *    touching the message, so a whole expression can be checked once, at
+ *    its end. The library never calls exit() and never prints unless asked
+ *    to.
  *  - Ops record themselves on the context's tape when gradients are enabled
  *    and an input requires a gradient; ag_backward() replays the tape in
  *    reverse.
@@ -61,9 +64,31 @@ typedef enum ag_status {
     AG_ERROR_STATE = -6     /**< the call is not valid now (such as backward twice) */
 } ag_status;
 
-/** The message of the last failure in this thread ("" if none). */
+/* The rule, for every function: the status is the return value (a
+ * negative ag_status, or NULL for a pointer result, or what the function's
+ * comment names). ag_error_message() and ag_error_code() describe the most
+ * recent failure in this thread, and no library function clears them on
+ * success: after a failure and then a success they still describe the
+ * failure. So test the return value to know whether a call failed, then
+ * read the message to know why; ag_error_code() is AG_OK only if nothing
+ * failed since the start of the thread or the last ag_error_clear(). (A
+ * success that cleared them would lose the message that a NULL carried to
+ * the end of an expression: in ag_add(ctx, ag_log(ctx, x), ag_scalar(ctx,
+ * 1)), ag_log's failure must survive ag_scalar's success.) To tell a new
+ * failure from an old one by the code alone, call ag_error_clear() first. */
+
+/* On a function whose status must not be ignored (the compiler warns). */
+#if defined(__GNUC__)
+#define AG_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define AG_MUST_CHECK
+#endif
+
+/** The message of the most recent failure in this thread ("" if none since
+ * the last ag_error_clear); not cleared by a later success. */
 const char *ag_error_message(void);
-/** The status of the last failure in this thread (AG_OK if none). */
+/** The status of the most recent failure in this thread (AG_OK if none
+ * since the last ag_error_clear); not cleared by a later success. */
 ag_status ag_error_code(void);
 /** Text from a file or a command line made fit to quote in a one-line
  * message: at most size - 4 bytes, each byte outside printable ASCII as '?',
@@ -328,7 +353,16 @@ ag_params *ag_params_create(void);
 void ag_params_free(ag_params *params);
 /** Adds a zero-filled parameter named `name` (unique, such as "lstm.weight_ih").
  * The returned tensor stays valid until ag_params_free; its data and grad
- * live in the two shared buffers. */
+ * live in the two shared buffers. NULL, with params unchanged and the
+ * message set, on a NULL params, an empty or taken name, a bad shape
+ * (AG_ERROR_ARGUMENT, AG_ERROR_SHAPE), no memory (AG_ERROR_MEMORY), or once
+ * an optimizer has been made for params (AG_ERROR_STATE, "ag_params_add:
+ * NAME: params is held by an optimizer (made for N values); add every
+ * parameter before ag_adam_init or ag_sgd_init"): the optimizer's state is
+ * one value per parameter value, so a later parameter would not fit it.
+ * The mark stays for the life of params, even after the optimizer is freed
+ * (an optimizer keeps no pointer to params); params stays usable as it
+ * was, and a model with more parameters needs a new ag_params. */
 ag_tensor *ag_params_add(ag_params *params, const char *name, int ndim, const int *shape);
 /** ag_params_add under PyTorch's module naming, PREFIX.NAME ("lstm" and
  * "weight_ih" give "lstm.weight_ih"; just NAME when prefix is NULL or "");
@@ -353,7 +387,11 @@ ag_real *ag_params_grad(ag_params *params);
 /** Sets every gradient to 0; call before each backward (gradients accumulate). */
 void ag_params_zero_grad(ag_params *params);
 /** Scales all gradients together so that their global L2 norm is at most
- * max_norm (torch.nn.utils.clip_grad_norm_). Returns the norm before. */
+ * max_norm (torch.nn.utils.clip_grad_norm_). Returns the norm before (inf or
+ * NaN when a gradient is not finite: the gradients are then scaled as
+ * PyTorch does, so check the result or ag_params_check_finite). NaN, with
+ * AG_ERROR_ARGUMENT and the gradients unchanged, on a NULL params or a
+ * max_norm that is not > 0 (which would flip or zero every gradient). */
 double ag_params_clip_grad_norm(ag_params *params, double max_norm);
 /** AG_OK if every value (and, with `gradients`, every gradient) is finite;
  * otherwise AG_ERROR_STATE with a message naming the first parameter and
@@ -452,7 +490,7 @@ ag_status ag_params_save(const ag_params *params, const char *path, const char *
  * ag_checkpoint_save; metadata is copied. Given a NULL writer, the
  * functions that return a status return AG_ERROR_ARGUMENT. */
 typedef struct ag_checkpoint_writer ag_checkpoint_writer;
-/** An empty writer; NULL when out of memory. */
+/** An empty writer; NULL (error set) when out of memory. */
 ag_checkpoint_writer *ag_checkpoint_writer_create(void);
 /** Adds every parameter under its name. The values are read when the
  * checkpoint is saved, not copied now. AG_ERROR_ARGUMENT if a name is taken
@@ -780,10 +818,14 @@ typedef struct ag_sgd {
     int64_t size, step;
 } ag_sgd;
 /** Sets up SGD for `params` (set opt->weight_decay after, if wanted); AG_ERROR_ARGUMENT on empty
- * params, lr <= 0 or momentum outside [0, 1), AG_ERROR_MEMORY. Free with ag_sgd_free. */
-ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double momentum);
-/** One update of every parameter from its gradient. */
-void ag_sgd_step(ag_sgd *opt, ag_params *params);
+ * params, lr <= 0 or momentum outside [0, 1), AG_ERROR_MEMORY. Free with ag_sgd_free. On success
+ * params is held: ag_params_add refuses further parameters. */
+ag_status ag_sgd_init(ag_sgd *opt, ag_params *params, double lr, double momentum);
+/** One update of every parameter from its gradient. AG_ERROR_ARGUMENT on a
+ * NULL opt or params; AG_ERROR_STATE, with nothing changed, on an optimizer
+ * not set up (or freed) or made for another number of values than params
+ * holds. Check it: a step that is refused changes no weight. */
+AG_MUST_CHECK ag_status ag_sgd_step(ag_sgd *opt, ag_params *params);
 /** AG_OK if the momentum buffer is finite; otherwise AG_ERROR_STATE naming
  * the parameter and element ("SGD's momentum buffer of NAME[i] is inf"). */
 ag_status ag_sgd_check_finite(const ag_sgd *opt, const ag_params *params);
@@ -809,10 +851,11 @@ typedef struct ag_adam {
     int64_t size, step;
 } ag_adam;
 /** Sets up Adam for `params` with zero moments; AG_ERROR_ARGUMENT on empty params or lr <= 0,
- * AG_ERROR_MEMORY. Free with ag_adam_free. */
-ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr);
-/** One update of every parameter from its gradient. */
-void ag_adam_step(ag_adam *opt, ag_params *params);
+ * AG_ERROR_MEMORY. Free with ag_adam_free. On success params is held: ag_params_add refuses
+ * further parameters. */
+ag_status ag_adam_init(ag_adam *opt, ag_params *params, double lr);
+/** One update of every parameter from its gradient; errors as ag_sgd_step. */
+AG_MUST_CHECK ag_status ag_adam_step(ag_adam *opt, ag_params *params);
 /** AG_OK if both moments are finite; otherwise AG_ERROR_STATE naming the
  * moment, parameter and element ("Adam's second moment (exp_avg_sq) of
  * NAME[i] is inf"): v = b2 v + (1-b2) g^2 overflows float when a finite

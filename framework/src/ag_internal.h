@@ -66,6 +66,10 @@ ag_real *ag_grad_buffer(ag_ctx *ctx, ag_tensor *t);
 /* ag_params_check_finite for an array laid out as the parameter buffer
  * (an optimizer's state): AG_ERROR_STATE "WHAT of NAME[i] is inf". */
 ag_status ag_params_check_finite_array(const ag_params *p, const ag_real *values, const char *what);
+/* Marks params as held by an optimizer (ag_adam_init, ag_sgd_init): from
+ * then on ag_params_add refuses, since the optimizer's state has one value
+ * per parameter value. */
+void ag_params_hold(ag_params *p);
 
 /* Validates ndim and sizes; sets an error naming `who` and returns false. */
 bool ag_valid_shape(const char *who, int ndim, const int *shape);

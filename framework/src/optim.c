@@ -15,13 +15,24 @@ static ag_status check_params(const char *who, const ag_params *params, double l
 
 static ag_status check_size(const char *who, int64_t expected, const ag_params *params) {
     if (ag_params_size(params) == expected) return AG_OK;
-    return ag_error_set(AG_ERROR_STATE, "%s: optimizer was made for %lld parameters, params has %lld", who,
-                        (long long)expected, (long long)ag_params_size(params));
+    return ag_error_set(AG_ERROR_STATE,
+                        "%s: optimizer was made for %lld parameter values, params has %lld (another params, "
+                        "or one grown after the optimizer was made)",
+                        who, (long long)expected, (long long)ag_params_size(params));
+}
+
+/* What a step checks before it changes anything: a refused step must not
+ * pass for a step taken. */
+static ag_status check_step(const char *who, const void *opt, bool ready, int64_t size, const ag_params *params) {
+    if (!opt || !params) return ag_error_set(AG_ERROR_ARGUMENT, "%s: opt or params is NULL", who);
+    if (!ready || size < 1)
+        return ag_error_set(AG_ERROR_STATE, "%s: the optimizer is not set up (or was freed)", who);
+    return check_size(who, size, params);
 }
 
 /* ------------------------------------------------------------------- SGD */
 
-ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double momentum) {
+ag_status ag_sgd_init(ag_sgd *opt, ag_params *params, double lr, double momentum) {
     memset(opt, 0, sizeof *opt);
     ag_status status = check_params("ag_sgd_init", params, lr);
     if (status != AG_OK) return status;
@@ -34,11 +45,14 @@ ag_status ag_sgd_init(ag_sgd *opt, const ag_params *params, double lr, double mo
         opt->velocity = calloc((size_t)opt->size, sizeof *opt->velocity);
         if (!opt->velocity) return ag_error_set(AG_ERROR_MEMORY, "ag_sgd_init: out of memory");
     }
+    ag_params_hold(params);
     return AG_OK;
 }
 
-void ag_sgd_step(ag_sgd *opt, ag_params *params) {
-    if (check_size("ag_sgd_step", opt->size, params) != AG_OK) return;
+ag_status ag_sgd_step(ag_sgd *opt, ag_params *params) {
+    ag_status status = check_step("ag_sgd_step", opt, opt && (opt->momentum == 0 || opt->velocity),
+                                  opt ? opt->size : 0, params);
+    if (status != AG_OK) return status;
     ag_real *p = ag_params_data(params);
     const ag_real *grad = ag_params_grad(params);
     ag_real lr = (ag_real)opt->lr, momentum = (ag_real)opt->momentum, decay = (ag_real)opt->weight_decay;
@@ -52,6 +66,7 @@ void ag_sgd_step(ag_sgd *opt, ag_params *params) {
         p[i] -= lr * g;
     }
     opt->step++;
+    return AG_OK;
 }
 
 ag_status ag_sgd_check_finite(const ag_sgd *opt, const ag_params *params) {
@@ -63,13 +78,15 @@ ag_status ag_sgd_check_finite(const ag_sgd *opt, const ag_params *params) {
 }
 
 void ag_sgd_free(ag_sgd *opt) {
+    if (!opt) return;
     free(opt->velocity);
     opt->velocity = NULL;
+    opt->size = 0;
 }
 
 /* ------------------------------------------------------------------ Adam */
 
-ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr) {
+ag_status ag_adam_init(ag_adam *opt, ag_params *params, double lr) {
     memset(opt, 0, sizeof *opt);
     ag_status status = check_params("ag_adam_init", params, lr);
     if (status != AG_OK) return status;
@@ -84,6 +101,7 @@ ag_status ag_adam_init(ag_adam *opt, const ag_params *params, double lr) {
         ag_adam_free(opt);
         return ag_error_set(AG_ERROR_MEMORY, "ag_adam_init: out of memory");
     }
+    ag_params_hold(params);
     return AG_OK;
 }
 
@@ -114,8 +132,9 @@ static void adam_update_part(void *arg, int part) {
     }
 }
 
-void ag_adam_step(ag_adam *opt, ag_params *params) {
-    if (check_size("ag_adam_step", opt->size, params) != AG_OK) return;
+ag_status ag_adam_step(ag_adam *opt, ag_params *params) {
+    ag_status status = check_step("ag_adam_step", opt, opt && opt->m && opt->v, opt ? opt->size : 0, params);
+    if (status != AG_OK) return status;
     opt->step++;
     /* The bias corrections are computed in double, as Python floats are in
      * PyTorch; the per-element arithmetic is in the tensors' precision. */
@@ -132,6 +151,7 @@ void ag_adam_step(ag_adam *opt, ag_params *params) {
     } else {
         for (int part = 0; part < UPDATE_PARTS; part++) adam_update_part(&u, part);
     }
+    return AG_OK;
 }
 
 ag_status ag_adam_check_finite(const ag_adam *opt, const ag_params *params) {
@@ -143,9 +163,11 @@ ag_status ag_adam_check_finite(const ag_adam *opt, const ag_params *params) {
 }
 
 void ag_adam_free(ag_adam *opt) {
+    if (!opt) return;
     free(opt->m);
     free(opt->v);
     opt->m = opt->v = NULL;
+    opt->size = 0;
 }
 
 /* ------------------------------------------------------------ checkpoints */

@@ -14,6 +14,7 @@ struct ag_params {
     int count, capacity;
     ag_real *data, *grad;
     int64_t size;
+    bool held; /* an optimizer was made for it: no more parameters */
 };
 
 ag_params *ag_params_create(void) {
@@ -39,6 +40,13 @@ void ag_params_free(ag_params *p) {
 ag_tensor *ag_params_add(ag_params *p, const char *name, int ndim, const int *shape) {
     if (!p || !name || !*name) {
         ag_error_set(AG_ERROR_ARGUMENT, "ag_params_add: params or name is NULL or empty");
+        return NULL;
+    }
+    if (p->held) {
+        ag_error_set(AG_ERROR_STATE,
+                     "ag_params_add: %s: params is held by an optimizer (made for %lld values); add every "
+                     "parameter before ag_adam_init or ag_sgd_init",
+                     name, (long long)p->size);
         return NULL;
     }
     if (!ag_valid_shape("ag_params_add", ndim, shape)) return NULL;
@@ -112,6 +120,8 @@ ag_tensor *ag_params_add_prefixed(ag_params *p, const char *prefix, const char *
     return ag_params_add(p, full, ndim, shape);
 }
 
+void ag_params_hold(ag_params *p) { p->held = true; }
+
 int ag_params_count(const ag_params *p) { return p ? p->count : 0; }
 ag_tensor *ag_params_get(const ag_params *p, int i) { return p && i >= 0 && i < p->count ? p->tensors[i] : NULL; }
 const char *ag_params_name(const ag_params *p, int i) { return p && i >= 0 && i < p->count ? p->names[i] : NULL; }
@@ -131,7 +141,12 @@ void ag_params_zero_grad(ag_params *p) {
 }
 
 double ag_params_clip_grad_norm(ag_params *p, double max_norm) {
-    if (!p) return 0;
+    /* A max_norm <= 0 (or NaN) would zero or flip every gradient. */
+    if (!p || !(max_norm > 0)) {
+        if (!p) ag_error_set(AG_ERROR_ARGUMENT, "ag_params_clip_grad_norm: params is NULL");
+        else ag_error_set(AG_ERROR_ARGUMENT, "ag_params_clip_grad_norm: max_norm %g must be > 0", max_norm);
+        return NAN;
+    }
     double sum_squares = 0;
     for (int64_t i = 0; i < p->size; i++) sum_squares += (double)p->grad[i] * p->grad[i];
     double norm = sqrt(sum_squares);
