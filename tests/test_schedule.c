@@ -104,7 +104,7 @@ static void run_steps(run *r, ag_ctx *ctx, int steps) {
         ag_tensor *loss = ag_mse_loss(ctx, ag_linear_forward(ctx, &r->linear, input), target);
         ck_assert_ptr_nonnull(loss);
         ck_assert_int_eq(ag_backward(ctx, loss), AG_OK);
-        ag_adam_step(&r->adam, r->params);
+        ck_assert_int_eq(ag_adam_step(&r->adam, r->params), AG_OK);
         ag_lr_schedule_step(&r->schedule, &r->adam.lr);
     }
 }
