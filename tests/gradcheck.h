@@ -33,7 +33,7 @@
 
 #define GC_MAX_INPUTS 8
 #define GC_MAX_OUTPUTS 4
-#define GC_MAX_PARAMS 8
+#define GC_MAX_PARAMS 16
 #define GC_STEP 1e-6
 #define GC_ABS_TOL 1e-6
 #define GC_REL_TOL 1e-5

@@ -763,6 +763,68 @@ ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequen
 ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
                                ag_lstm_state state0);
 
+/* ------------------------------- stacked, bidirectional layers (layers.c) */
+
+/** The most layers of an ag_rnn or ag_lstm. */
+#define AG_RECURRENT_MAX_LAYERS 8
+
+/** torch.nn.RNN (tanh or relu) with num_layers, bidirectional and dropout,
+ * batch_first=True, bias=True. Cell [l][0] runs layer l forward, cell
+ * [l][1] (bidirectional only) backward; layer 0 reads input_size features,
+ * a later layer the num_directions * hidden_size of the one before. The
+ * parameters have PyTorch's names and order: PREFIX.weight_ih_l0,
+ * weight_hh_l0, bias_ih_l0, bias_hh_l0, then the same with _l0_reverse, then
+ * _l1, ..., each U(-1/sqrt(hidden), 1/sqrt(hidden)). */
+typedef struct ag_rnn {
+    ag_rnn_cell cells[AG_RECURRENT_MAX_LAYERS][2];
+    int input_size, hidden_size, num_layers, num_directions;
+    double dropout;
+} ag_rnn;
+/** torch.nn.LSTM the same way (its cells' gates as ag_lstm_cell). */
+typedef struct ag_lstm {
+    ag_lstm_cell cells[AG_RECURRENT_MAX_LAYERS][2];
+    int input_size, hidden_size, num_layers, num_directions;
+    double dropout;
+} ag_lstm;
+/** What a stacked layer returns (all NULL after an error). */
+typedef struct ag_recurrent_output {
+    /** [batch, steps, num_directions * hidden]: the last layer's h at every
+     * step, forward then backward features, zero past each row's length
+     * (torch's pad_packed_sequence of the packed output). */
+    ag_tensor *output;
+    /** [num_layers * num_directions, batch, hidden], index layer *
+     * num_directions + direction: each row's final state, the state after
+     * its last real input forward, after its input 0 backward. */
+    ag_tensor *h_n;
+    ag_tensor *c_n; /**< the LSTM's cell states, as h_n; NULL for ag_rnn */
+} ag_recurrent_output;
+/** Adds the parameters of torch.nn.RNN(input_size, hidden_size, num_layers,
+ * nonlinearity, bias=True, batch_first=True, dropout, bidirectional) to
+ * `params` and draws them from `rng`. AG_ERROR_ARGUMENT on a NULL m, params
+ * or rng, a size < 1, num_layers outside 1..AG_RECURRENT_MAX_LAYERS or
+ * dropout outside [0, 1); the error of ag_params_add otherwise. */
+ag_status ag_rnn_init(ag_rnn *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
+                      int num_layers, ag_nonlinearity nonlinearity, bool bidirectional, double dropout,
+                      ag_rng *rng);
+/** torch.nn.LSTM's parameters, as ag_rnn_init. */
+ag_status ag_lstm_init(ag_lstm *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
+                       int num_layers, bool bidirectional, double dropout, ag_rng *rng);
+/** Runs x [batch, steps, input_size] through every layer, as PyTorch runs a
+ * pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False):
+ * lengths (NULL: all `steps`) gives each row's length in 1..steps, the
+ * backward direction runs over each row's own length only (from its last
+ * real input to input 0), padding changes no result and no gradient.
+ * h0 (NULL: zeros) is [num_layers * num_directions, batch, hidden]. In
+ * training, with dropout > 0, each layer's output but the last goes through
+ * ag_dropout (draws from rng, one mask per layer, so a seed gives one
+ * result); not in training, none (rng may then be NULL). All NULL with
+ * AG_ERROR_SHAPE on other shapes, AG_ERROR_ARGUMENT on a bad length. */
+ag_recurrent_output ag_rnn_forward(ag_ctx *ctx, const ag_rnn *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
+                                   bool training, ag_rng *rng);
+/** The same for an LSTM, from h0 and c0 (each NULL: zeros). */
+ag_recurrent_output ag_lstm_forward(ag_ctx *ctx, const ag_lstm *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
+                                    ag_tensor *c0, bool training, ag_rng *rng);
+
 /* -------------------------------------------------- threads (parallel.c) */
 
 /** Threads for the ops that split a batch (the recurrent layers); 1 (the
