@@ -70,8 +70,6 @@ bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harnes
 	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(AG_LIBS) \
 	  $(LDLIBS) -o $@
 
-# The adding demo also offers the GRU, a model written as a user would.
-bin/adding: models/gru.c models/gru.h
 # The digit-sum demo reads and writes its data with models/digitsum_data.c.
 bin/digitsum: models/digitsum_data.c models/digitsum_data.h
 

@@ -4,7 +4,7 @@
  *   irnn:      h_t = relu(W_ih x_t + W_hh h_{t-1} + b),  W_hh(0) = I
  *   rnn-tanh:  h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)
  *   lstm:      (h_t, c_t) = LSTMCell(x_t, h_{t-1}, c_{t-1})
- *   gru:       h_t = GRUCell(x_t, h_{t-1})   (models/gru.h, stepped one op at a time)
+ *   gru:       h_t = GRUCell(x_t, h_{t-1})
  *   y = w_out . h_T + b_out
  */
 #include "adding.h"
@@ -39,7 +39,7 @@ ag_status adding_model_init(adding_model *model, adding_kind kind, int hidden, d
         status = ag_lstm_cell_init(&model->lstm, model->params, "lstm", 2, hidden, true, rng);
         if (status == AG_OK) status = ag_lstm_cell_set_forget_bias(&model->lstm, forget_bias);
     } else if (kind == ADDING_GRU) {
-        status = gru_cell_init(&model->gru, model->params, "gru", 2, hidden, true, rng);
+        status = ag_gru_cell_init(&model->gru, model->params, "gru", 2, hidden, true, rng);
     } else {
         ag_nonlinearity act = kind == ADDING_IRNN ? AG_NONLINEARITY_RELU : AG_NONLINEARITY_TANH;
         status = ag_rnn_cell_init(&model->rnn, model->params, "rnn", 2, hidden, act, true, rng);
@@ -68,7 +68,7 @@ ag_tensor *adding_forward(ag_ctx *ctx, const adding_model *model, const ag_seque
         ag_lstm_state zero = {ag_zeros(ctx, 2, (int[]){B, H}), ag_zeros(ctx, 2, (int[]){B, H})};
         h = ag_lstm_cell_run(ctx, &model->lstm, batch, zero).h;
     } else if (model->kind == ADDING_GRU) {
-        h = gru_cell_run(ctx, &model->gru, batch, ag_zeros(ctx, 2, (int[]){B, model->gru.hidden_size}));
+        h = ag_gru_cell_run(ctx, &model->gru, batch, ag_zeros(ctx, 2, (int[]){B, model->gru.hidden_size}));
     } else {
         h = ag_rnn_cell_run(ctx, &model->rnn, batch, ag_zeros(ctx, 2, (int[]){B, model->rnn.hidden_size}));
     }

@@ -5,7 +5,6 @@
 #define AG_MODEL_ADDING_H
 
 #include "ag.h"
-#include "gru.h"
 
 /* Example `index` of a data set, written into row `row` of `batch`
  * (features 2, max_length T); returns the target. The same (seed, split,
@@ -21,7 +20,7 @@ typedef struct adding_model {
     ag_params *params;
     ag_rnn_cell rnn;   /* irnn, rnn-tanh: parameters "rnn.*" */
     ag_lstm_cell lstm; /* lstm: parameters "lstm.*" */
-    gru_cell gru;      /* gru: parameters "gru.*" (models/gru.h) */
+    ag_gru_cell gru;   /* gru: parameters "gru.*" */
     ag_linear readout; /* hidden -> 1: "linear.*" */
 } adding_model;
 

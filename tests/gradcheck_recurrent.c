@@ -1,5 +1,6 @@
 /* Finite-difference gradient checks of the recurrent layers as one op
- * (ag_rnn_cell_sequence, ag_lstm_cell_sequence; double build), with the
+ * (ag_rnn_cell_sequence, ag_lstm_cell_sequence, ag_gru_cell_sequence;
+ * double build), with the
  * loss over the whole output sequence (the harness's sum(out * W), W a
  * random tensor of the output's shape, so every step of every row gets
  * its own upstream gradient), with respect to x, h0 (c0) and every
@@ -22,6 +23,8 @@ static const int LENGTHS[BATCH] = {1, 3, 2};
 /* The chunked sizes: batch >= 16 and batch * hidden * gates >= 8192
  * (16 * 24 * 24 = 9216 for the RNN, 16 * 12 * 48 = 9216 for the LSTM). */
 enum { CHUNK_BATCH = 16, CHUNK_RNN_HIDDEN = 24, CHUNK_LSTM_HIDDEN = 12, CHUNK_STEPS = 3, CHUNK_INPUT = 2 };
+/* 16 * 14 * 42 = 9408 for the GRU. */
+enum { CHUNK_GRU_HIDDEN = 14 };
 
 /* ------------------------------------------------------------------ RNN */
 
@@ -209,6 +212,88 @@ START_TEST(test_grad_lstm_sequence_chunked) {
 }
 END_TEST
 
+/* ------------------------------------------------------------------ GRU */
+
+typedef struct gru_user {
+    const ag_gru_cell *cell;
+    const int *lengths; /* NULL: every row runs all steps */
+    int way;            /* 0: every step's state; 1: ag_gru_cell_sequence_last */
+} gru_user;
+
+/* in[0] = x [B, T, input], in[1] = h0 [B, hidden]. */
+static ag_tensor *build_gru(ag_ctx *ctx, ag_tensor *const *in, void *user) {
+    const gru_user *u = user;
+    if (u->way == 1) return ag_gru_cell_sequence_last(ctx, u->cell, in[0], u->lengths, in[1]);
+    ag_tensor *out = ag_gru_cell_sequence(ctx, u->cell, in[0], u->lengths, in[1]);
+    if (out && (out->ndim != 3 || out->shape[0] != in[0]->shape[0] || out->shape[1] != in[0]->shape[1] ||
+                out->shape[2] != u->cell->hidden_size)) {
+        ag_error_set(AG_ERROR_SHAPE, "ag_gru_cell_sequence returned the wrong shape");
+        return NULL;
+    }
+    return out;
+}
+
+START_TEST(test_grad_gru_sequence) {
+    ag_rng rng;
+    SEED(&rng);
+    for (int bias = 0; bias <= 1; bias++) {
+        for (int masked = 0; masked <= 1; masked++) {
+            for (int way = 0; way <= 1; way++) {
+                ag_params *p = ag_params_create();
+                ag_gru_cell cell;
+                ck_assert_int_eq(ag_gru_cell_init(&cell, p, "gru", INPUT, HIDDEN, bias, &rng), AG_OK);
+                ck_assert_int_eq(ag_params_count(p), bias ? 4 : 2);
+                gru_user u = {&cell, masked ? LENGTHS : NULL, way};
+                gc_input in[2] = {gc_in(3, (int[]){BATCH, STEPS, INPUT}, -1.5, 1.5),
+                                  gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
+                char name[128];
+                snprintf(name, sizeof name, "ag_gru_cell_sequence%s(bias %d, lengths %s)", way ? "_last" : "", bias,
+                         masked ? "1,3,2" : "NULL");
+                gc_check_module(name, build_gru, NULL, &u, in, 2, p, &rng, 0.8);
+                ag_params_free(p);
+            }
+        }
+    }
+}
+END_TEST
+
+/* x and h0 constants: only the parameters need a gradient. */
+START_TEST(test_grad_gru_sequence_constant_inputs) {
+    ag_rng rng;
+    SEED(&rng);
+    ag_params *p = ag_params_create();
+    ag_gru_cell cell;
+    ck_assert_int_eq(ag_gru_cell_init(&cell, p, "gru", INPUT, HIDDEN, true, &rng), AG_OK);
+    gru_user u = {&cell, LENGTHS, 0};
+    gc_input in[2] = {gc_in(3, (int[]){BATCH, STEPS, INPUT}, -1.5, 1.5), gc_in(2, (int[]){BATCH, HIDDEN}, -1.0, 1.0)};
+    in[0].constant = true;
+    in[1].constant = true;
+    gc_check_module("ag_gru_cell_sequence(x and h0 constant)", build_gru, NULL, &u, in, 2, p, &rng, 0.8);
+    ag_params_free(p);
+}
+END_TEST
+
+/* Batch 16, hidden 14 (42 gates): two chunks of 8 rows. */
+START_TEST(test_grad_gru_sequence_chunked) {
+    ag_rng rng;
+    SEED(&rng);
+    int lengths[CHUNK_BATCH];
+    for (int b = 0; b < CHUNK_BATCH; b++) lengths[b] = 1 + (b * 5 + 2) % CHUNK_STEPS;
+    for (int way = 0; way <= 1; way++) {
+        ag_params *p = ag_params_create();
+        ag_gru_cell cell;
+        ck_assert_int_eq(ag_gru_cell_init(&cell, p, "gru", CHUNK_INPUT, CHUNK_GRU_HIDDEN, true, &rng), AG_OK);
+        gru_user u = {&cell, lengths, way};
+        gc_input in[2] = {gc_in(3, (int[]){CHUNK_BATCH, CHUNK_STEPS, CHUNK_INPUT}, -1.5, 1.5),
+                          gc_in(2, (int[]){CHUNK_BATCH, CHUNK_GRU_HIDDEN}, -1.0, 1.0)};
+        gc_check_module(way ? "ag_gru_cell_sequence_last(batch 16, hidden 14: 2 chunks)"
+                            : "ag_gru_cell_sequence(batch 16, hidden 14: 2 chunks)",
+                        build_gru, NULL, &u, in, 2, p, &rng, 0.5);
+        ag_params_free(p);
+    }
+}
+END_TEST
+
 /* ----------------------------------------------------------- last step */
 
 static ag_tensor *build_last_step(ag_ctx *ctx, ag_tensor *const *in, void *user) {
@@ -293,6 +378,9 @@ static Suite *gradcheck_recurrent_suite(void) {
     tcase_add_test(tc, test_grad_lstm_sequence);
     tcase_add_test(tc, test_grad_lstm_sequence_constant_inputs);
     tcase_add_test(tc, test_grad_lstm_sequence_chunked);
+    tcase_add_test(tc, test_grad_gru_sequence);
+    tcase_add_test(tc, test_grad_gru_sequence_constant_inputs);
+    tcase_add_test(tc, test_grad_gru_sequence_chunked);
     tcase_add_test(tc, test_grad_last_step);
     tcase_add_test(tc, test_grad_sequence_last);
     suite_add_tcase(s, tc);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "adding.h"
+#include "gru.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ data */

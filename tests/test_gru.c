@@ -1,10 +1,14 @@
-/* The GRU cell of models/gru.h against torch.nn.GRUCell: with PyTorch's
+/* The GRU cell of models/gru.h, and the library's ag_gru_cell (its one
+ * step, ag_gru_cell_forward, and the fused ag_gru_cell_sequence over a
+ * sequence of one step), against torch.nn.GRUCell: with PyTorch's
  * weights and inputs loaded (fixtures/gru_golden.h, written by
  * fixtures/make_gru_golden.py), one step's output, the loss sum(h' * R) and
  * its gradients with respect to x, h and every parameter match PyTorch's,
  * with and without bias. Also: the parameters have PyTorch's names, order,
  * shapes, init range and exact initial draws, and a bad shape gives NULL
- * and an error naming gru_cell_forward.
+ * and an error naming gru_cell_forward. The library's fused GRU over
+ * variable-length sequences matches models/gru.c's gru_cell_run to float
+ * rounding, outputs and gradients.
  *
  * Tolerance: every element must satisfy
  *     |ag - torch| <= 1e-5 * max(|ag|, |torch|) + 1e-6
@@ -12,7 +16,9 @@
  * float32 cancellation makes a relative bound meaningless), the rule of
  * test_known_values.c. The golden values themselves agree with a float64
  * computation to a quarter of that. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixtures/gru_golden.h"
@@ -76,8 +82,14 @@ static ag_tensor *step_tensor(ag_ctx *ctx, int rows, int cols, const float *valu
     return t;
 }
 
+/* How the known values are computed: models/gru.c, the library's composed
+ * step, the library's fused op over [batch, 1, input]. */
+enum { WAY_MODEL, WAY_LIBRARY_STEP, WAY_LIBRARY_FUSED, N_WAYS };
+static const char *const WAY_NAMES[] = {"gru_cell_forward", "ag_gru_cell_forward", "ag_gru_cell_sequence"};
+
 START_TEST(test_gru_cell_known_values) {
-    const gru_golden *g = &cases[_i];
+    const gru_golden *g = &cases[_i / N_WAYS];
+    int way = _i % N_WAYS;
     enum { I = GRU_INPUT, H = GRU_HIDDEN };
     int B = g->batch;
     ag_rng rng;
@@ -107,24 +119,35 @@ START_TEST(test_gru_cell_known_values) {
     ag_set_requires_grad(h, true);
     ag_params_zero_grad(params);
 
-    ag_tensor *out = gru_cell_forward(ctx, &cell, x, h);
-    ck_assert_msg(out != NULL, "gru_cell_forward: %s", ag_error_message());
+    ag_gru_cell library = {cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, I, H};
+    ag_tensor *out;
+    if (way == WAY_MODEL)
+        out = gru_cell_forward(ctx, &cell, x, h);
+    else if (way == WAY_LIBRARY_STEP)
+        out = ag_gru_cell_forward(ctx, &library, x, h);
+    else
+        out = ag_reshape(ctx,
+                         ag_gru_cell_sequence(ctx, &library, ag_reshape(ctx, x, 3, (int[]){B, 1, I}), NULL, h),
+                         2, (int[]){B, H});
+    ck_assert_msg(out != NULL, "%s: %s", WAY_NAMES[way], ag_error_message());
+    char label[160];
+    snprintf(label, sizeof label, "%s, %s", g->name, WAY_NAMES[way]);
     ck_assert_int_eq(out->ndim, 2);
     ck_assert_int_eq(out->shape[0], B);
     ck_assert_int_eq(out->shape[1], H);
-    check_values(g->name, "h'", out->data, g->out, out->size, g->n_out);
+    check_values(label, "h'", out->data, g->out, out->size, g->n_out);
     ag_tensor *loss = ag_sum(ctx, ag_mul(ctx, out, r));
     ck_assert_msg(loss != NULL, "loss: %s", ag_error_message());
     ck_assert_msg(ag_backward(ctx, loss) == AG_OK, "ag_backward: %s", ag_error_message());
-    check_values(g->name, "loss", loss->data, g->loss, 1, 1);
+    check_values(label, "loss", loss->data, g->loss, 1, 1);
 
-    check_values(g->name, "x->grad", x->grad, g->gx, x->size, g->n_gx);
-    check_values(g->name, "h->grad", h->grad, g->gh, h->size, g->n_gh);
-    check_values(g->name, "weight_ih->grad", cell.weight_ih->grad, g->gw_ih, cell.weight_ih->size, g->n_gw_ih);
-    check_values(g->name, "weight_hh->grad", cell.weight_hh->grad, g->gw_hh, cell.weight_hh->size, g->n_gw_hh);
+    check_values(label, "x->grad", x->grad, g->gx, x->size, g->n_gx);
+    check_values(label, "h->grad", h->grad, g->gh, h->size, g->n_gh);
+    check_values(label, "weight_ih->grad", cell.weight_ih->grad, g->gw_ih, cell.weight_ih->size, g->n_gw_ih);
+    check_values(label, "weight_hh->grad", cell.weight_hh->grad, g->gw_hh, cell.weight_hh->size, g->n_gw_hh);
     if (g->bias) {
-        check_values(g->name, "bias_ih->grad", cell.bias_ih->grad, g->gb_ih, cell.bias_ih->size, g->n_gb);
-        check_values(g->name, "bias_hh->grad", cell.bias_hh->grad, g->gb_hh, cell.bias_hh->size, g->n_gb);
+        check_values(label, "bias_ih->grad", cell.bias_ih->grad, g->gb_ih, cell.bias_ih->size, g->n_gb);
+        check_values(label, "bias_hh->grad", cell.bias_hh->grad, g->gb_hh, cell.bias_hh->size, g->n_gb);
     }
 
     ag_ctx_free(ctx);
@@ -267,11 +290,88 @@ START_TEST(test_gru_cell_forward_bad_shapes) {
 }
 END_TEST
 
+/* The library's fused GRU (ag_gru_cell_run, and ag_gru_cell_sequence read
+ * at each row's last step) against models/gru.c's gru_cell_run, stepped one
+ * op at a time, on the same weights: the last states and the gradients of
+ * sum(h * W) with respect to h0 and every parameter, to float rounding.
+ * Variable lengths, batch 5 (one chunk) and 17 (two chunks). */
+START_TEST(test_library_gru_matches_model) {
+    enum { T = 6, I = 3 };
+    int B = _i ? 17 : 5, H = _i ? 14 : 7;
+    ag_rng rng;
+    ag_rng_seed(&rng, 13, (uint64_t)_i);
+    ag_params *params = ag_params_create();
+    ag_gru_cell cell;
+    ck_assert_int_eq(ag_gru_cell_init(&cell, params, "gru", I, H, true, &rng), AG_OK);
+    gru_cell model = {cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, I, H};
+    ag_sequence_batch seq;
+    ck_assert_int_eq(ag_sequence_batch_init(&seq, B, T, I), AG_OK);
+    for (int b = 0; b < B; b++) seq.lengths[b] = 1 + (3 * b + 1) % T;
+    for (int64_t i = 0; i < (int64_t)B * T * I; i++) seq.values[i] = (ag_real)(2 * ag_rng_uniform(&rng) - 1);
+    int64_t n_state = (int64_t)B * H, n_params = ag_params_size(params);
+    ag_real *h0_values = malloc((size_t)n_state * sizeof(ag_real)), *w = malloc((size_t)n_state * sizeof(ag_real));
+    ag_real *want_h = malloc((size_t)n_state * sizeof(ag_real)), *want_dh0 = malloc((size_t)n_state * sizeof(ag_real));
+    ag_real *want_dparams = malloc((size_t)n_params * sizeof(ag_real));
+    ck_assert(h0_values && w && want_h && want_dh0 && want_dparams);
+    for (int64_t i = 0; i < n_state; i++) {
+        h0_values[i] = (ag_real)(ag_rng_uniform(&rng) - 0.5);
+        w[i] = (ag_real)(2 * ag_rng_uniform(&rng) - 1);
+    }
+    ag_ctx *ctx = ag_ctx_create();
+    ck_assert_ptr_nonnull(ctx);
+    const char *names[] = {"gru_cell_run", "ag_gru_cell_run", "ag_gru_cell_sequence"};
+    for (int way = 0; way < 3; way++) {
+        ag_ctx_reset(ctx);
+        ag_params_zero_grad(params);
+        ag_tensor *h0 = ag_from_array(ctx, 2, (int[]){B, H}, h0_values);
+        ag_set_requires_grad(h0, true);
+        ag_tensor *h;
+        if (way == 0)
+            h = gru_cell_run(ctx, &model, &seq, h0);
+        else if (way == 1)
+            h = ag_gru_cell_run(ctx, &cell, &seq, h0);
+        else
+            h = ag_last_step(ctx, ag_gru_cell_sequence(ctx, &cell, ag_sequence_values(ctx, &seq), seq.lengths, h0));
+        ck_assert_msg(h != NULL, "%s: %s", names[way], ag_error_message());
+        ag_tensor *loss = ag_sum(ctx, ag_mul(ctx, h, ag_from_array(ctx, 2, (int[]){B, H}, w)));
+        ck_assert_int_eq(ag_backward(ctx, loss), AG_OK);
+        if (way == 0) {
+            memcpy(want_h, h->data, (size_t)n_state * sizeof(ag_real));
+            memcpy(want_dh0, h0->grad, (size_t)n_state * sizeof(ag_real));
+            memcpy(want_dparams, ag_params_grad(params), (size_t)n_params * sizeof(ag_real));
+            continue;
+        }
+        const ag_real *got[] = {h->data, h0->grad, ag_params_grad(params)};
+        const ag_real *want[] = {want_h, want_dh0, want_dparams};
+        int64_t n[] = {n_state, n_state, n_params};
+        const char *what[] = {"h", "d h0", "d params"};
+        double moved = 0;
+        for (int k = 0; k < 3; k++)
+            for (int64_t i = 0; i < n[k]; i++) {
+                ck_assert_msg(ag_test_close((double)got[k][i], (double)want[k][i], 1e-5, 1e-5),
+                              "batch %d: %s: %s[%lld] = %.9g, gru_cell_run %.9g", B, names[way], what[k],
+                              (long long)i, (double)got[k][i], (double)want[k][i]);
+                moved += fabs((double)want[k][i]);
+            }
+        ck_assert(moved > 1e-2);
+    }
+    ag_ctx_free(ctx);
+    ag_sequence_batch_free(&seq);
+    free(h0_values);
+    free(w);
+    free(want_h);
+    free(want_dh0);
+    free(want_dparams);
+    ag_params_free(params);
+}
+END_TEST
+
 AG_TEST_SUITE(gru_suite)
 static Suite *gru_suite(void) {
     Suite *s = suite_create("gru");
     TCase *tc = tcase_create("gru");
-    tcase_add_loop_test(tc, test_gru_cell_known_values, 0, (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_loop_test(tc, test_gru_cell_known_values, 0, N_WAYS * (int)(sizeof cases / sizeof cases[0]));
+    tcase_add_loop_test(tc, test_library_gru_matches_model, 0, 2);
     tcase_add_test(tc, test_gru_cell_init_names_and_shapes);
     tcase_add_test(tc, test_gru_cell_init_errors);
     tcase_add_test(tc, test_gru_cell_forward_bad_shapes);

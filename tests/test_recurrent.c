@@ -1,5 +1,5 @@
 /* The recurrent layers as one op (ag_rnn_cell_sequence,
- * ag_lstm_cell_sequence), float build:
+ * ag_lstm_cell_sequence, ag_gru_cell_sequence), float build:
  *   - the same numbers as the cell stepped one op at a time, outputs and
  *     every gradient;
  *   - bit-identical results with 1 and 2 threads, over several Adam steps;
@@ -9,7 +9,8 @@
  *
  * The "chunked" sizes make the op split the batch into two chunks: batch
  * >= 16 and batch * hidden * gates >= 8192 (gates = hidden for an RNN, 4
- * hidden for an LSTM); 17 * 24 * 24 and 17 * 12 * 48 are both 9792. */
+ * hidden for an LSTM, 3 hidden for a GRU); 17 * 24 * 24 and 17 * 12 * 48
+ * are both 9792, 17 * 14 * 42 is 9996. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,12 +30,14 @@ static uint64_t name_hash(const char *text) {
 
 static bool verbose(void) { return getenv("AG_TEST_VERBOSE") != NULL; }
 
-typedef enum kind { KIND_TANH, KIND_RELU, KIND_LSTM } kind;
-static const char *const KIND_NAMES[] = {"rnn tanh", "rnn relu", "lstm"};
+typedef enum kind { KIND_TANH, KIND_RELU, KIND_LSTM, KIND_GRU, N_KINDS } kind;
+static const char *const KIND_NAMES[] = {"rnn tanh", "rnn relu", "lstm", "gru"};
 
 /* Hidden sizes that give two chunks at batch 16 or more. */
-enum { RNN_CHUNKED_HIDDEN = 24, LSTM_CHUNKED_HIDDEN = 12 };
-static int chunked_hidden(kind k) { return k == KIND_LSTM ? LSTM_CHUNKED_HIDDEN : RNN_CHUNKED_HIDDEN; }
+enum { RNN_CHUNKED_HIDDEN = 24, LSTM_CHUNKED_HIDDEN = 12, GRU_CHUNKED_HIDDEN = 14 };
+static int chunked_hidden(kind k) {
+    return k == KIND_LSTM ? LSTM_CHUNKED_HIDDEN : k == KIND_GRU ? GRU_CHUNKED_HIDDEN : RNN_CHUNKED_HIDDEN;
+}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -44,6 +47,7 @@ typedef struct model {
     ag_params *params;
     ag_rnn_cell rnn;
     ag_lstm_cell lstm;
+    ag_gru_cell gru;
 } model;
 
 static void model_init(model *m, kind k, int input, int hidden, bool bias, ag_rng *rng) {
@@ -55,6 +59,8 @@ static void model_init(model *m, kind k, int input, int hidden, bool bias, ag_rn
     ck_assert_ptr_nonnull(m->params);
     if (k == KIND_LSTM)
         ck_assert_int_eq(ag_lstm_cell_init(&m->lstm, m->params, "lstm", input, hidden, bias, rng), AG_OK);
+    else if (k == KIND_GRU)
+        ck_assert_int_eq(ag_gru_cell_init(&m->gru, m->params, "gru", input, hidden, bias, rng), AG_OK);
     else
         ck_assert_int_eq(ag_rnn_cell_init(&m->rnn, m->params, "rnn", input, hidden,
                                           k == KIND_RELU ? AG_NONLINEARITY_RELU : AG_NONLINEARITY_TANH, bias, rng),
@@ -67,6 +73,7 @@ static void model_free(model *m) { ag_params_free(m->params); }
 static ag_lstm_state model_sequence(ag_ctx *ctx, const model *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
                                     ag_tensor *c0) {
     if (m->kind == KIND_LSTM) return ag_lstm_cell_sequence(ctx, &m->lstm, x, lengths, (ag_lstm_state){h0, c0});
+    if (m->kind == KIND_GRU) return (ag_lstm_state){ag_gru_cell_sequence(ctx, &m->gru, x, lengths, h0), NULL};
     return (ag_lstm_state){ag_rnn_cell_sequence(ctx, &m->rnn, x, lengths, h0), NULL};
 }
 
@@ -220,6 +227,9 @@ static void stepped_pass(ag_ctx *ctx, const model *m, const problem *p, result *
             c = ag_where(ctx, mask, next.c, c);
             ag_tensor *wct = ag_reshape(ctx, ag_slice(ctx, wc, 1, t, t + 1), 2, (int[]){B, H});
             term = ag_sum(ctx, ag_mul(ctx, c, wct));
+        } else if (m->kind == KIND_GRU) {
+            h = ag_where(ctx, mask, ag_gru_cell_forward(ctx, &m->gru, xt, h), h);
+            term = NULL;
         } else {
             h = ag_where(ctx, mask, ag_rnn_cell_forward(ctx, &m->rnn, xt, h), h);
             term = NULL;
@@ -369,8 +379,9 @@ START_TEST(test_fused_matches_stepped) {
     compare_fused_stepped(k, 3, hidden, true, lengths3, &rng);
     compare_fused_stepped(k, 3, 5, false, lengths3, &rng);
     /* Recurrent weights too large for the L1 cache go to OpenBLAS instead
-     * of ag's own per-step kernel (RNN 128 x 128, LSTM 64 x 256). */
-    compare_fused_stepped(k, 17, k == KIND_LSTM ? 64 : 128, true, lengths17, &rng);
+     * of ag's own per-step kernel (RNN 128 x 128, LSTM 64 x 256, GRU
+     * 80 x 240). */
+    compare_fused_stepped(k, 17, k == KIND_LSTM ? 64 : k == KIND_GRU ? 80 : 128, true, lengths17, &rng);
 }
 END_TEST
 
@@ -529,8 +540,8 @@ static void restore_one_thread(void) {
 }
 
 START_TEST(test_threads_bit_identical) {
-    kind k = (kind)(_i % 3);
-    int batch = _i < 3 ? 17 : 16; /* odd (9 + 8 rows) and even (8 + 8) */
+    kind k = (kind)(_i % N_KINDS);
+    int batch = _i < N_KINDS ? 17 : 16; /* odd (9 + 8 rows) and even (8 + 8) */
     uint64_t seed = name_hash(__func__) + (uint64_t)_i;
     record two = {0}, one = {0}, three = {0};
     double first2, last2, first1, last1, first3, last3;
@@ -653,6 +664,56 @@ START_TEST(test_rnn_sequence_errors) {
     ck_assert_int_eq(ag_error_code(), AG_OK);
     ck_assert_int_eq(ag_backward(ctx, ag_sum(ctx, ok)), AG_OK);
 
+    ag_ctx_free(ctx);
+    model_free(&m);
+}
+END_TEST
+
+/* The GRU layers share the checks: each entry point names itself. */
+START_TEST(test_gru_sequence_errors) {
+    enum { B = 3, T = 4, X = 2, H = 5 };
+    ag_rng rng;
+    SEED(&rng);
+    model m;
+    model_init(&m, KIND_GRU, X, H, true, &rng);
+    ag_ctx *ctx = ag_ctx_create();
+    ag_tensor *x = TENSOR(ctx, B, T, X), *h0 = TENSOR(ctx, B, H);
+    const int too_long[B] = {T, 2, T + 1};
+
+    ag_error_clear();
+    ck_assert_ptr_null(ag_gru_cell_sequence(ctx, &m.gru, TENSOR(ctx, B, T, X + 1), NULL, h0));
+    EXPECT_ERROR("x width", AG_ERROR_SHAPE, "ag_gru_cell_sequence", "[3, 4, 3]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_gru_cell_sequence_last(ctx, &m.gru, x, NULL, TENSOR(ctx, B, H + 1)));
+    EXPECT_ERROR("h0 width", AG_ERROR_SHAPE, "ag_gru_cell_sequence_last", "h0", "[3, 6]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_gru_cell_sequence(ctx, &m.gru, x, too_long, h0));
+    EXPECT_ERROR("length T + 1", AG_ERROR_ARGUMENT, "ag_gru_cell_sequence", "length 5");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_gru_cell_sequence(ctx, NULL, x, NULL, h0));
+    EXPECT_ERROR("NULL cell", AG_ERROR_ARGUMENT, "ag_gru_cell_sequence");
+    ag_sequence_batch seq;
+    ck_assert_int_eq(ag_sequence_batch_init(&seq, B, T, X), AG_OK);
+    ag_error_clear();
+    ck_assert_ptr_null(ag_gru_cell_run(ctx, &m.gru, &seq, TENSOR(ctx, B + 1, H)));
+    EXPECT_ERROR("run h0 batch", AG_ERROR_SHAPE, "ag_gru_cell_run", "h0", "[4, 5]");
+    ag_error_clear();
+    ck_assert_ptr_null(ag_gru_cell_forward(ctx, &m.gru, TENSOR(ctx, B, X + 1), h0));
+    EXPECT_ERROR("step x width", AG_ERROR_SHAPE, "ag_gru_cell_forward", "[3, 3]");
+
+    /* A NULL input: NULL, and the earlier message stays. */
+    ag_error_set(AG_ERROR_IO, "earlier failure");
+    ck_assert_ptr_null(ag_gru_cell_sequence(ctx, &m.gru, NULL, NULL, h0));
+    ck_assert_ptr_null(ag_gru_cell_sequence_last(ctx, &m.gru, x, NULL, NULL));
+    ck_assert_ptr_null(ag_gru_cell_run(ctx, &m.gru, &seq, NULL));
+    ck_assert_ptr_null(ag_gru_cell_forward(ctx, &m.gru, x, NULL));
+    ck_assert_str_eq(ag_error_message(), "earlier failure");
+    ag_sequence_batch_free(&seq);
+
+    ag_error_clear();
+    ag_tensor *ok = ag_gru_cell_sequence(ctx, &m.gru, x, NULL, h0);
+    ck_assert_msg(ok != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_backward(ctx, ag_sum(ctx, ok)), AG_OK);
     ag_ctx_free(ctx);
     model_free(&m);
 }
@@ -853,8 +914,8 @@ static double layer_step(ag_ctx *ctx, const model *m, const problem *p) {
 }
 
 START_TEST(test_repeat_step_no_new_arena_memory) {
-    kind k = (kind)(_i % 3);
-    int threads = _i < 3 ? 1 : 2;
+    kind k = (kind)(_i % N_KINDS);
+    int threads = _i < N_KINDS ? 1 : 2;
     ag_rng rng;
     SEED(&rng);
     enum { B = 17, T = 30, X = 4 };
@@ -931,12 +992,16 @@ static void run_gradients(kind k, last_state_way way, const int *lengths, double
                                                         (ag_lstm_state){h0, c0});
         h = last.h;
         c = last.c;
+    } else if (way == WAY_SEQUENCE_LAST && k == KIND_GRU) {
+        h = ag_gru_cell_sequence_last(ctx, &m.gru, ag_sequence_values(ctx, &seq), seq.lengths, h0);
     } else if (way == WAY_SEQUENCE_LAST) {
         h = ag_rnn_cell_sequence_last(ctx, &m.rnn, ag_sequence_values(ctx, &seq), seq.lengths, h0);
     } else if (k == KIND_LSTM) {
         ag_lstm_state last = ag_lstm_cell_run(ctx, &m.lstm, &seq, (ag_lstm_state){h0, c0});
         h = last.h;
         c = last.c;
+    } else if (k == KIND_GRU) {
+        h = ag_gru_cell_run(ctx, &m.gru, &seq, h0);
     } else {
         h = ag_rnn_cell_run(ctx, &m.rnn, &seq, h0);
     }
@@ -1080,18 +1145,19 @@ static Suite *recurrent_suite(void) {
     TCase *tc = tcase_create("recurrent");
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, NULL, teardown_threads);
-    tcase_add_loop_test(tc, test_fused_matches_stepped, 0, 3);
-    tcase_add_loop_test(tc, test_padding_never_reaches_gradients, 0, 3);
+    tcase_add_loop_test(tc, test_fused_matches_stepped, 0, N_KINDS);
+    tcase_add_loop_test(tc, test_padding_never_reaches_gradients, 0, N_KINDS);
     tcase_add_test(tc, test_padding_nan_reproducer);
-    tcase_add_loop_test(tc, test_finished_rows_hold_state, 0, 3);
-    tcase_add_loop_test(tc, test_threads_bit_identical, 0, 6);
+    tcase_add_loop_test(tc, test_finished_rows_hold_state, 0, N_KINDS);
+    tcase_add_loop_test(tc, test_threads_bit_identical, 0, 2 * N_KINDS);
     tcase_add_test(tc, test_rnn_sequence_errors);
     tcase_add_test(tc, test_lstm_sequence_errors);
+    tcase_add_test(tc, test_gru_sequence_errors);
     tcase_add_test(tc, test_last_step_errors);
     tcase_add_test(tc, test_num_threads_errors);
     tcase_add_test(tc, test_fast_tanh_sigmoid_accuracy);
-    tcase_add_loop_test(tc, test_repeat_step_no_new_arena_memory, 0, 6);
-    tcase_add_loop_test(tc, test_run_equals_last_step_of_sequence, 0, 3);
+    tcase_add_loop_test(tc, test_repeat_step_no_new_arena_memory, 0, 2 * N_KINDS);
+    tcase_add_loop_test(tc, test_run_equals_last_step_of_sequence, 0, N_KINDS);
     tcase_add_test(tc, test_adam_threads_bit_identical);
     suite_add_tcase(s, tc);
     return s;

@@ -651,6 +651,25 @@ ag_lstm_state ag_lstm_cell_forward(ag_ctx *ctx, const ag_lstm_cell *cell, ag_ten
 /** Sets the forget gate's part of bias_ih to `value` and of bias_hh to 0. */
 ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value);
 
+/** torch.nn.GRUCell: gates in order reset, update, candidate:
+ *   r  = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr)
+ *   z  = sigmoid(x W_iz^T + b_iz + h W_hz^T + b_hz)
+ *   n  = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn))
+ *   h' = (1 - z) * n + z * h
+ * W_ih = [W_ir; W_iz; W_in] is [3 hidden, input], W_hh [3 hidden, hidden]. */
+typedef struct ag_gru_cell {
+    ag_tensor *weight_ih, *weight_hh;
+    ag_tensor *bias_ih, *bias_hh; /**< [3 hidden], NULL without bias */
+    int input_size, hidden_size;
+} ag_gru_cell;
+/** Adds the four PREFIX.* parameters of torch.nn.GRUCell to `params`, initialised from `rng`
+ * (ag_recurrent_weights_init with 3 hidden gates); errors as ag_linear_init. */
+ag_status ag_gru_cell_init(ag_gru_cell *cell, ag_params *params, const char *prefix, int input_size,
+                           int hidden_size, bool bias, ag_rng *rng);
+/** One step: x [batch, input], h [batch, hidden] -> h' [batch, hidden]; NULL with AG_ERROR_SHAPE on
+ * other shapes. */
+ag_tensor *ag_gru_cell_forward(ag_ctx *ctx, const ag_gru_cell *cell, ag_tensor *x, ag_tensor *h);
+
 /** torch.nn.Embedding: PREFIX.weight [num_embeddings, embedding_dim], drawn
  * from N(0, 1) in row-major order. With a padding index (-1: none) that row
  * is zero-initialised and never gets a gradient, as torch's padding_idx (it
@@ -754,6 +773,12 @@ ag_tensor *ag_rnn_cell_sequence_last(ag_ctx *ctx, const ag_rnn_cell *cell, ag_te
 /** The same for an LSTM cell: the last h and c of each row. */
 ag_lstm_state ag_lstm_cell_sequence_last(ag_ctx *ctx, const ag_lstm_cell *cell, ag_tensor *x, const int *lengths,
                                          ag_lstm_state state0);
+/** The same for a GRU cell: h after every step, [batch, steps, hidden]. */
+ag_tensor *ag_gru_cell_sequence(ag_ctx *ctx, const ag_gru_cell *cell, ag_tensor *x, const int *lengths,
+                                ag_tensor *h0);
+/** The same for a GRU cell: the last h of each row. */
+ag_tensor *ag_gru_cell_sequence_last(ag_ctx *ctx, const ag_gru_cell *cell, ag_tensor *x, const int *lengths,
+                                     ag_tensor *h0);
 /** Runs a cell over the batch from state h0 ([batch, hidden]); each row of
  * the result is the state after that sequence's own last element, so the
  * padding never changes a result or a gradient. One op
@@ -762,6 +787,8 @@ ag_tensor *ag_rnn_cell_run(ag_ctx *ctx, const ag_rnn_cell *cell, const ag_sequen
 /** The same for an LSTM cell: the last {h, c} of each row. */
 ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_sequence_batch *s,
                                ag_lstm_state state0);
+/** The same for a GRU cell: the last h of each row. */
+ag_tensor *ag_gru_cell_run(ag_ctx *ctx, const ag_gru_cell *cell, const ag_sequence_batch *s, ag_tensor *h0);
 
 /* ------------------------------- stacked, bidirectional layers (layers.c) */
 

@@ -1,4 +1,4 @@
-/* Linear, RNNCell, LSTMCell and LayerNorm, written on the public API only, with
+/* Linear, RNNCell, LSTMCell, GRUCell and LayerNorm, written on the public API only, with
  * PyTorch's parameter names, layouts, equations and default init. */
 #include <math.h>
 
@@ -133,6 +133,40 @@ ag_status ag_lstm_cell_set_forget_bias(ag_lstm_cell *cell, double value) {
         cell->bias_hh->data[j] = 0;
     }
     return AG_OK;
+}
+
+/* ------------------------------------------------------------------- GRU */
+
+ag_status ag_gru_cell_init(ag_gru_cell *cell, ag_params *params, const char *prefix, int input_size, int hidden_size,
+                           bool bias, ag_rng *rng) {
+    ag_status status = check_init_args("ag_gru_cell_init", params, rng, input_size, hidden_size);
+    if (status != AG_OK) return status;
+    cell->input_size = input_size;
+    cell->hidden_size = hidden_size;
+    ag_tensor *w[4];
+    status = ag_recurrent_weights_init(params, prefix, 3 * hidden_size, input_size, hidden_size, bias, rng, w);
+    cell->weight_ih = w[0], cell->weight_hh = w[1], cell->bias_ih = w[2], cell->bias_hh = w[3];
+    return status;
+}
+
+ag_tensor *ag_gru_cell_forward(ag_ctx *ctx, const ag_gru_cell *cell, ag_tensor *x, ag_tensor *h) {
+    if (!x || !h) return NULL;
+    if (!check_input("ag_gru_cell_forward", "input", x, cell->input_size) ||
+        !check_input("ag_gru_cell_forward", "hidden state", h, cell->hidden_size))
+        return NULL;
+    int H = cell->hidden_size;
+    /* The state's part of the candidate, h W_hn^T + b_hn, is multiplied by
+     * r before it meets the input's, so the two products stay apart. */
+    ag_tensor *from_input = affine(ctx, x, cell->weight_ih, cell->bias_ih);
+    ag_tensor *from_state = affine(ctx, h, cell->weight_hh, cell->bias_hh);
+    ag_tensor *r = ag_sigmoid(ctx, ag_add(ctx, ag_slice(ctx, from_input, 1, 0 * H, 1 * H),
+                                          ag_slice(ctx, from_state, 1, 0 * H, 1 * H)));
+    ag_tensor *z = ag_sigmoid(ctx, ag_add(ctx, ag_slice(ctx, from_input, 1, 1 * H, 2 * H),
+                                          ag_slice(ctx, from_state, 1, 1 * H, 2 * H)));
+    ag_tensor *n = ag_tanh(ctx, ag_add(ctx, ag_slice(ctx, from_input, 1, 2 * H, 3 * H),
+                                       ag_mul(ctx, r, ag_slice(ctx, from_state, 1, 2 * H, 3 * H))));
+    ag_tensor *one_minus_z = ag_sub(ctx, ag_scalar(ctx, 1), z);
+    return ag_add(ctx, ag_mul(ctx, one_minus_z, n), ag_mul(ctx, z, h));
 }
 
 /* ------------------------------------------------------------- embedding */

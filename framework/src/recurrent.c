@@ -1,5 +1,5 @@
-/* Recurrent layers as single ops: a whole sequence of RNNCell or LSTMCell
- * steps forward, and backpropagation through time backward, in one node.
+/* Recurrent layers as single ops: a whole sequence of RNNCell, LSTMCell or
+ * GRUCell steps forward, and backpropagation through time backward, in one node.
  *
  * The same numbers as the cells stepped one op at a time (a test holds the
  * two together), but far fewer and larger matrix products:
@@ -25,13 +25,17 @@
  * the L1 RNN's 32 x 1 x 1 does not. */
 enum { MAX_CHUNKS = 2, MIN_CHUNK_ROWS = 8, MIN_CHUNK_WORK = 8 * 32 * 32 };
 
-typedef enum layer_kind { LAYER_RNN_TANH, LAYER_RNN_RELU, LAYER_LSTM } layer_kind;
+typedef enum layer_kind { LAYER_RNN_TANH, LAYER_RNN_RELU, LAYER_LSTM, LAYER_GRU } layer_kind;
 
 typedef struct chunk {
     int first_row, rows;
     ag_real *x;       /* [T, rows, X], the chunk's input, time-major */
-    ag_real *gates;   /* [T, rows, G]: pre-activations; the LSTM's activated
-                         gates; their gradients during backward */
+    ag_real *gates;   /* [T, rows, G]: pre-activations; the LSTM's and the
+                         GRU's activated gates; their gradients during
+                         backward */
+    ag_real *gates_hh; /* GRU: [T, rows, G], h W_hh^T + b_hh, kept apart from
+                          the input's part because r multiplies its candidate
+                          third; its gradient during backward */
     ag_real *h;       /* [T + 1, rows, H], h[0] = h0 */
     ag_real *c;       /* LSTM: [T + 1, rows, H], c[0] = c0 */
     ag_real *tanh_c;  /* LSTM: [T, rows, H], tanh(c[t + 1]) */
@@ -39,7 +43,8 @@ typedef struct chunk {
     ag_real *carry_c; /* backward, LSTM: [rows, H], d loss / d c[t] */
     ag_real *weight_grad; /* backward, chunks after the first: their own
                              [G * X + G * H] weight gradients */
-    ag_real *bias_grad;   /* backward: [G], the chunk's bias gradient */
+    ag_real *bias_grad;   /* backward: [G], the chunk's bias gradient; GRU:
+                             [2 G], b_ih's then b_hh's */
     ag_real *zeros;       /* backward: [H] zeros, for steps no gradient reaches */
 } chunk;
 
@@ -165,6 +170,46 @@ AG_TARGET_CLONES static void lstm_row_backward(int n, ag_real *restrict z, ag_re
     }
 }
 
+/* One row of one GRU step, gate order of torch.nn.GRUCell: reset, update,
+ * candidate. z holds the row's input part x W_ih^T + b_ih and zh its state
+ * part h W_hh^T + b_hh; forward overwrites z with the activated gates
+ * r, u (PyTorch's z), n, and keeps zh, whose candidate third backward
+ * needs. Backward overwrites z with the gradient of the input part and zh
+ * with that of the state part (they differ in the candidate third, which
+ * r scales on the state's side); dh comes in as the gradient reaching this
+ * step's state from later steps and leaves as the part carried straight
+ * through the update gate, to receive the recurrent product. */
+AG_TARGET_CLONES static void gru_row_forward(int n, ag_real *restrict z, const ag_real *restrict zh,
+                                              const ag_real *restrict h_prev, ag_real *restrict h) {
+    for (int j = 0; j < n; j++) {
+        ag_real r = ag_fast_sigmoid(z[j] + zh[j]), u = ag_fast_sigmoid(z[n + j] + zh[n + j]);
+        ag_real c = ag_fast_tanh(z[2 * n + j] + r * zh[2 * n + j]);
+        z[j] = r;
+        z[n + j] = u;
+        z[2 * n + j] = c;
+        h[j] = (1 - u) * c + u * h_prev[j];
+    }
+}
+
+AG_TARGET_CLONES static void gru_row_backward(int n, ag_real *restrict z, ag_real *restrict zh,
+                                               ag_real *restrict dh, const ag_real *restrict out_grad,
+                                               const ag_real *restrict h_prev) {
+    for (int j = 0; j < n; j++) {
+        ag_real r = z[j], u = z[n + j], c = z[2 * n + j], state_part = zh[2 * n + j];
+        ag_real d = dh[j] + out_grad[j];
+        ag_real d_c = d * (1 - u) * (1 - c * c);
+        ag_real d_r = d_c * state_part * r * (1 - r);
+        ag_real d_u = d * (h_prev[j] - c) * u * (1 - u);
+        z[j] = d_r;
+        z[n + j] = d_u;
+        z[2 * n + j] = d_c;
+        zh[j] = d_r;
+        zh[n + j] = d_u;
+        zh[2 * n + j] = d_c * r;
+        dh[j] = d * u;
+    }
+}
+
 /* The rows of the L1 RNN hold one number: a call to memcpy would cost
  * more than the copy. */
 static inline void copy_row(int n, ag_real *restrict dst, const ag_real *restrict src) {
@@ -218,7 +263,12 @@ static void forward_chunk(void *arg, int index) {
                     memset(to, 0, (size_t)X * sizeof(ag_real));
             }
     ag_gemm(false, true, T * R, G, X, ch->x, X, L->weight_ih->data, X, 0, ch->gates, G);
-    if (L->bias_ih)
+    if (L->bias_ih && L->kind == LAYER_GRU) /* b_hh joins the state's part */
+        for (int64_t row = 0; row < (int64_t)T * R; row++) {
+            ag_real *g = ch->gates + row * G;
+            for (int j = 0; j < G; j++) g[j] += L->bias_ih->data[j];
+        }
+    else if (L->bias_ih)
         for (int64_t row = 0; row < (int64_t)T * R; row++) {
             ag_real *g = ch->gates + row * G;
             for (int j = 0; j < G; j++) g[j] += L->bias_ih->data[j] + L->bias_hh->data[j];
@@ -232,10 +282,21 @@ static void forward_chunk(void *arg, int index) {
         ag_real *gates = ch->gates + (size_t)t * R * G;
         const ag_real *h = ch->h + (size_t)t * R * H;
         ag_real *h_next = ch->h + (size_t)(t + 1) * R * H;
+        /* The recurrent product goes into the pre-activations, or for the
+         * GRU into its own rows, which start as b_hh. */
+        ag_real *product = gates;
+        if (L->kind == LAYER_GRU) {
+            product = ch->gates_hh + (size_t)t * R * G;
+            for (int r = 0; r < R; r++)
+                if (L->bias_hh)
+                    memcpy(product + (size_t)r * G, L->bias_hh->data, (size_t)G * sizeof(ag_real));
+                else
+                    memset(product + (size_t)r * G, 0, (size_t)G * sizeof(ag_real));
+        }
         if (L->weight_hh_t)
-            ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), gates, G);
+            ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), product, G);
         else
-            ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, gates, G);
+            ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, product, G);
         bool has_output = !L->last_only || t == T - 1;
         ag_real *out = has_output ? L->out->data + output_offset(L, ch->first_row, t) : NULL;
         const int *lengths = L->lengths + ch->first_row;
@@ -245,6 +306,17 @@ static void forward_chunk(void *arg, int index) {
         }
         if (L->kind == LAYER_RNN_TANH) {
             tanh_step_forward(R, H, t, lengths, gates, h, h_next, out, output_stride(L));
+            continue;
+        }
+        if (L->kind == LAYER_GRU) {
+            for (int r = 0; r < R; r++) {
+                ag_real *hn = h_next + (size_t)r * H;
+                if (t < lengths[r])
+                    gru_row_forward(H, gates + (size_t)r * G, product + (size_t)r * G, h + (size_t)r * H, hn);
+                else
+                    copy_row(H, hn, h + (size_t)r * H);
+                if (has_output) copy_row(H, out + r * output_stride(L), hn);
+            }
             continue;
         }
         for (int r = 0; r < R; r++) {
@@ -286,6 +358,20 @@ static void backward_chunk(void *arg, int index) {
             relu_step_backward(R, H, t, lengths, gates, dh, out_grad, out_grad_stride, h_next);
         } else if (L->kind == LAYER_RNN_TANH) {
             tanh_step_backward(R, H, t, lengths, gates, dh, out_grad, out_grad_stride, h_next);
+        } else if (L->kind == LAYER_GRU) {
+            ag_real *gates_hh = ch->gates_hh + (size_t)t * R * G;
+            const ag_real *h = ch->h + (size_t)t * R * H;
+            for (int r = 0; r < R; r++) {
+                const ag_real *og = out_grad + r * out_grad_stride;
+                ag_real *z = gates + (size_t)r * G, *zh = gates_hh + (size_t)r * G, *dhr = dh + (size_t)r * H;
+                if (t >= lengths[r]) {
+                    memset(z, 0, (size_t)G * sizeof(ag_real));
+                    memset(zh, 0, (size_t)G * sizeof(ag_real));
+                    carry_row_backward(H, dhr, og);
+                } else {
+                    gru_row_backward(H, z, zh, dhr, og, h + (size_t)r * H);
+                }
+            }
         } else {
             for (int r = 0; r < R; r++) {
                 const ag_real *og = out_grad + r * out_grad_stride;
@@ -303,10 +389,11 @@ static void backward_chunk(void *arg, int index) {
             }
         }
         if (t == 0 && !need_h0) continue;
+        const ag_real *d_product = L->kind == LAYER_GRU ? ch->gates_hh + (size_t)t * R * G : gates;
         if (L->weight_hh_padded)
-            ag_gemm_accumulate(R, H, G, gates, G, L->weight_hh_padded, ag_gemm_padded_width(H), dh, H);
+            ag_gemm_accumulate(R, H, G, d_product, G, L->weight_hh_padded, ag_gemm_padded_width(H), dh, H);
         else
-            ag_gemm(false, false, R, H, G, gates, G, L->weight_hh->data, H, 1, dh, H);
+            ag_gemm(false, false, R, H, G, d_product, G, L->weight_hh->data, H, 1, dh, H);
     }
     for (int r = 0; r < R; r++) {
         int b = ch->first_row + r;
@@ -324,11 +411,16 @@ static void backward_chunk(void *arg, int index) {
     ag_real *d_weight_hh = first ? L->weight_hh->grad : ch->weight_grad + G * X;
     if (ag_needs_grad(L->weight_ih))
         ag_gemm(true, false, G, X, (int)rows, ch->gates, G, ch->x, X, beta, d_weight_ih, X);
+    const ag_real *d_products = L->kind == LAYER_GRU ? ch->gates_hh : ch->gates;
     if (ag_needs_grad(L->weight_hh))
-        ag_gemm(true, false, G, H, (int)rows, ch->gates, G, ch->h, H, beta, d_weight_hh, H);
+        ag_gemm(true, false, G, H, (int)rows, d_products, G, ch->h, H, beta, d_weight_hh, H);
     if (L->bias_ih) {
         memset(ch->bias_grad, 0, (size_t)G * sizeof(ag_real));
         add_rows(rows, G, ch->gates, ch->bias_grad);
+        if (L->kind == LAYER_GRU) {
+            memset(ch->bias_grad + G, 0, (size_t)G * sizeof(ag_real));
+            add_rows(rows, G, ch->gates_hh, ch->bias_grad + G);
+        }
     }
     if (ag_needs_grad(L->x)) {
         /* ch->x is no longer needed: it receives d loss / d x, time-major. */
@@ -353,7 +445,7 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
         ch->carry_c = lstm ? ag_arena_alloc(ctx, state) : NULL;
         ch->zeros = ag_arena_alloc(ctx, (size_t)H * sizeof(ag_real));
         ch->weight_grad = k > 0 ? ag_arena_alloc(ctx, (size_t)G * (X + H) * sizeof(ag_real)) : NULL;
-        ch->bias_grad = ag_arena_alloc(ctx, (size_t)G * sizeof(ag_real));
+        ch->bias_grad = ag_arena_alloc(ctx, (size_t)(L->kind == LAYER_GRU ? 2 * G : G) * sizeof(ag_real));
         if (!ch->carry_h || (lstm && !ch->carry_c) || !ch->zeros || (k > 0 && !ch->weight_grad) || !ch->bias_grad)
             return AG_ERROR_MEMORY;
         memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
@@ -371,7 +463,8 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
     for (int k = 0; k < L->n_chunks; k++) {
         const chunk *ch = &L->chunks[k];
         ag_tensor *targets[] = {L->weight_ih, L->weight_hh, L->bias_ih, L->bias_hh};
-        const ag_real *sources[] = {ch->weight_grad, ch->weight_grad + G * X, ch->bias_grad, ch->bias_grad};
+        const ag_real *sources[] = {ch->weight_grad, ch->weight_grad + G * X, ch->bias_grad,
+                                    ch->bias_grad + (L->kind == LAYER_GRU ? G : 0)};
         for (int p = k == 0 ? 2 : 0; p < 4; p++) /* chunk 0's weights are in already */
             if (ag_needs_grad(targets[p]))
                 for (int64_t j = 0; j < targets[p]->size; j++) targets[p]->grad[j] += sources[p][j];
@@ -391,6 +484,7 @@ static ag_status cell_states_backward(ag_ctx *ctx, ag_tensor *out) {
 
 static const ag_op rnn_sequence_op = {"ag_rnn_cell_sequence", layer_backward};
 static const ag_op lstm_sequence_op = {"ag_lstm_cell_sequence", layer_backward};
+static const ag_op gru_sequence_op = {"ag_gru_cell_sequence", layer_backward};
 static const ag_op lstm_cell_states_op = {"ag_lstm_cell_sequence (cell states)", cell_states_backward};
 
 /* ---------------------------------------------------------- the layers */
@@ -450,7 +544,8 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
     int *own_lengths = L ? ag_arena_alloc(ctx, (size_t)B * sizeof(int)) : NULL;
     if (!own_lengths) return NULL;
     *L = (layer){.kind = kind, .batch = B, .steps = T, .input = input_size, .hidden = H,
-                 .gates_width = kind == LAYER_LSTM ? 4 * H : H, .lengths = own_lengths,
+                 .gates_width = kind == LAYER_LSTM ? 4 * H : kind == LAYER_GRU ? 3 * H : H,
+                 .lengths = own_lengths,
                  .x = x, .h0 = h0, .c0 = c0, .weight_ih = weights[0], .weight_hh = weights[1],
                  .bias_ih = weights[2], .bias_hh = weights[3], .last_only = last_only, .out = out};
     for (int b = 0; b < B; b++) own_lengths[b] = lengths ? lengths[b] : T;
@@ -482,6 +577,10 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
             ch->c = ag_arena_alloc(ctx, (size_t)(T + 1) * R * H * real);
             ch->tanh_c = ag_arena_alloc(ctx, (size_t)T * R * H * real);
             if (!ch->c || !ch->tanh_c) return NULL;
+        }
+        if (kind == LAYER_GRU) {
+            ch->gates_hh = ag_arena_alloc(ctx, (size_t)T * R * G * real);
+            if (!ch->gates_hh) return NULL;
         }
         if (!ch->x || !ch->gates || !ch->h) return NULL;
     }
@@ -516,6 +615,17 @@ static ag_lstm_state lstm_layer(ag_ctx *ctx, const char *who, const ag_lstm_cell
     return result;
 }
 
+static ag_tensor *gru_layer(ag_ctx *ctx, const char *who, const ag_gru_cell *cell, ag_tensor *x, const int *lengths,
+                            ag_tensor *h0, bool last_only) {
+    if (!cell) {
+        ag_error_set(AG_ERROR_ARGUMENT, "%s: cell is NULL", who);
+        return NULL;
+    }
+    ag_tensor *weights[4] = {cell->weight_ih, cell->weight_hh, cell->bias_ih, cell->bias_hh};
+    return layer_forward(ctx, who, &gru_sequence_op, LAYER_GRU, cell->input_size, cell->hidden_size, weights, x,
+                         lengths, h0, NULL, last_only, NULL);
+}
+
 ag_tensor *ag_rnn_cell_sequence(ag_ctx *ctx, const ag_rnn_cell *cell, ag_tensor *x, const int *lengths,
                                 ag_tensor *h0) {
     return rnn_layer(ctx, "ag_rnn_cell_sequence", cell, x, lengths, h0, false);
@@ -548,4 +658,19 @@ ag_lstm_state ag_lstm_cell_run(ag_ctx *ctx, const ag_lstm_cell *cell, const ag_s
     ag_lstm_state failed = {NULL, NULL};
     if (!state0.h || !state0.c) return failed;
     return lstm_layer(ctx, "ag_lstm_cell_run", cell, ag_sequence_values(ctx, s), s->lengths, state0, true);
+}
+
+ag_tensor *ag_gru_cell_sequence(ag_ctx *ctx, const ag_gru_cell *cell, ag_tensor *x, const int *lengths,
+                                ag_tensor *h0) {
+    return gru_layer(ctx, "ag_gru_cell_sequence", cell, x, lengths, h0, false);
+}
+
+ag_tensor *ag_gru_cell_sequence_last(ag_ctx *ctx, const ag_gru_cell *cell, ag_tensor *x, const int *lengths,
+                                     ag_tensor *h0) {
+    return gru_layer(ctx, "ag_gru_cell_sequence_last", cell, x, lengths, h0, true);
+}
+
+ag_tensor *ag_gru_cell_run(ag_ctx *ctx, const ag_gru_cell *cell, const ag_sequence_batch *s, ag_tensor *h0) {
+    if (!h0) return NULL;
+    return gru_layer(ctx, "ag_gru_cell_run", cell, ag_sequence_values(ctx, s), s->lengths, h0, true);
 }
