@@ -1,5 +1,6 @@
-/* Stacked and bidirectional recurrent layers (layers.c): ag_lstm and ag_rnn
- * against torch.nn.LSTM and torch.nn.RNN with num_layers=2 on a
+/* Stacked and bidirectional recurrent layers (layers.c): ag_lstm, ag_rnn and
+ * ag_gru against torch.nn.LSTM, torch.nn.RNN and torch.nn.GRU with
+ * num_layers=2 on a
  * pack_padded_sequence batch (fixtures/layers_golden.h, written by
  * fixtures/make_layers_golden.py): parameter names and order, the output
  * (zero past each length), h_n, c_n and the gradients of a fixed loss with
@@ -27,6 +28,7 @@ typedef struct layers_golden {
     const float *params, *x, *h0, *c0, *r, *rh, *rc;
     const float *out, *h_n, *c_n, *loss, *gx, *gh0, *gc0, *gparams;
     int64_t n_params, n_x, n_state, n_out;
+    bool gru;
 } layers_golden;
 
 #define GOLDEN_COMMON(P)                                                                                        \
@@ -36,13 +38,15 @@ typedef struct layers_golden {
 
 static const layers_golden cases[] = {
     {GOLDEN_COMMON(LSTM_UNI), LSTM_UNI_C_N, LSTM_UNI_LOSS, LSTM_UNI_GX, LSTM_UNI_GH0, LSTM_UNI_GC0,
-     LSTM_UNI_GPARAMS, GOLDEN_SIZES(LSTM_UNI)},
+     LSTM_UNI_GPARAMS, GOLDEN_SIZES(LSTM_UNI), false},
     {GOLDEN_COMMON(LSTM_BI), LSTM_BI_C_N, LSTM_BI_LOSS, LSTM_BI_GX, LSTM_BI_GH0, LSTM_BI_GC0, LSTM_BI_GPARAMS,
-     GOLDEN_SIZES(LSTM_BI)},
+     GOLDEN_SIZES(LSTM_BI), false},
     {GOLDEN_COMMON(RNN_TANH_BI), NULL, RNN_TANH_BI_LOSS, RNN_TANH_BI_GX, RNN_TANH_BI_GH0, NULL,
-     RNN_TANH_BI_GPARAMS, GOLDEN_SIZES(RNN_TANH_BI)},
+     RNN_TANH_BI_GPARAMS, GOLDEN_SIZES(RNN_TANH_BI), false},
     {GOLDEN_COMMON(RNN_RELU_BI), NULL, RNN_RELU_BI_LOSS, RNN_RELU_BI_GX, RNN_RELU_BI_GH0, NULL,
-     RNN_RELU_BI_GPARAMS, GOLDEN_SIZES(RNN_RELU_BI)},
+     RNN_RELU_BI_GPARAMS, GOLDEN_SIZES(RNN_RELU_BI), false},
+    {GOLDEN_COMMON(GRU_BI), NULL, GRU_BI_LOSS, GRU_BI_GX, GRU_BI_GH0, NULL, GRU_BI_GPARAMS, GOLDEN_SIZES(GRU_BI),
+     GRU_BI_GRU},
 };
 
 static void check_values(const char *name, const char *what, const ag_real *got, const float *want, int64_t n,
@@ -68,12 +72,16 @@ static ag_tensor *golden_tensor(ag_ctx *ctx, int ndim, const int *shape, const f
 typedef struct stacked {
     ag_lstm lstm;
     ag_rnn rnn;
-    bool is_lstm;
+    ag_gru gru;
+    bool is_lstm, is_gru;
 } stacked;
 
-static ag_status stacked_init(stacked *m, ag_params *p, const char *prefix, bool is_lstm, bool relu,
+static ag_status stacked_init(stacked *m, ag_params *p, const char *prefix, bool is_lstm, bool is_gru, bool relu,
                               bool bidirectional, int layers, double dropout, ag_rng *rng) {
     m->is_lstm = is_lstm;
+    m->is_gru = is_gru;
+    if (is_gru)
+        return ag_gru_init(&m->gru, p, prefix, LAYERS_INPUT, LAYERS_HIDDEN, layers, bidirectional, dropout, rng);
     if (is_lstm)
         return ag_lstm_init(&m->lstm, p, prefix, LAYERS_INPUT, LAYERS_HIDDEN, layers, bidirectional, dropout, rng);
     return ag_rnn_init(&m->rnn, p, prefix, LAYERS_INPUT, LAYERS_HIDDEN, layers,
@@ -83,6 +91,7 @@ static ag_status stacked_init(stacked *m, ag_params *p, const char *prefix, bool
 static ag_recurrent_output stacked_forward(ag_ctx *ctx, const stacked *m, ag_tensor *x, const int *lengths,
                                            ag_tensor *h0, ag_tensor *c0, bool training, ag_rng *rng) {
     if (m->is_lstm) return ag_lstm_forward(ctx, &m->lstm, x, lengths, h0, c0, training, rng);
+    if (m->is_gru) return ag_gru_forward(ctx, &m->gru, x, lengths, h0, training, rng);
     return ag_rnn_forward(ctx, &m->rnn, x, lengths, h0, training, rng);
 }
 
@@ -94,7 +103,7 @@ START_TEST(test_layers_known_values) {
     ag_rng_seed(&rng, 16, 3);
     ag_params *params = ag_params_create();
     stacked m;
-    ck_assert_msg(stacked_init(&m, params, "rnn", g->lstm, g->relu, D == 2, L, 0.0, &rng) == AG_OK, "%s: init: %s",
+    ck_assert_msg(stacked_init(&m, params, "rnn", g->lstm, g->gru, g->relu, D == 2, L, 0.0, &rng) == AG_OK, "%s: init: %s",
                   g->name, ag_error_message());
     /* PyTorch's names, in PyTorch's order, with PyTorch's sizes. */
     ck_assert_int_eq(ag_params_count(params), g->nparams);
@@ -162,14 +171,15 @@ END_TEST
  * layer's output never gets dropout (a 1-layer module is unchanged). */
 START_TEST(test_layers_dropout) {
     enum { I = LAYERS_INPUT, H = LAYERS_HIDDEN, B = LAYERS_BATCH, T = LAYERS_STEPS };
-    for (int is_lstm = 0; is_lstm <= 1; is_lstm++) {
+    for (int kind = 0; kind < 3; kind++) {
+        bool is_lstm = kind == 1, is_gru = kind == 2;
         ag_rng rng;
         ag_rng_seed(&rng, 16, 4);
         ag_params *p = ag_params_create(), *p0 = ag_params_create();
         stacked m, m0;
-        ck_assert_int_eq(stacked_init(&m, p, "m", is_lstm, false, true, 3, 0.5, &rng), AG_OK);
+        ck_assert_int_eq(stacked_init(&m, p, "m", is_lstm, is_gru, false, true, 3, 0.5, &rng), AG_OK);
         ag_rng_seed(&rng, 16, 4);
-        ck_assert_int_eq(stacked_init(&m0, p0, "m", is_lstm, false, true, 3, 0.0, &rng), AG_OK);
+        ck_assert_int_eq(stacked_init(&m0, p0, "m", is_lstm, is_gru, false, true, 3, 0.0, &rng), AG_OK);
         ck_assert_int_eq(ag_params_size(p), ag_params_size(p0));
         ag_ctx *ctx = ag_ctx_create();
         ag_tensor *x = ag_rand_uniform(ctx, &rng, 3, (int[]){B, T, I}, -1, 1);
@@ -252,6 +262,7 @@ START_TEST(test_layers_errors) {
     ag_params *p = ag_params_create();
     ag_lstm m;
     ag_rnn r;
+    ag_gru gru;
     ck_assert_int_eq(ag_lstm_init(&m, p, "a", I, H, 0, false, 0, &rng), AG_ERROR_ARGUMENT);
     ck_assert_int_eq(ag_lstm_init(&m, p, "a", I, H, AG_RECURRENT_MAX_LAYERS + 1, false, 0, &rng), AG_ERROR_ARGUMENT);
     ck_assert_int_eq(ag_lstm_init(&m, p, "a", 0, H, 1, false, 0, &rng), AG_ERROR_ARGUMENT);
@@ -259,6 +270,8 @@ START_TEST(test_layers_errors) {
     ck_assert_int_eq(ag_lstm_init(&m, p, "a", I, H, 2, false, -0.1, &rng), AG_ERROR_ARGUMENT);
     ck_assert_int_eq(ag_rnn_init(&r, p, "a", I, H, 2, (ag_nonlinearity)7, false, 0, &rng), AG_ERROR_ARGUMENT);
     ck_assert_int_eq(ag_lstm_init(&m, p, "a", I, H, 2, true, 0, NULL), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_gru_init(&gru, p, "a", I, 0, 2, true, 0, &rng), AG_ERROR_ARGUMENT);
+    ck_assert_int_eq(ag_gru_init(NULL, p, "a", I, H, 2, true, 0, &rng), AG_ERROR_ARGUMENT);
     ck_assert_int_eq(ag_params_count(p), 0);
     ck_assert_int_eq(ag_lstm_init(&m, p, "a", I, H, 2, true, 0, &rng), AG_OK);
     ck_assert_int_eq(ag_params_count(p), 16);
@@ -286,6 +299,9 @@ START_TEST(test_layers_errors) {
     ck_assert_ptr_null(o.output);
     o = ag_lstm_forward(ctx, NULL, x, NULL, NULL, NULL, false, NULL);
     ck_assert_ptr_null(o.output);
+    o = ag_gru_forward(ctx, NULL, x, NULL, NULL, false, NULL);
+    ck_assert_ptr_null(o.output);
+    ck_assert_msg(strstr(ag_error_message(), "ag_gru_forward") != NULL, "%s", ag_error_message());
     /* NULL in, NULL out, the earlier message kept. */
     ag_error_set(AG_ERROR_ARGUMENT, "an earlier failure");
     o = ag_lstm_forward(ctx, &m, NULL, NULL, NULL, NULL, false, NULL);

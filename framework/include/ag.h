@@ -792,7 +792,7 @@ ag_tensor *ag_gru_cell_run(ag_ctx *ctx, const ag_gru_cell *cell, const ag_sequen
 
 /* ------------------------------- stacked, bidirectional layers (layers.c) */
 
-/** The most layers of an ag_rnn or ag_lstm. */
+/** The most layers of an ag_rnn, ag_lstm or ag_gru. */
 #define AG_RECURRENT_MAX_LAYERS 8
 
 /** torch.nn.RNN (tanh or relu) with num_layers, bidirectional and dropout,
@@ -813,6 +813,12 @@ typedef struct ag_lstm {
     int input_size, hidden_size, num_layers, num_directions;
     double dropout;
 } ag_lstm;
+/** torch.nn.GRU the same way (its cells' gates as ag_gru_cell). */
+typedef struct ag_gru {
+    ag_gru_cell cells[AG_RECURRENT_MAX_LAYERS][2];
+    int input_size, hidden_size, num_layers, num_directions;
+    double dropout;
+} ag_gru;
 /** What a stacked layer returns (all NULL after an error). */
 typedef struct ag_recurrent_output {
     /** [batch, steps, num_directions * hidden]: the last layer's h at every
@@ -823,7 +829,7 @@ typedef struct ag_recurrent_output {
      * num_directions + direction: each row's final state, the state after
      * its last real input forward, after its input 0 backward. */
     ag_tensor *h_n;
-    ag_tensor *c_n; /**< the LSTM's cell states, as h_n; NULL for ag_rnn */
+    ag_tensor *c_n; /**< the LSTM's cell states, as h_n; NULL for ag_rnn and ag_gru */
 } ag_recurrent_output;
 /** Adds the parameters of torch.nn.RNN(input_size, hidden_size, num_layers,
  * nonlinearity, bias=True, batch_first=True, dropout, bidirectional) to
@@ -836,6 +842,9 @@ ag_status ag_rnn_init(ag_rnn *m, ag_params *params, const char *prefix, int inpu
 /** torch.nn.LSTM's parameters, as ag_rnn_init. */
 ag_status ag_lstm_init(ag_lstm *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
                        int num_layers, bool bidirectional, double dropout, ag_rng *rng);
+/** torch.nn.GRU's parameters, as ag_rnn_init. */
+ag_status ag_gru_init(ag_gru *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
+                      int num_layers, bool bidirectional, double dropout, ag_rng *rng);
 /** Runs x [batch, steps, input_size] through every layer, as PyTorch runs a
  * pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False):
  * lengths (NULL: all `steps`) gives each row's length in 1..steps, the
@@ -851,6 +860,9 @@ ag_recurrent_output ag_rnn_forward(ag_ctx *ctx, const ag_rnn *m, ag_tensor *x, c
 /** The same for an LSTM, from h0 and c0 (each NULL: zeros). */
 ag_recurrent_output ag_lstm_forward(ag_ctx *ctx, const ag_lstm *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
                                     ag_tensor *c0, bool training, ag_rng *rng);
+/** The same for a GRU, from h0 (NULL: zeros). */
+ag_recurrent_output ag_gru_forward(ag_ctx *ctx, const ag_gru *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
+                                   bool training, ag_rng *rng);
 
 /* -------------------------------------------------- threads (parallel.c) */
 

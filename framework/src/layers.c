@@ -1,7 +1,7 @@
-/* Stacked and bidirectional recurrent layers, torch.nn.RNN and
- * torch.nn.LSTM (batch_first), built on the public API: each direction of
- * each layer is one fused cell sequence op (ag_rnn_cell_sequence,
- * ag_lstm_cell_sequence). The backward direction runs on the input with
+/* Stacked and bidirectional recurrent layers, torch.nn.RNN, torch.nn.LSTM
+ * and torch.nn.GRU (batch_first), built on the public API: each direction
+ * of each layer is one fused cell sequence op (ag_rnn_cell_sequence,
+ * ag_lstm_cell_sequence, ag_gru_cell_sequence). The backward direction runs on the input with
  * every row reversed within its own length (a row gather, its own
  * inverse), and its result is reversed back the same way, so that it
  * matches PyTorch's packed sequences: the reverse pass of a row starts at
@@ -46,49 +46,81 @@ static ag_status check_init(const char *who, const void *m, const ag_params *par
     return AG_OK;
 }
 
-ag_status ag_rnn_init(ag_rnn *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
-                      int num_layers, ag_nonlinearity nonlinearity, bool bidirectional, double dropout,
-                      ag_rng *rng) {
-    ag_status st = check_init("ag_rnn_init", m, params, input_size, hidden_size, num_layers, dropout, rng);
+/* Stores the weights w of cell [l][d] (reading `in` features) in module m. */
+typedef void (*store_cell_fn)(void *m, int l, int d, ag_tensor *const w[4], int in, int hidden_size);
+
+/* The fields every stacked module (ag_rnn, ag_lstm, ag_gru) has, in m. */
+typedef struct stack_header {
+    int *input_size, *hidden_size, *num_layers, *num_directions;
+    double *dropout;
+} stack_header;
+
+/* The arguments checked, m zeroed and its shared fields set, then every
+ * cell's weights (gates * hidden rows) added and handed to store. */
+static ag_status init_stack(const char *who, void *m, size_t m_size, stack_header hdr, ag_params *params,
+                            const char *prefix, int gates, int input_size, int hidden_size, int num_layers,
+                            bool bidirectional, double dropout, ag_rng *rng, store_cell_fn store) {
+    ag_status st = check_init(who, m, params, input_size, hidden_size, num_layers, dropout, rng);
     if (st != AG_OK) return st;
-    if (nonlinearity != AG_NONLINEARITY_TANH && nonlinearity != AG_NONLINEARITY_RELU)
-        return ag_error_set(AG_ERROR_ARGUMENT, "ag_rnn_init: unknown nonlinearity %d", (int)nonlinearity);
-    memset(m, 0, sizeof *m);
-    m->input_size = input_size;
-    m->hidden_size = hidden_size;
-    m->num_layers = num_layers;
-    m->num_directions = bidirectional ? 2 : 1;
-    m->dropout = dropout;
+    memset(m, 0, m_size);
+    int directions = bidirectional ? 2 : 1;
+    *hdr.input_size = input_size;
+    *hdr.hidden_size = hidden_size;
+    *hdr.num_layers = num_layers;
+    *hdr.num_directions = directions;
+    *hdr.dropout = dropout;
     for (int l = 0; l < num_layers; l++)
-        for (int d = 0; d < m->num_directions; d++) {
-            int in = l == 0 ? input_size : m->num_directions * hidden_size;
+        for (int d = 0; d < directions; d++) {
+            int in = l == 0 ? input_size : directions * hidden_size;
             ag_tensor *w[4];
-            st = add_cell_weights(params, prefix, l, d, 1, in, hidden_size, rng, w);
+            st = add_cell_weights(params, prefix, l, d, gates, in, hidden_size, rng, w);
             if (st != AG_OK) return st;
-            m->cells[l][d] = (ag_rnn_cell){w[0], w[1], w[2], w[3], in, hidden_size, nonlinearity};
+            store(m, l, d, w, in, hidden_size);
         }
     return AG_OK;
 }
 
+/* m's shared fields (none for a NULL m, which init_stack refuses). */
+#define STACK_HEADER(m)                                                                                       \
+    ((m) ? (stack_header){&(m)->input_size, &(m)->hidden_size, &(m)->num_layers, &(m)->num_directions,         \
+                          &(m)->dropout}                                                                      \
+         : (stack_header){0})
+
+/* torch.nn.RNN's cells; ag_rnn_init sets their nonlinearity afterwards. */
+static void store_rnn_cell(void *m, int l, int d, ag_tensor *const w[4], int in, int hidden_size) {
+    ((ag_rnn *)m)->cells[l][d] = (ag_rnn_cell){w[0], w[1], w[2], w[3], in, hidden_size, AG_NONLINEARITY_TANH};
+}
+
+static void store_lstm_cell(void *m, int l, int d, ag_tensor *const w[4], int in, int hidden_size) {
+    ((ag_lstm *)m)->cells[l][d] = (ag_lstm_cell){w[0], w[1], w[2], w[3], in, hidden_size};
+}
+
+static void store_gru_cell(void *m, int l, int d, ag_tensor *const w[4], int in, int hidden_size) {
+    ((ag_gru *)m)->cells[l][d] = (ag_gru_cell){w[0], w[1], w[2], w[3], in, hidden_size};
+}
+
+ag_status ag_rnn_init(ag_rnn *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
+                      int num_layers, ag_nonlinearity nonlinearity, bool bidirectional, double dropout,
+                      ag_rng *rng) {
+    if (m && nonlinearity != AG_NONLINEARITY_TANH && nonlinearity != AG_NONLINEARITY_RELU)
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_rnn_init: unknown nonlinearity %d", (int)nonlinearity);
+    ag_status st = init_stack("ag_rnn_init", m, sizeof *m, STACK_HEADER(m), params, prefix,
+                              1, input_size, hidden_size, num_layers, bidirectional, dropout, rng, store_rnn_cell);
+    for (int l = 0; st == AG_OK && l < num_layers; l++)
+        for (int d = 0; d < m->num_directions; d++) m->cells[l][d].nonlinearity = nonlinearity;
+    return st;
+}
+
 ag_status ag_lstm_init(ag_lstm *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
                        int num_layers, bool bidirectional, double dropout, ag_rng *rng) {
-    ag_status st = check_init("ag_lstm_init", m, params, input_size, hidden_size, num_layers, dropout, rng);
-    if (st != AG_OK) return st;
-    memset(m, 0, sizeof *m);
-    m->input_size = input_size;
-    m->hidden_size = hidden_size;
-    m->num_layers = num_layers;
-    m->num_directions = bidirectional ? 2 : 1;
-    m->dropout = dropout;
-    for (int l = 0; l < num_layers; l++)
-        for (int d = 0; d < m->num_directions; d++) {
-            int in = l == 0 ? input_size : m->num_directions * hidden_size;
-            ag_tensor *w[4];
-            st = add_cell_weights(params, prefix, l, d, 4, in, hidden_size, rng, w);
-            if (st != AG_OK) return st;
-            m->cells[l][d] = (ag_lstm_cell){w[0], w[1], w[2], w[3], in, hidden_size};
-        }
-    return AG_OK;
+    return init_stack("ag_lstm_init", m, sizeof *m, STACK_HEADER(m), params, prefix, 4,
+                      input_size, hidden_size, num_layers, bidirectional, dropout, rng, store_lstm_cell);
+}
+
+ag_status ag_gru_init(ag_gru *m, ag_params *params, const char *prefix, int input_size, int hidden_size,
+                      int num_layers, bool bidirectional, double dropout, ag_rng *rng) {
+    return init_stack("ag_gru_init", m, sizeof *m, STACK_HEADER(m), params, prefix, 3,
+                      input_size, hidden_size, num_layers, bidirectional, dropout, rng, store_gru_cell);
 }
 
 /* --------------------------------------------------------------- forward */
@@ -96,8 +128,9 @@ ag_status ag_lstm_init(ag_lstm *m, ag_params *params, const char *prefix, int in
 /* What the shared forward needs to know of the module. */
 typedef struct stack_desc {
     const char *who;
-    const ag_rnn *rnn;   /* one of the two */
+    const ag_rnn *rnn; /* one of the three */
     const ag_lstm *lstm;
+    const ag_gru *gru;
     int input_size, hidden_size, num_layers, num_directions;
     double dropout;
 } stack_desc;
@@ -193,6 +226,8 @@ static ag_recurrent_output stack_forward(ag_ctx *ctx, const stack_desc *m, ag_te
                 ag_lstm_state s = ag_lstm_cell_sequence(ctx, &m->lstm->cells[l][d], in, lengths, s0);
                 hs = s.h;
                 cs = s.c;
+            } else if (m->gru) {
+                hs = ag_gru_cell_sequence(ctx, &m->gru->cells[l][d], in, lengths, h_init);
             } else {
                 hs = ag_rnn_cell_sequence(ctx, &m->rnn->cells[l][d], in, lengths, h_init);
             }
@@ -214,24 +249,33 @@ static ag_recurrent_output stack_forward(ag_ctx *ctx, const stack_desc *m, ag_te
     return (ag_recurrent_output){out, h_n, c_n};
 }
 
+/* The module's shared fields, as stack_forward reads them. */
+#define STACK_DESC(who, m, rnn, lstm, gru) \
+    ((stack_desc){who, rnn, lstm, gru, (m)->input_size, (m)->hidden_size, (m)->num_layers, (m)->num_directions, \
+                  (m)->dropout})
+
+static bool check_module(const char *who, const void *m) {
+    if (!m) ag_error_set(AG_ERROR_ARGUMENT, "%s: NULL module", who);
+    return m != NULL;
+}
+
 ag_recurrent_output ag_rnn_forward(ag_ctx *ctx, const ag_rnn *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
                                    bool training, ag_rng *rng) {
-    if (!m) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_rnn_forward: NULL module");
-        return (ag_recurrent_output){NULL, NULL, NULL};
-    }
-    stack_desc d = {"ag_rnn_forward", m, NULL, m->input_size, m->hidden_size, m->num_layers, m->num_directions,
-                    m->dropout};
+    if (!check_module("ag_rnn_forward", m)) return (ag_recurrent_output){NULL, NULL, NULL};
+    stack_desc d = STACK_DESC("ag_rnn_forward", m, m, NULL, NULL);
     return stack_forward(ctx, &d, x, lengths, h0, NULL, training, rng);
 }
 
 ag_recurrent_output ag_lstm_forward(ag_ctx *ctx, const ag_lstm *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
                                     ag_tensor *c0, bool training, ag_rng *rng) {
-    if (!m) {
-        ag_error_set(AG_ERROR_ARGUMENT, "ag_lstm_forward: NULL module");
-        return (ag_recurrent_output){NULL, NULL, NULL};
-    }
-    stack_desc d = {"ag_lstm_forward", NULL, m, m->input_size, m->hidden_size, m->num_layers, m->num_directions,
-                    m->dropout};
+    if (!check_module("ag_lstm_forward", m)) return (ag_recurrent_output){NULL, NULL, NULL};
+    stack_desc d = STACK_DESC("ag_lstm_forward", m, NULL, m, NULL);
     return stack_forward(ctx, &d, x, lengths, h0, c0, training, rng);
+}
+
+ag_recurrent_output ag_gru_forward(ag_ctx *ctx, const ag_gru *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
+                                   bool training, ag_rng *rng) {
+    if (!check_module("ag_gru_forward", m)) return (ag_recurrent_output){NULL, NULL, NULL};
+    stack_desc d = STACK_DESC("ag_gru_forward", m, NULL, NULL, m);
+    return stack_forward(ctx, &d, x, lengths, h0, NULL, training, rng);
 }
