@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make install / make uninstall, and programs outside the source tree built
-# with nothing but pkg-config: one on the core alone (`pkg-config ag`) and
+# with nothing but pkg-config: two on the core alone (`pkg-config ag`: a fit
+# of y = 2x, and a stacked LSTM, dropout and a GRU cell trained) and
 # one on the run layer (`pkg-config ag-run`), each against the shared
 # libraries and against the static ones (pkg-config --static). The core
 # must need no libcsv: libag.so names none, and the core's program links
@@ -125,15 +126,17 @@ EOF
 cc=${CC:-cc}
 cc_flags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -O2)
 
-# check_run NAME: runs $tmp/NAME (env in $run_env), expects the fit to work.
+# check_run NAME [WHAT]: runs $tmp/NAME (env in $run_env), expects it to
+# exit 0 with its "WHAT: loss" line (WHAT: fit, the fit of y = 2x).
 check_run() {
+  local what=${2:-fit}
   (cd "$tmp" && env $run_env "./$1") >"$tmp/$1.out" 2>&1
   local code=$?
-  if [ "$code" -eq 0 ] && grep -q '^fit: loss' "$tmp/$1.out"; then
+  if [ "$code" -eq 0 ] && grep -q "^$what: loss" "$tmp/$1.out"; then
     pass
     echo "install: $1: $(cat "$tmp/$1.out")"
   else
-    fail "$1 fits y = 2x (exit $code):"
+    fail "$1 trains its model, the $what program (exit $code):"
     show "$tmp/$1.out"
   fi
 }
@@ -175,6 +178,84 @@ if "$cc" "${cc_flags[@]}" "$tmp/fit.c" $(pkg-config --static --cflags ag) $stati
 else
   fail "compiling against libag.a with pkg-config --static --cflags --libs ag:"
   show "$tmp/cc_static.err"
+fi
+
+# ------------------------- an outside program on the recurrent layers
+# The library's stacked LSTM (ag_lstm, dropout between its layers),
+# ag_dropout and its GRU cell (ag_gru_cell_sequence_last) trained a few
+# steps from outside the tree; the loss must fall 3-fold. Shared and static.
+cat >"$tmp/recurrent.c" <<'EOF'
+#include <ag.h>
+
+/* A stacked LSTM (2 layers, dropout between them), ag_dropout on its
+ * output, a GRU cell over that to the last state and a Linear readout:
+ * learns the mean of sequences of different lengths; the loss must fall. */
+int main(void) {
+    enum { B = 16, T = 6, H = 8 };
+    ag_rng rng;
+    ag_rng_seed(&rng, 3, 0);
+    ag_params *params = ag_params_create();
+    ag_ctx *ctx = ag_ctx_create();
+    ag_lstm lstm;
+    ag_gru_cell gru;
+    ag_linear head;
+    ag_adam opt;
+    ag_sequence_batch s;
+    if (!params || !ctx || ag_lstm_init(&lstm, params, "lstm", 1, H, 2, false, 0.1, &rng) != AG_OK ||
+        ag_gru_cell_init(&gru, params, "gru", H, H, true, &rng) != AG_OK ||
+        ag_linear_init(&head, params, "head", H, 1, true, &rng) != AG_OK || ag_adam_init(&opt, params, 1e-2) != AG_OK ||
+        ag_sequence_batch_init(&s, B, T, 1) != AG_OK) {
+        fprintf(stderr, "recurrent: %s\n", ag_error_message());
+        return 1;
+    }
+    ag_real targets[B];
+    double first = 0, last = 0;
+    for (int step = 0; step < 150; step++) {
+        for (int b = 0; b < B; b++) {
+            s.lengths[b] = 1 + (int)ag_rng_below(&rng, T);
+            targets[b] = 0;
+            for (int t = 0; t < s.lengths[b]; t++) targets[b] += s.values[b * T + t] = (ag_real)ag_rng_normal(&rng);
+            targets[b] /= (ag_real)s.lengths[b];
+        }
+        ag_ctx_reset(ctx);
+        ag_params_zero_grad(params);
+        ag_recurrent_output out = ag_lstm_forward(ctx, &lstm, ag_sequence_values(ctx, &s), s.lengths, NULL, NULL, true, &rng);
+        ag_tensor *h = ag_gru_cell_sequence_last(ctx, &gru, ag_dropout(ctx, out.output, 0.1, true, &rng), s.lengths,
+                                                 ag_zeros(ctx, 2, (int[]){B, H}));
+        ag_tensor *loss = ag_mse_loss(ctx, ag_linear_forward(ctx, &head, h), ag_from_array(ctx, 2, (int[]){B, 1}, targets));
+        if (!loss || ag_backward(ctx, loss) != AG_OK || ag_adam_step(&opt, params) != AG_OK) {
+            fprintf(stderr, "recurrent: step %d: %s\n", step, ag_error_message());
+            return 1;
+        }
+        double value = loss->data[0];
+        if (step < 10) first += value / 10;
+        if (step >= 140) last += value / 10;
+    }
+    printf("recurrent: loss %g -> %g\n", first, last);
+    ag_sequence_batch_free(&s);
+    ag_adam_free(&opt);
+    ag_ctx_free(ctx);
+    ag_params_free(params);
+    return first > 0 && last < first / 3 ? 0 : 2;
+}
+EOF
+# shellcheck disable=SC2046
+if "$cc" "${cc_flags[@]}" "$tmp/recurrent.c" $(pkg-config --cflags --libs ag) -o "$tmp/recurrent_shared" 2>"$tmp/cc_recurrent_shared.err"; then
+  pass
+  expect "recurrent_shared needs libag.so.0" has "$(needed "$tmp/recurrent_shared")" libag.so.0
+  run_env="LD_LIBRARY_PATH=$prefix/lib" check_run recurrent_shared recurrent
+else
+  fail "compiling the recurrent program against libag.so with pkg-config --cflags --libs ag:"
+  show "$tmp/cc_recurrent_shared.err"
+fi
+# shellcheck disable=SC2046,SC2086
+if "$cc" "${cc_flags[@]}" "$tmp/recurrent.c" $(pkg-config --static --cflags ag) $static_libs -o "$tmp/recurrent_static" 2>"$tmp/cc_recurrent_static.err"; then
+  pass
+  expect "recurrent_static contains the GRU cell's code" grep -q ' T ag_gru_cell_sequence_last$' <(nm --defined-only "$tmp/recurrent_static")
+  run_env="LD_LIBRARY_PATH=" check_run recurrent_static recurrent
+else
+  fail "compiling the recurrent program against libag.a with pkg-config --static --cflags --libs ag:"
+  show "$tmp/cc_recurrent_static.err"
 fi
 
 # ------------------------------ an outside program on the run layer: a run
