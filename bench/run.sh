@@ -20,11 +20,13 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 [ -f data/seq_len_4_only.csv ] || bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv >/dev/null
 
 # name|unit|ag command|torch command|flops per unit (0: not counted)
-# 6 x 16 x (100 + 2) x 100 x T for the IRNN; digitsum: 8,000 sequences of
+# 6 x 16 x (100 + 2) x G x T (G = 100 for the IRNN, 400 for the LSTM, 300 for the GRU); digitsum: 8,000 sequences of
 # 6.93 steps on average (7.15% of the sums have one digit), 12 inputs.
 workloads=(
   "l1norm|us/step|bin/l1norm --quiet --checkpoint-every 1000000|bench/pytorch/l1norm.py|0"
   "adding T=150|ms/step|bin/adding --T 150 --steps 300 --eval-every 1000000 --test-size 16 --checkpoint-every 1000000 --quiet|bench/pytorch/adding.py 150|146880000"
+  "adding LSTM T=150|ms/step|bin/adding --model lstm --T 150 --steps 200 --eval-every 1000000 --test-size 16 --checkpoint-every 1000000 --quiet|bench/pytorch/adding.py lstm:150|587520000"
+  "adding GRU T=150|ms/step|bin/adding --model gru --T 150 --steps 200 --eval-every 1000000 --test-size 16 --checkpoint-every 1000000 --quiet|bench/pytorch/adding.py gru:150|440640000"
   "adding T=400|ms/step|bin/adding --T 400 --steps 150 --eval-every 1000000 --test-size 16 --checkpoint-every 1000000 --quiet|bench/pytorch/adding.py 400|391680000"
   "digitsum lstm|s/epoch|bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 2 --quiet|bench/pytorch/digitsum.py lstm|23840000000"
   "digitsum rnn|s/epoch|bin/digitsum train --model rnn --data data/seq_len_4_only.csv --epochs 2 --quiet|bench/pytorch/digitsum.py rnn|5960000000"

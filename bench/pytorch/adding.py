@@ -1,24 +1,30 @@
 """The adding demo's training step in PyTorch, for timing only: IRNN (ReLU
-nn.RNN, hidden 100, W_hh = I, W_ih ~ N(0, 0.001^2), biases 0), Linear(100, 1)
-on the last state, MSE, Adam lr 1e-4, gradient-norm clipping at 1, batch 16.
-Usage: adding.py T [threads]. Prints 'torch T=N step_ms=V'."""
+nn.RNN, hidden 100, W_hh = I, W_ih ~ N(0, 0.001^2), biases 0), or nn.LSTM or
+nn.GRU (PyTorch's init), Linear(100, 1) on the last state, MSE, Adam lr 1e-4,
+gradient-norm clipping at 1, batch 16.
+Usage: adding.py [MODEL:]T [threads], MODEL irnn (default), lstm or gru.
+Prints 'torch T=N step_ms=V'."""
 import os
 import sys
 import time
 
-T = int(sys.argv[1])
+model, _, T_text = sys.argv[1].rpartition(":")
+T = int(T_text)
 threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
 import torch  # noqa: E402
 
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-rnn = torch.nn.RNN(2, 100, nonlinearity="relu", batch_first=True)
-with torch.no_grad():
-    rnn.weight_hh_l0.copy_(torch.eye(100))
-    rnn.weight_ih_l0.normal_(0, 0.001)
-    rnn.bias_ih_l0.zero_()
-    rnn.bias_hh_l0.zero_()
+if model in ("", "irnn"):
+    rnn = torch.nn.RNN(2, 100, nonlinearity="relu", batch_first=True)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.eye(100))
+        rnn.weight_ih_l0.normal_(0, 0.001)
+        rnn.bias_ih_l0.zero_()
+        rnn.bias_hh_l0.zero_()
+else:
+    rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model](2, 100, batch_first=True)
 readout = torch.nn.Linear(100, 1)
 params = list(rnn.parameters()) + list(readout.parameters())
 optimizer = torch.optim.Adam(params, lr=1e-4)
