@@ -32,9 +32,9 @@ GRADCHECK_SRC = $(wildcard tests/gradcheck_*.c)
 TEST_UTIL = tests/check_main.c
 MODEL_SRC = $(wildcard models/*.c)
 
-DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++
+DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++ fortunes
 
-DEMOS = l1norm adding digitsum
+DEMOS = l1norm adding digitsum charlm
 PROGRAMS = $(DEMOS:%=bin/%)
 
 .PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz kill-loop
@@ -72,6 +72,8 @@ bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harnes
 
 # The digit-sum demo reads and writes its data with models/digitsum_data.c.
 bin/digitsum: models/digitsum_data.c models/digitsum_data.h
+# The char LM reads its text with models/charlm_data.c.
+bin/charlm: models/charlm_data.c models/charlm_data.h
 
 # Each archive is made afresh: `ar r` into an old one would keep the
 # objects of sources since moved or removed (run.o, now libag_run's).

@@ -104,7 +104,7 @@ typedef struct demo {
     double start;
     int n_extra;
     struct {
-        char name[32], value[64];
+        char name[32], value[528]; /* a vocabulary in hex (charlm) takes 512 */
     } extra[DEMO_MAX_EXTRA_PARAMS];
     char run_dir_help[80], checkpoint_help[160];
 } demo;

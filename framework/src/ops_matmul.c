@@ -6,8 +6,10 @@
 
 #ifdef AG_DOUBLE
 #define gemm cblas_dgemm
+#define gemv cblas_dgemv
 #else
 #define gemm cblas_sgemm
+#define gemv cblas_sgemv
 #endif
 
 /* Below this many multiply-adds a direct loop beats OpenBLAS's call
@@ -68,6 +70,19 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
                 ag_real *out = c + (int64_t)i * ldc + j;
                 *out = beta == 0 ? sum : beta * *out + sum;
             }
+        return;
+    }
+    /* One row or one column (a char LM's sampling step, [1 x 256] x
+     * [256 x 1024]): a matrix-vector product reads the matrix once, where
+     * sgemm would first pack it (5x slower). */
+    if (m == 1) {
+        gemv(CblasRowMajor, transpose_b ? CblasNoTrans : CblasTrans, transpose_b ? n : k, transpose_b ? k : n, 1, b,
+             ldb, a, transpose_a ? lda : 1, beta, c, 1);
+        return;
+    }
+    if (n == 1) {
+        gemv(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_a ? k : m, transpose_a ? m : k, 1, a,
+             lda, b, transpose_b ? 1 : ldb, beta, c, ldc);
         return;
     }
     gemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,

@@ -1,0 +1,390 @@
+/* charlm: a character-level language model (Karpathy's char-rnn) reads a
+ * text and learns to write like it. Subcommands: train, sample. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag.h"
+#include "ag_run.h"
+#include "charlm.h"
+#include "charlm_data.h"
+#include "harness.h"
+
+static const char *const USAGE =
+    "charlm: a character-level language model (char-rnn): Embedding -> LSTM (stacked, dropout between layers)\n"
+    "-> Linear reads the bytes of a text and learns to predict the next one, by truncated backpropagation\n"
+    "through time. The first 90% of the text trains, the last 10% validates (in bits per character).\n\n"
+    "Usage:\n"
+    "  charlm train [--data FILE|DIR] [flags]\n"
+    "  charlm sample --checkpoint FILE [--length N --temperature T --prime TEXT --seed S]\n\n"
+    "train writes RUN_DIR/params.csv, metrics.csv (step,loss,val_loss,val_bpc,seconds), checkpoint.safetensors\n"
+    "(go on with --resume RUN_DIR) and model.safetensors (PyTorch's names; the vocabulary is in its metadata,\n"
+    "so 'sample' needs nothing else); its last line is 'summary: key=value ...'.\n"
+    "Run 'charlm COMMAND --help' for a command's flags.";
+
+#define DEFAULT_TEXT "/usr/share/games/fortunes"
+static const double LN2 = 0.69314718055994530942;
+
+/* ---------------------------------------------------------------- shared */
+
+/* Prints generated indices as their bytes; in a log (indent non-NULL) each
+ * line starts with the indent, and control bytes but tab show as '?'. */
+static void print_text(const charlm_vocab *vocab, const int *indices, int n, const char *indent) {
+    if (indent) fputs(indent, stdout);
+    for (int i = 0; i < n; i++) {
+        unsigned char byte = vocab->bytes[indices[i]];
+        if (!indent) putchar(byte);
+        else if (byte == '\n') printf("\n%s", indent);
+        else putchar(byte < 32 && byte != '\t' ? '?' : byte);
+    }
+    if (indent) putchar('\n');
+}
+
+/* The byte that starts a text when no prime is given: a line break if the
+ * vocabulary has one (texts begin after one), else the first byte. */
+static int start_index(const charlm_vocab *vocab) { return vocab->index['\n'] >= 0 ? vocab->index['\n'] : 0; }
+
+/* ----------------------------------------------------------------- train */
+
+/* What changes from step to step besides the weights and Adam's state: the
+ * state carried between chunks and the dropout generator. Both go into
+ * every checkpoint, so a resumed run has the same bits. */
+typedef struct carried {
+    charlm_state state;
+    ag_rng dropout_rng;
+} carried;
+
+static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
+    const carried *s = data;
+    ag_status status = ag_checkpoint_add_array(cp, "train.state.h", s->state.h->data, s->state.h->size);
+    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "train.state.c", s->state.c->data, s->state.c->size);
+    return status == AG_OK ? ag_checkpoint_set_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
+}
+
+static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t step) {
+    carried *s = data;
+    ag_status status = ag_checkpoint_read_array(cp, "train.state.h", s->state.h->data, s->state.h->size);
+    if (status == AG_OK) status = ag_checkpoint_read_array(cp, "train.state.c", s->state.c->data, s->state.c->size);
+    return status == AG_OK ? ag_checkpoint_get_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
+}
+
+/* Mean cross-entropy (nats) over every position of the validation streams,
+ * read chunk by chunk from a zero state, without dropout. NAN after a
+ * failure (message set). */
+static double validation_loss(ag_ctx *ctx, const charlm_model *model, const charlm_streams *val, charlm_state *state,
+                              int steps, int *inputs, int *targets) {
+    bool was_enabled = ag_set_grad_enabled(ctx, false);
+    charlm_state_reset(state);
+    double sum = 0;
+    int64_t count = 0;
+    for (int64_t position = 0; position < val->length - 1; position += steps) {
+        int n = (int)(val->length - 1 - position < steps ? val->length - 1 - position : steps);
+        charlm_streams_chunk(val, position, n, inputs, targets);
+        ag_tensor *loss = charlm_loss(ctx, model, inputs, targets, val->streams, n, state, false, NULL);
+        if (!loss) {
+            sum = NAN;
+            break;
+        }
+        sum += (double)loss->data[0] * val->streams * n;
+        count += (int64_t)val->streams * n;
+        ag_ctx_reset(ctx);
+    }
+    ag_ctx_reset(ctx);
+    ag_set_grad_enabled(ctx, was_enabled);
+    return sum / (double)count;
+}
+
+/* A short sample in the log, so the text's form shows as it is learnt:
+ * its own generator (seed, step), so the training's draws are untouched. */
+static void log_sample(ag_ctx *ctx, const charlm_model *model, const charlm_vocab *vocab, long seed, int64_t step,
+                       double val_bpc) {
+    enum { LENGTH = 240 };
+    int out[LENGTH];
+    charlm_state state;
+    if (charlm_state_init(&state, model, 1) != AG_OK) return;
+    ag_rng rng;
+    ag_rng_seed(&rng, (uint64_t)seed + (uint64_t)step, 3);
+    if (charlm_generate(ctx, model, &state, start_index(vocab), LENGTH, 0.8, &rng, out) == AG_OK) {
+        printf("step %lld: val_bpc %.4f; a sample (temperature 0.8):\n", (long long)step, val_bpc);
+        print_text(vocab, out, LENGTH, "  | ");
+        fflush(stdout);
+    }
+    charlm_state_free(&state);
+}
+
+static int train(int argc, char **argv) {
+    const char *data_path = DEFAULT_TEXT;
+    long hidden = 256, layers = 2, embed = 64, seq_len = 64, batch = 32, epochs = 5, steps = 0, seed = 42,
+         eval_every = 250;
+    double dropout = 0.2, lr = 2e-3, clip = 5;
+    demo d;
+    demo_init(&d, "charlm train", "charlm", DEMO_STEPS, 250);
+    const flag_spec specs[] = {
+        {"data", FLAG_STRING, &data_path, 0, 0, false,
+         "text file, or a directory of them (default: the fortunes package's texts)", false},
+        {"hidden", FLAG_INT, &hidden, 1, 4096, false, "LSTM hidden units", false},
+        {"layers", FLAG_INT, &layers, 1, AG_RECURRENT_MAX_LAYERS, false, "LSTM layers", false},
+        {"embed", FLAG_INT, &embed, 1, 4096, false, "embedding size", false},
+        {"dropout", FLAG_DOUBLE, &dropout, 0, 0.99, false, "dropout between LSTM layers", false},
+        {"seq-len", FLAG_INT, &seq_len, 1, 100000, false, "characters per chunk (backpropagation through time)", false},
+        {"batch", FLAG_INT, &batch, 1, 65536, false, "streams read side by side", false},
+        {"lr", FLAG_DOUBLE, &lr, 0, 10, true, "Adam learning rate", false},
+        {"clip", FLAG_DOUBLE, &clip, 0, 1e9, true, "global gradient-norm limit", false},
+        {"epochs", FLAG_INT, &epochs, 1, 1e6, false, "passes over the training text", false},
+        {"steps", FLAG_INT, &steps, 0, 1e10, false, "training steps instead of --epochs (0: use --epochs)", false},
+        {"eval-every", FLAG_INT, &eval_every, 1, 1e10, false, "steps between validations (and log samples)", false},
+        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, dropout)", false},
+        DEMO_RUN_FLAGS(&d),
+    };
+    if (!demo_parse(&d, USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
+
+    /* Data: the text's bytes; 90% train, 10% validate, each cut into streams. */
+    charlm_text text;
+    if (charlm_text_load(data_path, &text) != AG_OK) {
+        bool missing = ag_error_code() == AG_ERROR_IO && strcmp(data_path, DEFAULT_TEXT) == 0;
+        fprintf(stderr, "charlm train: --data: %s%s\n", ag_error_message(),
+                missing ? " (install the fortunes package with 'make deps', or give --data FILE)" : "");
+        return demo_close(&d), 2;
+    }
+    charlm_vocab vocab;
+    charlm_vocab_build(&vocab, text.bytes, text.size);
+    int64_t n_train = text.size * 9 / 10, n_val = text.size - n_train;
+    int64_t stream_length = n_train / batch, chunks = stream_length > 0 ? (stream_length - 1) / seq_len : 0;
+    char shown[1100];
+    if (chunks < 1 || n_val < 2) {
+        fprintf(stderr,
+                "charlm train: --data %s: %lld bytes are too short: the training text (90%%, %lld bytes) cut into "
+                "--batch %ld streams must give each at least --seq-len %ld + 1 bytes (%lld bytes in all), and the "
+                "validation text 2 bytes\n",
+                ag_printable(data_path, shown, sizeof shown), (long long)text.size, (long long)n_train, batch,
+                seq_len, (long long)batch * (seq_len + 1) * 10 / 9 + 1);
+        charlm_text_free(&text);
+        return demo_close(&d), 2;
+    }
+    int val_streams = (int)(n_val / 2 < 128 ? n_val / 2 : 128);
+    charlm_streams train_text, val_text;
+    if (charlm_streams_init(&train_text, &text, 0, n_train, (int)batch, &vocab) != AG_OK ||
+        charlm_streams_init(&val_text, &text, n_train, n_val, val_streams, &vocab) != AG_OK)
+        return demo_fail(&d, "--data");
+    int64_t total = steps > 0 ? steps : epochs * chunks;
+
+    /* Model: PyTorch's init; Adam; the carried state. */
+    ag_rng init_rng;
+    ag_rng_seed(&init_rng, (uint64_t)seed, 0);
+    charlm_model model;
+    const charlm_config config = {vocab.size, (int)embed, (int)hidden, (int)layers, dropout};
+    if (charlm_model_init(&model, &config, &init_rng) != AG_OK) return demo_fail(&d, "model");
+    demo_optimizer adam;
+    if (demo_optimizer_init(&adam, "adam", model.params, lr) != AG_OK) return demo_fail(&d, "optimizer");
+    carried carry;
+    charlm_state val_state;
+    size_t chunk_size = (size_t)((batch > val_streams ? batch : val_streams) * seq_len);
+    int *inputs = malloc(chunk_size * sizeof *inputs), *targets = malloc(chunk_size * sizeof *targets);
+    ag_ctx *ctx = ag_ctx_create();
+    if (!inputs || !targets || !ctx) ag_error_set(AG_ERROR_MEMORY, "out of memory for a batch");
+    if (!inputs || !targets || !ctx || charlm_state_init(&carry.state, &model, (int)batch) != AG_OK ||
+        charlm_state_init(&val_state, &model, val_streams) != AG_OK)
+        return demo_fail(&d, "setup");
+    ag_rng_seed(&carry.dropout_rng, (uint64_t)seed, 1);
+
+    char vocab_hex[CHARLM_VOCAB_HEX];
+    charlm_vocab_to_hex(&vocab, vocab_hex);
+    demo_set_param(&d, "vocab", "%s", vocab_hex);
+    demo_set_param(&d, "data_bytes", "%lld", (long long)text.size);
+    demo_set_param(&d, "data_fingerprint", "%016llx", (unsigned long long)text.fingerprint);
+    demo_set_param(&d, "chunks_per_epoch", "%lld", (long long)chunks);
+    demo_set_param(&d, "total_steps", "%lld", (long long)total);
+    if (!d.quiet)
+        printf("charlm: %s: %lld bytes, %d distinct; %ld streams of %lld training bytes, %lld chunks of %ld per "
+               "epoch; %lld validation bytes; %lld parameters\n",
+               ag_printable(data_path, shown, sizeof shown), (long long)text.size, vocab.size, batch,
+               (long long)stream_length, (long long)chunks, seq_len, (long long)(n_val / val_streams * val_streams),
+               (long long)ag_params_size(model.params));
+    /* A new run's first row: the validation loss before training. */
+    double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
+    const char *const columns[] = {"loss", "val_loss", "val_bpc", "seconds"};
+    if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &adam,
+                                        .state = {&carry, save_state, restore_state}, .columns = columns,
+                                        .n_columns = 4, .first_row = (double[]){NAN, val_loss, val_loss / LN2, 0},
+                                        .total = total, .progress_every = eval_every}))
+        return d.exit_code;
+
+    while (demo_running(&d)) {
+        int64_t chunk = d.step % chunks;
+        if (chunk == 0) charlm_state_reset(&carry.state); /* each epoch starts afresh */
+        charlm_streams_chunk(&train_text, chunk * seq_len, (int)seq_len, inputs, targets);
+        ag_params_zero_grad(model.params);
+        ag_tensor *loss = charlm_loss(ctx, &model, inputs, targets, (int)batch, (int)seq_len, &carry.state, true,
+                                      &carry.dropout_rng);
+        if (ag_backward(ctx, loss) != AG_OK) return demo_fail(&d, "training step");
+        double loss_value = loss->data[0];
+        ag_ctx_reset(ctx);
+        if (!demo_finite(&d, loss_value)) break;
+        ag_params_clip_grad_norm(model.params, clip);
+        if (!demo_step(&d)) break;
+        d.step++;
+        bool evaluate = d.step % eval_every == 0 || d.step == total;
+        val_loss = evaluate ? validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets) : NAN;
+        if (!demo_log(&d, (double[]){loss_value, val_loss, val_loss / LN2, ag_seconds() - d.start})) break;
+        if (evaluate && !d.quiet) {
+            ag_progress_end(&d.progress);
+            log_sample(ctx, &model, &vocab, seed, d.step, val_loss / LN2);
+        }
+    }
+
+    if (demo_finish(&d)) {
+        if (isnan(val_loss)) val_loss = validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
+        if (demo_save_model(&d))
+            printf("summary: steps=%lld epochs=%.3g val_loss=%.6f val_bpc=%.4f params=%lld vocab=%d seconds=%.2f "
+                   "step_ms=%.3f\n",
+                   (long long)d.step, (double)d.step / (double)chunks, val_loss, val_loss / LN2,
+                   (long long)ag_params_size(model.params), vocab.size, d.seconds,
+                   d.step > d.first_step ? 1e3 * d.seconds / (double)(d.step - d.first_step) : 0.0);
+    }
+    free(inputs);
+    free(targets);
+    ag_ctx_free(ctx);
+    charlm_state_free(&carry.state);
+    charlm_state_free(&val_state);
+    demo_optimizer_free(&adam);
+    charlm_model_free(&model);
+    charlm_streams_free(&train_text);
+    charlm_streams_free(&val_text);
+    charlm_text_free(&text);
+    return demo_close(&d);
+}
+
+/* ---------------------------------------------------------------- sample */
+
+/* An integer setting of a charlm checkpoint's metadata, in 1..max. */
+static ag_status metadata_int(const ag_checkpoint *cp, const char *key, long max, int *value) {
+    int64_t v;
+    if (ag_checkpoint_get_int(cp, key, &v) != AG_OK || v < 1 || v > max)
+        return ag_error_set(AG_ERROR_FORMAT, "its metadata has no '%s' in 1..%ld", key, max);
+    *value = (int)v;
+    return AG_OK;
+}
+
+/* The model and vocabulary of a charlm checkpoint (model.safetensors or
+ * checkpoint.safetensors of a training run), checked. */
+static ag_status load_model(const char *path, charlm_model *model, charlm_vocab *vocab) {
+    ag_checkpoint *cp = ag_checkpoint_load(path);
+    if (!cp) return ag_error_code();
+    const char *maker = ag_checkpoint_metadata(cp, "demo"), *hex = ag_checkpoint_metadata(cp, "vocab");
+    charlm_config config = {0};
+    char shown[64];
+    ag_status status = AG_OK;
+    if (!maker || strcmp(maker, "charlm") != 0)
+        status = maker ? ag_error_set(AG_ERROR_FORMAT, "a model of '%s', not of charlm", ag_printable(maker, shown, sizeof shown))
+                      : ag_error_set(AG_ERROR_FORMAT, "not a charlm model (no 'demo' in its metadata)");
+    if (status == AG_OK && !hex) status = ag_error_set(AG_ERROR_FORMAT, "its metadata has no 'vocab'");
+    if (status == AG_OK) status = charlm_vocab_from_hex(vocab, hex);
+    if (status == AG_OK) status = metadata_int(cp, "embed", 4096, &config.embed);
+    if (status == AG_OK) status = metadata_int(cp, "hidden", 4096, &config.hidden);
+    if (status == AG_OK) status = metadata_int(cp, "layers", AG_RECURRENT_MAX_LAYERS, &config.layers);
+    config.vocab = vocab->size;
+    ag_rng rng;
+    ag_rng_seed(&rng, 0, 0);
+    if (status == AG_OK) status = charlm_model_init(model, &config, &rng);
+    if (status == AG_OK) {
+        status = ag_checkpoint_read_params(cp, model->params);
+        /* A NaN or infinite weight writes garbage. */
+        if (status == AG_OK) status = ag_params_check_finite(model->params, false);
+        if (status != AG_OK) charlm_model_free(model);
+    }
+    ag_checkpoint_free(cp);
+    return status;
+}
+
+static int sample(int argc, char **argv) {
+    const char *checkpoint = NULL, *prime = NULL;
+    long length = 500, seed = 42;
+    double temperature = 0.8;
+    const flag_spec specs[] = {
+        {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors (or checkpoint.safetensors) of a run", false},
+        {"length", FLAG_INT, &length, 0, 1e8, false, "characters to generate", false},
+        {"temperature", FLAG_DOUBLE, &temperature, 0, 100, false, "softmax temperature (0: always the likeliest)", false},
+        {"prime", FLAG_STRING, &prime, 0, 0, false, "text to start from, printed first (default: a line break)", false},
+        {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed of the draws", false},
+    };
+    int parsed = flags_parse("charlm sample", USAGE, specs, 5, argc, argv, NULL, NULL);
+    if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (!checkpoint) {
+        fprintf(stderr, "charlm sample: --checkpoint is required (a run's model.safetensors)\n");
+        return 2;
+    }
+    char shown[1100];
+    charlm_model model;
+    charlm_vocab vocab;
+    if (load_model(checkpoint, &model, &vocab) != AG_OK) {
+        const char *message = ag_error_message();
+        bool named = strstr(message, checkpoint) != NULL; /* the loader's own errors name the file */
+        fprintf(stderr, "charlm sample: --checkpoint%s%s: %s\n", named ? "" : " ",
+                named ? "" : ag_printable(checkpoint, shown, sizeof shown), message);
+        return 1;
+    }
+    /* The prime, as indices; a byte outside the vocabulary cannot be fed. */
+    size_t n_prime = prime ? strlen(prime) : 0;
+    int *indices = malloc((n_prime + (size_t)length + 1) * sizeof *indices);
+    if (!indices) {
+        fprintf(stderr, "charlm sample: out of memory for %ld characters\n", length);
+        charlm_model_free(&model);
+        return 1;
+    }
+    for (size_t i = 0; i < n_prime; i++) {
+        unsigned char byte = (unsigned char)prime[i];
+        if (vocab.index[byte] < 0) {
+            char what[16];
+            snprintf(what, sizeof what, byte >= 32 && byte < 127 ? "'%c'" : "0x%02x", byte);
+            fprintf(stderr, "charlm sample: --prime: byte %s at position %zu is not in the model's vocabulary (%d bytes)\n",
+                    what, i, vocab.size);
+            free(indices);
+            charlm_model_free(&model);
+            return 2;
+        }
+        indices[i] = vocab.index[byte];
+    }
+    ag_ctx *ctx = ag_ctx_create();
+    charlm_state state;
+    ag_rng rng;
+    ag_rng_seed(&rng, (uint64_t)seed, 3);
+    int status = ctx && charlm_state_init(&state, &model, 1) == AG_OK ? 0 : 1;
+    /* All of the prime but its last byte in one chunk; the last starts the generation. */
+    if (status == 0 && n_prime > 1) {
+        bool was_enabled = ag_set_grad_enabled(ctx, false);
+        if (!charlm_forward(ctx, &model, indices, 1, (int)n_prime - 1, &state, false, NULL)) status = 1;
+        ag_ctx_reset(ctx);
+        ag_set_grad_enabled(ctx, was_enabled);
+    }
+    int first = n_prime > 0 ? indices[n_prime - 1] : start_index(&vocab);
+    if (status == 0 && charlm_generate(ctx, &model, &state, first, (int)length, temperature, &rng, indices + n_prime) != AG_OK)
+        status = 1;
+    if (status == 0) {
+        print_text(&vocab, indices, (int)(n_prime + (size_t)length), NULL);
+        if (fflush(stdout) != 0) status = 1;
+    } else {
+        fprintf(stderr, "charlm sample: %s\n", ag_error_message());
+    }
+    if (ctx) charlm_state_free(&state);
+    ag_ctx_free(ctx);
+    free(indices);
+    charlm_model_free(&model);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "charlm: give a command: train or sample (see --help)\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        puts(USAGE);
+        return 0;
+    }
+    if (strcmp(argv[1], "train") == 0) return train(argc - 1, argv + 1);
+    if (strcmp(argv[1], "sample") == 0) return sample(argc - 1, argv + 1);
+    char shown[64];
+    fprintf(stderr, "charlm: unknown command '%s' (train, sample; see --help)\n", ag_printable(argv[1], shown, sizeof shown));
+    return 2;
+}
