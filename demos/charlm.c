@@ -116,10 +116,10 @@ static void log_sample(ag_ctx *ctx, const charlm_model *model, const charlm_voca
 static int train(int argc, char **argv) {
     const char *data_path = DEFAULT_TEXT;
     long hidden = 256, layers = 2, embed = 64, seq_len = 64, batch = 32, epochs = 5, steps = 0, seed = 42,
-         eval_every = 250;
+         eval_every = 500;
     double dropout = 0.2, lr = 2e-3, clip = 5;
     demo d;
-    demo_init(&d, "charlm train", "charlm", DEMO_STEPS, 250);
+    demo_init(&d, "charlm train", "charlm", DEMO_STEPS, 500);
     const flag_spec specs[] = {
         {"data", FLAG_STRING, &data_path, 0, 0, false,
          "text file, or a directory of them (default: the fortunes package's texts)", false},
@@ -299,7 +299,7 @@ static ag_status load_model(const char *path, charlm_model *model, charlm_vocab 
 
 static int sample(int argc, char **argv) {
     const char *checkpoint = NULL, *prime = NULL;
-    long length = 500, seed = 42;
+    long length = 500, seed = 42, threads = 0;
     double temperature = 0.8;
     const flag_spec specs[] = {
         {"checkpoint", FLAG_STRING, &checkpoint, 0, 0, false, "model.safetensors (or checkpoint.safetensors) of a run", false},
@@ -307,9 +307,14 @@ static int sample(int argc, char **argv) {
         {"temperature", FLAG_DOUBLE, &temperature, 0, 100, false, "softmax temperature (0: always the likeliest)", false},
         {"prime", FLAG_STRING, &prime, 0, 0, false, "text to start from, printed first (default: a line break)", false},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed of the draws", false},
+        {"threads", FLAG_INT, &threads, 0, 64, false, "threads (0: one a core); the text does not depend on it", false},
     };
-    int parsed = flags_parse("charlm sample", USAGE, specs, 5, argc, argv, NULL, NULL);
+    int parsed = flags_parse("charlm sample", USAGE, specs, 6, argc, argv, NULL, NULL);
     if (parsed != FLAGS_OK) return parsed == FLAGS_HELP ? 0 : 2;
+    if (ag_set_num_threads(threads > 0 ? (int)threads : (int)demo_default_threads()) != AG_OK) {
+        fprintf(stderr, "charlm sample: --threads: %s\n", ag_error_message());
+        return 1;
+    }
     if (!checkpoint) {
         fprintf(stderr, "charlm sample: --checkpoint is required (a run's model.safetensors)\n");
         return 2;

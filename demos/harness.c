@@ -70,8 +70,7 @@ void demo_init(demo *d, const char *program, const char *name, demo_unit unit, l
              unit == DEMO_EPOCHS ? "epochs" : "steps");
 }
 
-/* The number of online cores (1 to 64): --threads 0. */
-static long default_threads(void) {
+long demo_default_threads(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores < 1 ? 1 : cores > 64 ? 64 : cores;
 }
@@ -105,7 +104,7 @@ bool demo_parse(demo *d, const char *summary, const flag_spec *specs, int n_spec
             d->restart = true;
         }
     }
-    if (d->threads == 0) d->threads = default_threads();
+    if (d->threads == 0) d->threads = demo_default_threads();
     if (ag_set_num_threads((int)d->threads) != AG_OK) return demo_fail(d, "--threads"), false;
     /* From here on a signal ends the run cleanly, even during a long load. */
     if (ag_run_catch_signals() != AG_OK) return demo_fail(d, "signals"), false;

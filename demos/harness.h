@@ -113,6 +113,9 @@ typedef struct demo {
  * checkpoint_every: --checkpoint-every's default. */
 void demo_init(demo *d, const char *program, const char *name, demo_unit unit, long checkpoint_every);
 
+/* The number of online cores (1 to 64): what --threads 0 means. */
+long demo_default_threads(void);
+
 /* The common flags, last in a demo's table. */
 #define DEMO_RUN_FLAGS(d)                                                                                              \
     {"threads", FLAG_INT, &(d)->threads, 0, 64, false,                                                                 \

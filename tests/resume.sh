@@ -18,7 +18,7 @@ python=/usr/bin/python3
 [ -x "$python" ] || python=python3
 tool=("$python" -I "$root/tests/checkpoint_tool.py")
 
-for p in l1norm adding digitsum; do
+for p in l1norm adding digitsum charlm; do
   if [ ! -x "bin/$p" ]; then
     fail "bin/$p is missing (run make)"
     finish
@@ -145,6 +145,17 @@ args=(--data "$tmp/digits.csv" --model lstm --hidden 48 --epochs 10 --quiet --th
 expect "digitsum: the uninterrupted run exits with 0" [ $? -eq 0 ]
 resume_check ds-kill KILL 2 137 ds --quiet --threads 2
 resume_check ds-term TERM 2 143 ds --quiet
+
+# ---------------------------------------------------------------- charlm
+# Over four epochs of a small text (the state carried between chunks and
+# reset at each epoch, dropout's generator), killed mid-epoch.
+program=(bin/charlm train)
+args=(--data README.md --hidden 64 --embed 16 --batch 16 --seq-len 32 --steps 400 --eval-every 100 --checkpoint-every 25
+  --quiet --threads 1)
+"${program[@]}" "${args[@]}" --run-dir "$tmp/lm" >"$tmp/lm.out" 2>&1
+expect "charlm: the uninterrupted run exits with 0" [ $? -eq 0 ]
+resume_check lm-kill KILL 130 137 lm --quiet --threads 2
+resume_check lm-term TERM 130 143 lm --quiet
 
 # ------------------------------------------------- settings of a resumed run
 bin/l1norm --resume "$tmp/l1" --lr 0.01 >"$tmp/out" 2>"$tmp/err"

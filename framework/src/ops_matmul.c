@@ -17,6 +17,49 @@
  * slower); bench/matmul.c measures it. */
 enum { DIRECT_LOOP_MAX_WORK = 64 };
 
+/* A product with one row (m == 1) or one column (n == 1) as matrix-vector
+ * products over blocks of MATRIX_VECTOR_BLOCK outputs, run on ag's
+ * threads: the product is bound by reading the matrix, which two cores
+ * read about twice as fast as one. The blocks follow from the shape alone,
+ * so the bits do not depend on the number of threads. */
+enum { MATRIX_VECTOR_BLOCK = 256, MATRIX_VECTOR_SPLIT_WORK = 1 << 16 };
+
+typedef struct matrix_vector_job {
+    bool transposed; /* the matrix is stored outputs x k (else k x outputs) */
+    int outputs, block, k;
+    const ag_real *matrix, *vector;
+    int ld, vector_stride, out_stride;
+    ag_real beta;
+    ag_real *out;
+} matrix_vector_job;
+
+static void matrix_vector_block(void *arg, int block) {
+    const matrix_vector_job *j = arg;
+    int first = block * j->block, count = j->outputs - first < j->block ? j->outputs - first : j->block;
+    if (j->transposed)
+        gemv(CblasRowMajor, CblasNoTrans, count, j->k, 1, j->matrix + (int64_t)first * j->ld, j->ld, j->vector,
+             j->vector_stride, j->beta, j->out + (int64_t)first * j->out_stride, j->out_stride);
+    else
+        gemv(CblasRowMajor, CblasTrans, j->k, count, 1, j->matrix + first, j->ld, j->vector, j->vector_stride, j->beta,
+             j->out + (int64_t)first * j->out_stride, j->out_stride);
+}
+
+static void matrix_vector(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda,
+                          const ag_real *b, int ldb, ag_real beta, ag_real *c, int ldc) {
+    /* c[1, n] = a[1, k] op(B): the outputs are op(B)'s columns; c[m, 1] =
+     * op(A) b[k, 1]: op(A)'s rows, that is A^T's columns. */
+    matrix_vector_job j = m == 1 ? (matrix_vector_job){transpose_b, n, n, k, b, a, ldb, transpose_a ? lda : 1, 1,
+                                                       beta, c}
+                                 : (matrix_vector_job){!transpose_a, m, m, k, a, b, lda, transpose_b ? 1 : ldb, ldc,
+                                                       beta, c};
+    if ((int64_t)m * n * k < MATRIX_VECTOR_SPLIT_WORK) {
+        matrix_vector_block(&j, 0); /* one call: splitting would cost more than it gains */
+        return;
+    }
+    j.block = MATRIX_VECTOR_BLOCK;
+    ag_parallel_run((j.outputs + j.block - 1) / j.block, matrix_vector_block, &j);
+}
+
 void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_real *a, int lda, const ag_real *b,
              int ldb, ag_real beta, ag_real *c, int ldc) {
     int64_t work = (int64_t)m * n * k;
@@ -75,14 +118,8 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
     /* One row or one column (a char LM's sampling step, [1 x 256] x
      * [256 x 1024]): a matrix-vector product reads the matrix once, where
      * sgemm would first pack it (5x slower). */
-    if (m == 1) {
-        gemv(CblasRowMajor, transpose_b ? CblasNoTrans : CblasTrans, transpose_b ? n : k, transpose_b ? k : n, 1, b,
-             ldb, a, transpose_a ? lda : 1, beta, c, 1);
-        return;
-    }
-    if (n == 1) {
-        gemv(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_a ? k : m, transpose_a ? m : k, 1, a,
-             lda, b, transpose_b ? 1 : ldb, beta, c, ldc);
+    if (m == 1 || n == 1) {
+        matrix_vector(transpose_a, transpose_b, m, n, k, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     gemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n, k,
