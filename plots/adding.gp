@@ -14,6 +14,7 @@ smooth_default = 0.98
 load ARG0[1:last_slash(ARG0)] . 'common.gp'
 if (!exists("file")) { print "adding.gp: set file='runs/adding-.../metrics.csv'"; exit status 2 }
 if (!exists("out")) out = 'plots/adding.png'
+if (out_problem(out) ne '') { print out_problem(out); exit status 2 }
 if (!exists("params")) params = dir_part(file) . (dir_part(file) eq '' ? '' : '/') . 'params.csv'
 if (bad_path(file)) { print bad_path_message(file); exit status 2 }
 if (bad_path(params)) { print bad_path_message(params); exit status 2 }

@@ -12,6 +12,7 @@ smooth_default = 0.95
 load ARG0[1:last_slash(ARG0)] . 'common.gp'
 if (!exists("file")) { print "charlm.gp: set file='runs/charlm-.../metrics.csv'"; exit status 2 }
 if (!exists("out")) out = 'plots/charlm.png'
+if (out_problem(out) ne '') { print out_problem(out); exit status 2 }
 if (bad_path(file)) { print bad_path_message(file); exit status 2 }
 
 # Columns 1 step, 2 loss (nats), 3 val_bpc.

@@ -19,6 +19,10 @@ run_name(path) = dir_part(path) eq '' || dir_part(path) eq '.' ? path : dir_part
 # The shell commands below quote paths with '...': refuse what would break them.
 bad_path(path) = strstrt(path, "'") || strstrt(path, '"') || strstrt(path, '\')
 bad_path_message(path) = sprintf("%s: %s: a file name with a quote or a backslash is not supported", script, path)
+# '' if the chart can be written to path, else the one line that says why
+# (gnuplot's own "cannot open file" comes as a dump of the script's line).
+out_problem(path) = bad_path(path) ? bad_path_message(path) : \
+    system(sprintf("d=$(dirname -- '%s'); [ -d \"$d\" ] && [ -w \"$d\" ] || echo \"%s: cannot write %s: $d is not a writable directory\"", path, script, path))
 
 # ---------------------------------------------------------------- reading
 # eval read_metrics('NAME', FILE, 'step loss ...') defines $NAME and

@@ -6,6 +6,7 @@ script = ARG0[last_slash(ARG0) + 1:]
 load ARG0[1:last_slash(ARG0)] . 'common.gp'
 if (!exists("file")) { print "digitsum.gp: set file='runs/digitsum-.../metrics.csv'"; exit status 2 }
 if (!exists("out")) out = 'plots/digitsum.png'
+if (out_problem(out) ne '') { print out_problem(out); exit status 2 }
 if (bad_path(file)) { print bad_path_message(file); exit status 2 }
 
 # Columns 1 step (the epoch), 2 loss, 3 val_loss, 4 val_acc.

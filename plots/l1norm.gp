@@ -8,6 +8,7 @@ script = ARG0[last_slash(ARG0) + 1:]
 load ARG0[1:last_slash(ARG0)] . 'common.gp'
 if (!exists("file")) { print "l1norm.gp: set file='runs/l1norm-.../metrics.csv'"; exit status 2 }
 if (!exists("out")) out = 'plots/l1norm.png'
+if (out_problem(out) ne '') { print out_problem(out); exit status 2 }
 if (bad_path(file)) { print bad_path_message(file); exit status 2 }
 
 # Columns 1 step, 2 loss, 3 w_ih, 4 w_hh.

@@ -17,6 +17,7 @@ smooth_default = 0.9
 load ARG0[1:last_slash(ARG0)] . 'common.gp'
 if (!exists("files") || words(files) == 0) { print "loss.gp: set files='run/metrics.csv ...' (see the comment at the top)"; exit status 2 }
 if (!exists("out")) out = 'plots/loss.png'
+if (out_problem(out) ne '') { print out_problem(out); exit status 2 }
 if (!exists("metric")) metric = 'loss'
 if (!exists("heading")) heading = metric . ' against step'
 if (bad_path(metric) || words(metric) != 1) { print sprintf("loss.gp: metric='%s' is not a column name", metric); exit status 2 }

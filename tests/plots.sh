@@ -24,13 +24,14 @@ png_size() {
 
 # differ A B: the files are not the same.
 differ() { ! cmp -s "$1" "$2"; }
-# draw NAME SCRIPT ARGS...: runs gnuplot ARGS... plots/SCRIPT.gp with
-# out='$tmp/NAME.png', stderr to $tmp/NAME.err, and sets $code.
+# draw NAME SCRIPT ARGS...: runs gnuplot with out='$tmp/NAME.png' (unless
+# ARGS set another), ARGS and plots/SCRIPT.gp, stderr to $tmp/NAME.err,
+# and sets $code.
 draw() {
   local name=$1 script=$2
   shift 2
   rm -f "$tmp/$name.png"
-  timeout 60 gnuplot "$@" -e "out='$tmp/$name.png'" "plots/$script.gp" >"$tmp/$name.out" 2>"$tmp/$name.err"
+  timeout 60 gnuplot -e "out='$tmp/$name.png'" "$@" "plots/$script.gp" >"$tmp/$name.out" 2>"$tmp/$name.err"
   code=$?
 }
 # expect_chart NAME SCRIPT SIZE ARGS...: draws, exits 0, prints nothing,
@@ -127,6 +128,8 @@ for demo in adding l1norm digitsum charlm; do
   expect_refusal "$demo-no-file" "$demo" "set file=" 
 done
 expect_refusal "adding-quote" adding "quote" -e "file=\"$tmp/it's/metrics.csv\""
+# An output gnuplot could not open: one line too.
+expect_refusal "l1norm-bad-out" l1norm "cannot write" -e "file='$tmp/l1norm-normal/metrics.csv'" -e "out='$tmp/nowhere/l1norm.png'"
 
 # A run whose only row has no value of what the chart draws: one line, not an empty chart.
 mkdir -p "$tmp/adding-blank"
