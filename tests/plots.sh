@@ -3,9 +3,11 @@
 # metrics.csv files, as a run still going or killed early leaves them: each
 # either draws a PNG of its size with nothing on stderr (gnuplot's warnings
 # would show there), or prints exactly one line on stderr naming the
-# problem, exits non-zero and writes no PNG. Also: adding.gp's baseline
-# comes from params.csv (and its absence is no error), loss.gp's titles
-# are the run directories' names and its smoothing weight is checked.
+# problem, exits non-zero and writes no PNG. Also: plots/metrics.awk drops
+# a row cut short and blanks nan fields; the smoothing is TensorBoard's
+# debiased EMA; adding.gp's baseline comes from params.csv (and its
+# absence is no error); loss.gp's titles are the run directories' names
+# and its smoothing weight is checked.
 # Prints "N passed, M failed"; exits 1 if M > 0.
 check_name=plots
 . "$(dirname "$0")/check_common.bash"
@@ -142,6 +144,35 @@ expect_refusal adding-blank adding "no positive loss or test_mse" -e "file='$tmp
 mkdir -p "$tmp/l1norm-one-positive"
 printf 'step,loss,w_ih,w_hh\n1,nan,0.6,0.2\n2,0,0.61,nan\n3,0.5,0.62,0.22\n4,0.4' >"$tmp/l1norm-one-positive/metrics.csv"
 expect_chart l1norm-one-positive l1norm "${size[l1norm]}" -e "file='$tmp/l1norm-one-positive/metrics.csv'"
+
+# ------------------------------------------------------------ metrics.awk
+# What gnuplot is given: the row cut short is dropped, not drawn as a
+# number cut short (a "1.2e-" would read as 1.2), and nan, inf, garbage and
+# empty fields all become empty.
+load_rows() { awk -v file="$1" -v need="$2" -v block=m -v complete="$(tail -c 1 "$1" | wc -l)" -f plots/metrics.awk; }
+normal_rows=$(($(wc -l <"$tmp/adding-normal/metrics.csv") - 1))
+got=$(load_rows "$tmp/adding-partial/metrics.csv" "step loss" | sed -n 's/^m_rows = //p')
+expect "the partial file gives its complete rows, $((normal_rows - 1)) (got '$got')" [ "$got" = $((normal_rows - 1)) ]
+got=$(load_rows "$tmp/adding-normal/metrics.csv" "step loss" | sed -n 's/^m_rows = //p')
+expect "the normal file gives all its rows, $normal_rows (got '$got')" [ "$got" = "$normal_rows" ]
+load_rows "$tmp/l1norm-nan/metrics.csv" "step loss w_ih w_hh" >"$tmp/nan.gp"
+bad=$(sed -n '/^\$m << EOD$/,/^EOD$/p' "$tmp/nan.gp" | grep -v -e '^\$m << EOD$' -e '^EOD$' -e '^step,loss,w_ih,w_hh$' |
+  grep -v -E '^[-+0-9.eE]+(,[-+0-9.eE]*){3}$' | head -n 1)
+expect "the nan file's rows are numbers or empty fields (first other: '$bad')" [ -z "$bad" ]
+expect "the nan file's data block has empty fields where nan was" grep -q '^[0-9]*,,' "$tmp/nan.gp"
+
+# ------------------------------------------------------------ the smoothing
+# TensorBoard's debiased EMA, weight 0.5, on 1, (empty), 2, (nan), 3: the
+# empty and nan rows are skipped, so 0.5/0.5 = 1, 1.25/0.75 = 1.66667,
+# 2.125/0.875 = 2.42857; and a second plot element starts afresh.
+printf 'step,v\n0,1\n1,\n2,2\n3,nan\n4,3\n' >"$tmp/ema.csv"
+gnuplot -e "smooth=0.5" -e "last_slash(p) = strstrt(p, '/') ? strstrt(p, '/') + last_slash(p[strstrt(p, '/') + 1:]) : 0" \
+  -e "script = 'plots.sh'" -e "load 'plots/common.gp'" -e "eval read_metrics('m', '$tmp/ema.csv', 'step v')" \
+  -e "set table '$tmp/ema.out'; plot \$m using 1:(ema(column(2))) with table, \$m using 1:(ema(column(2))) with table" \
+  2>"$tmp/ema.err"
+got=$(awk 'NF == 2 { printf "%s %.5f ", $1, $2 }' "$tmp/ema.out" 2>/dev/null)
+want="0 1.00000 2 1.66667 4 2.42857 0 1.00000 2 1.66667 4 2.42857 "
+expect "ema() is the debiased EMA, restarted per plot element (got '$got', stderr '$(head -c 200 "$tmp/ema.err")')" [ "$got" = "$want" ]
 
 # ------------------------------------------------------------ adding's baseline
 # metrics.awk's params.csv reader, which adding.gp's baseline comes from.
