@@ -242,17 +242,21 @@ demo: deps
 	bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 20
 	$(MAKE) --no-print-directory plots
 
-# The newest run of each demo, drawn into plots/DEMO.png.
+# The newest run of each demo, drawn into plots/DEMO.png by the demo's own
+# plots/DEMO.gp (which finds params.csv next to metrics.csv), or by
+# plots/loss.gp for a demo without one. A chart that cannot be drawn (a run
+# with no rows yet) says why in one line and makes the target fail, after
+# the others are drawn.
 plots:
-	@for demo in $(DEMOS); do \
+	@status=0; for demo in $(DEMOS); do \
 	  run=$$(ls -dt runs/$$demo-2* 2>/dev/null | head -n 1); \
 	  if [ -z "$$run" ]; then echo "plots: no run of $$demo yet (run bin/$$demo)"; continue; fi; \
 	  if [ -f plots/$$demo.gp ]; then \
 	    gnuplot -e "file='$$run/metrics.csv'" -e "out='plots/$$demo.png'" plots/$$demo.gp; \
 	  else \
 	    gnuplot -e "files='$$run/metrics.csv'" -e "out='plots/$$demo.png'" -e "heading='$$demo: training loss'" plots/loss.gp; \
-	  fi && echo "plots/$$demo.png <- $$run"; \
-	done
+	  fi && echo "plots/$$demo.png <- $$run" || status=1; \
+	done; exit $$status
 
 # kill -9 at random moments, 500 times, then go on: every run must end byte
 # for byte as an uninterrupted one (about 5 minutes; KILLS=N to change).

@@ -39,13 +39,26 @@ static bool parse_model(const char *name, adding_kind *kind) {
     return false;
 }
 
-/* Test MSE over the whole test set, and the MSE of always answering 1.
- * The first evaluation of a new run comes before its directory exists,
- * so a signal may cut it short (NAN): nothing is lost. */
+/* The test MSE of always answering 1, from the test targets alone (no
+ * model): the same for a new run and a resumed one, so it can go into
+ * params.csv (for plots/adding.gp's baseline) and the checkpoint's
+ * settings. A cheap loop: test_size examples of T random numbers. */
+static double baseline_mse(const options *o, ag_sequence_batch *batch) {
+    double baseline_error = 0;
+    for (int64_t i = 0; i < o->test_size; i++) {
+        double target = adding_example((uint64_t)o->seed, ADDING_TEST, i, batch, 0);
+        baseline_error += (1.0 - target) * (1.0 - target);
+    }
+    return baseline_error / (double)o->test_size;
+}
+
+/* Test MSE over the whole test set. The first evaluation of a new run
+ * comes before its directory exists, so a signal may cut it short (NAN):
+ * nothing is lost. */
 static double evaluate(ag_ctx *ctx, const adding_model *model, const options *o, ag_sequence_batch *batch,
-                       ag_real *targets, double *baseline, bool stoppable) {
+                       ag_real *targets, bool stoppable) {
     bool was_enabled = ag_set_grad_enabled(ctx, false);
-    double squared_error = 0, baseline_error = 0;
+    double squared_error = 0;
     int64_t done = 0;
     while (done < o->test_size && !(stoppable && ag_run_stop_signal())) {
         int rows = (int)(o->test_size - done < batch->batch ? o->test_size - done : batch->batch);
@@ -60,13 +73,11 @@ static double evaluate(ag_ctx *ctx, const adding_model *model, const options *o,
         for (int r = 0; r < rows; r++) {
             double error = (double)prediction->data[r] - targets[r];
             squared_error += error * error;
-            baseline_error += (1.0 - targets[r]) * (1.0 - targets[r]);
         }
         done += rows;
         ag_ctx_reset(ctx);
     }
     ag_set_grad_enabled(ctx, was_enabled);
-    *baseline = baseline_error / (double)o->test_size;
     return squared_error / (double)o->test_size;
 }
 
@@ -178,8 +189,10 @@ int main(int argc, char **argv) {
     if (!ctx) return demo_fail(&d, "setup");
 
     /* A new run's first row: the test MSE before training. */
-    double baseline = NAN, test_mse = d.resume ? NAN : evaluate(ctx, &model, &o, &batch, targets, &baseline, true);
+    double baseline = baseline_mse(&o, &batch);
+    double test_mse = d.resume ? NAN : evaluate(ctx, &model, &o, &batch, targets, true);
     demo_set_param(&d, "total_steps", "%lld", (long long)steps);
+    demo_set_param(&d, "baseline_mse", "%.9g", baseline);
     const char *const columns[] = {"loss", "test_mse", "grad_norm"};
     if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &opt,
                                         .state = {&data, save_state, restore_state}, .columns = columns,
@@ -201,7 +214,7 @@ int main(int argc, char **argv) {
         if (!demo_step(&d)) break;
         d.step++;
         bool evaluate_now = d.step % o.eval_every == 0 || d.step == steps;
-        test_mse = evaluate_now ? evaluate(ctx, &model, &o, &batch, targets, &baseline, false) : NAN;
+        test_mse = evaluate_now ? evaluate(ctx, &model, &o, &batch, targets, false) : NAN;
         if (evaluate_now) data.stopped_early = o.stop_below > 0 && test_mse < o.stop_below;
         if (!demo_log(&d, (double[]){data.loss, test_mse, grad_norm})) break;
         if (evaluate_now && !d.quiet && !d.progress.terminal)
@@ -209,7 +222,7 @@ int main(int argc, char **argv) {
     }
 
     if (demo_finish(&d)) {
-        if (isnan(test_mse)) test_mse = evaluate(ctx, &model, &o, &batch, targets, &baseline, false);
+        if (isnan(test_mse)) test_mse = evaluate(ctx, &model, &o, &batch, targets, false);
         if (demo_save_model(&d))
             printf("summary: model=%s T=%ld steps=%lld test_mse=%.6g baseline_mse=%.6g seconds=%.2f step_ms=%.3f\n",
                    o.model, o.T, (long long)d.step, test_mse, baseline, d.seconds,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs bin/adding end to end and checks what it promises: a short IRNN run
 # with its summary line and run directory (params.csv, metrics.csv with a
-# row per step and a test MSE every --eval-every steps, model.safetensors),
+# row per step and a test MSE every --eval-every steps, the baseline MSE in
+# params.csv, also when resumed; model.safetensors),
 # the rnn-tanh, lstm and gru models, --optim sgd, --stop-below, --help, one-line
 # errors for bad flags that create nothing, and reproducible seeds. Prints
 # "N passed, M failed"; exits 1 if M > 0.
@@ -62,6 +63,17 @@ if [ -f "$metrics" ]; then
 else
   fail "metrics.csv missing: its rows not checked"
 fi
+# The always-answer-1 baseline goes into params.csv, where plots/adding.gp
+# finds it: the summary's value (printed to 6 digits).
+params_baseline=$(sed -n 's/^"baseline_mse","\(.*\)"$/\1/p' "$run/params.csv" 2>/dev/null)
+expect "params.csv records baseline_mse, the summary's $baseline (got '$params_baseline')" close "$params_baseline" "$baseline" 1e-6
+# A resumed run computes it again from the test targets (no evaluation
+# before training), and its settings must match the checkpoint's, or it
+# is refused: resuming the finished run goes through that check.
+adding --resume "$run" --quiet
+expect "--resume of the finished run exits with 0 (got $code; stderr: $(head -c 300 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "--resume: summary baseline_mse is the first run's $baseline (got '$(summary baseline_mse)')" \
+  [ "$(summary baseline_mse)" = "$baseline" ]
 
 # ------------------------------------------------------------ other models, sgd
 tiny=(--T 10 --hidden 8 --steps 20 --eval-every 10 --test-size 50 --quiet)
