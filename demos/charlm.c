@@ -210,6 +210,7 @@ static int train(int argc, char **argv) {
                                         .total = total, .progress_every = eval_every}))
         return d.exit_code;
 
+    double eval_seconds = 0; /* validations and samples: not part of step_ms */
     while (demo_running(&d)) {
         int64_t chunk = d.step % chunks;
         if (chunk == 0) charlm_state_reset(&carry.state); /* each epoch starts afresh */
@@ -225,11 +226,15 @@ static int train(int argc, char **argv) {
         if (!demo_step(&d)) break;
         d.step++;
         bool evaluate = d.step % eval_every == 0 || d.step == total;
+        double eval_start = ag_seconds();
         val_loss = evaluate ? validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets) : NAN;
+        eval_seconds += ag_seconds() - eval_start;
         if (!demo_log(&d, (double[]){loss_value, val_loss, val_loss / LN2, ag_seconds() - d.start})) break;
         if (evaluate && !d.quiet) {
+            double sample_start = ag_seconds();
             ag_progress_end(&d.progress);
             log_sample(ctx, &model, &vocab, seed, d.step, val_loss / LN2);
+            eval_seconds += ag_seconds() - sample_start;
         }
     }
 
@@ -240,7 +245,7 @@ static int train(int argc, char **argv) {
                    "step_ms=%.3f\n",
                    (long long)d.step, (double)d.step / (double)chunks, val_loss, val_loss / LN2,
                    (long long)ag_params_size(model.params), vocab.size, d.seconds,
-                   d.step > d.first_step ? 1e3 * d.seconds / (double)(d.step - d.first_step) : 0.0);
+                   d.step > d.first_step ? 1e3 * (d.seconds - eval_seconds) / (double)(d.step - d.first_step) : 0.0);
     }
     free(inputs);
     free(targets);
