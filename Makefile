@@ -240,6 +240,9 @@ demo: deps
 	test -f data/seq_len_4.csv || bin/digitsum gen-data --len 4 --out data/seq_len_4.csv
 	bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv
 	bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 20
+	@# A smaller char LM than the default (hidden 128), 600 steps of the fortunes, then 400 characters of it.
+	bin/charlm train --hidden 128 --embed 32 --steps 600 --eval-every 300
+	bin/charlm sample --checkpoint "$$(ls -dt runs/charlm-2* | head -n 1)/model.safetensors" --length 400; echo
 	$(MAKE) --no-print-directory plots
 
 # The newest run of each demo, drawn into plots/DEMO.png by the demo's own

@@ -201,6 +201,7 @@ static int train(int argc, char **argv) {
                ag_printable(data_path, shown, sizeof shown), (long long)text.size, vocab.size, batch,
                (long long)stream_length, (long long)chunks, seq_len, (long long)(n_val / val_streams * val_streams),
                (long long)ag_params_size(model.params));
+    fflush(stdout); /* before the first validation's seconds, in a log too */
     /* A new run's first row: the validation loss before training. */
     double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
     const char *const columns[] = {"loss", "val_loss", "val_bpc", "seconds"};

@@ -39,8 +39,10 @@ void ag_progress_update(ag_progress *p, int64_t step, double loss) {
     char elapsed_text[32], left_text[32];
     format_duration(elapsed_text, sizeof elapsed_text, elapsed);
     format_duration(left_text, sizeof left_text, rate > 0 ? (double)(p->total - step) / rate : NAN);
-    fprintf(p->out, "%sstep %lld/%lld  loss %.4e  %.0f steps/s  elapsed %s  left %s%s", p->terminal ? "\r" : "",
-            (long long)step, (long long)p->total, loss, rate, elapsed_text, left_text,
+    /* Three digits for a slow model (the char LM's "4.71 steps/s"), whole steps for a fast one. */
+    fprintf(p->out, "%sstep %lld/%lld  loss %.4e  %.*f steps/s  elapsed %s  left %s%s", p->terminal ? "\r" : "",
+            (long long)step, (long long)p->total, loss, rate >= 100 ? 0 : rate >= 10 ? 1 : 2, rate, elapsed_text,
+            left_text,
             p->terminal ? "\033[K" : "\n");
     fflush(p->out);
     p->line_open = p->terminal;
