@@ -162,7 +162,12 @@ static int train(int argc, char **argv) {
         charlm_text_free(&text);
         return demo_close(&d), 2;
     }
+    /* Validation reads 128 streams (fewer, longer products are slower)
+     * in chunks of as many positions as a training step, so it needs no
+     * more memory than one; the state carried between chunks makes the
+     * loss the same for any chunk length. */
     int val_streams = (int)(n_val / 2 < 128 ? n_val / 2 : 128);
+    int val_steps = (int)(batch * seq_len / val_streams > 1 ? batch * seq_len / val_streams : 1);
     charlm_streams train_text, val_text;
     if (charlm_streams_init(&train_text, &text, 0, n_train, (int)batch, &vocab) != AG_OK ||
         charlm_streams_init(&val_text, &text, n_train, n_val, val_streams, &vocab) != AG_OK)
@@ -179,7 +184,7 @@ static int train(int argc, char **argv) {
     if (demo_optimizer_init(&adam, "adam", model.params, lr) != AG_OK) return demo_fail(&d, "optimizer");
     carried carry;
     charlm_state val_state;
-    size_t chunk_size = (size_t)((batch > val_streams ? batch : val_streams) * seq_len);
+    size_t chunk_size = (size_t)(batch * seq_len > val_streams * val_steps ? batch * seq_len : val_streams * val_steps);
     int *inputs = malloc(chunk_size * sizeof *inputs), *targets = malloc(chunk_size * sizeof *targets);
     ag_ctx *ctx = ag_ctx_create();
     if (!inputs || !targets || !ctx) ag_error_set(AG_ERROR_MEMORY, "out of memory for a batch");
@@ -203,7 +208,7 @@ static int train(int argc, char **argv) {
                (long long)ag_params_size(model.params));
     fflush(stdout); /* before the first validation's seconds, in a log too */
     /* A new run's first row: the validation loss before training. */
-    double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
+    double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets);
     const char *const columns[] = {"loss", "val_loss", "val_bpc", "seconds"};
     if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &adam,
                                         .state = {&carry, save_state, restore_state}, .columns = columns,
@@ -228,7 +233,7 @@ static int train(int argc, char **argv) {
         d.step++;
         bool evaluate = d.step % eval_every == 0 || d.step == total;
         double eval_start = ag_seconds();
-        val_loss = evaluate ? validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets) : NAN;
+        val_loss = evaluate ? validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets) : NAN;
         eval_seconds += ag_seconds() - eval_start;
         if (!demo_log(&d, (double[]){loss_value, val_loss, val_loss / LN2, ag_seconds() - d.start})) break;
         if (evaluate && !d.quiet) {
@@ -240,7 +245,7 @@ static int train(int argc, char **argv) {
     }
 
     if (demo_finish(&d)) {
-        if (isnan(val_loss)) val_loss = validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
+        if (isnan(val_loss)) val_loss = validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets);
         if (demo_save_model(&d))
             printf("summary: steps=%lld epochs=%.3g val_loss=%.6f val_bpc=%.4f params=%lld vocab=%d seconds=%.2f "
                    "step_ms=%.3f\n",
