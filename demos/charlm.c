@@ -62,10 +62,23 @@ static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
     return status == AG_OK ? ag_checkpoint_set_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
 }
 
+/* A NaN or infinite carried state (a damaged checkpoint, re-signed) would
+ * poison every step after it, and a finished run would save it again: it
+ * is refused here, before the run directory changes, as the weights are. */
+static ag_status check_state_finite(const char *name, const ag_tensor *t) {
+    for (int64_t i = 0; i < t->size; i++)
+        if (!isfinite(t->data[i]))
+            return ag_error_set(AG_ERROR_STATE, "value of %s[%lld] is %s", name, (long long)i,
+                                isnan(t->data[i]) ? "nan" : t->data[i] > 0 ? "inf" : "-inf");
+    return AG_OK;
+}
+
 static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t step) {
     carried *s = data;
     ag_status status = ag_checkpoint_read_array(cp, "train.state.h", s->state.h->data, s->state.h->size);
     if (status == AG_OK) status = ag_checkpoint_read_array(cp, "train.state.c", s->state.c->data, s->state.c->size);
+    if (status == AG_OK) status = check_state_finite("train.state.h", s->state.h);
+    if (status == AG_OK) status = check_state_finite("train.state.c", s->state.c);
     return status == AG_OK ? ag_checkpoint_get_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
 }
 

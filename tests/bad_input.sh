@@ -873,6 +873,8 @@ checkpoint | checksum mismatch: the file is damaged | edit_run cl unsigned flip 
 checkpoint | checksum mismatch: the file is damaged | edit_run cl unsigned meta train.rng.dropout 1,3 | $cl
 checkpoint | value of lstm.weight_ih_l1[0] is nan | edit_run cl tensor lstm.weight_ih_l1 nan | $cl
 checkpoint | moments | edit_run cl tensor optimizer.exp_avg_sq nan | $cl
+checkpoint | value of train.state.h[0] is nan | edit_run cl tensor train.state.h nan | $cl
+checkpoint | value of train.state.c[0] is inf | edit_run cl tensor train.state.c inf | $cl
 checkpoint | 'train.state.h' is missing | edit_run cl replace '"train.state.h"' '"train.state.x"' | $cl
 checkpoint | 'train.state.c' is missing | edit_run cl replace '"train.state.c"' '"train.state.x"' | $cl
 checkpoint | train.state.h | edit_run cl meta batch 4 | $cl
