@@ -126,6 +126,31 @@ static void log_sample(ag_ctx *ctx, const charlm_model *model, const charlm_voca
     charlm_state_free(&state);
 }
 
+/* Whether the text is the one the run in the checkpoint began on: its
+ * length and fingerprint (FNV-1a of the bytes), saved as the settings
+ * data_bytes and data_fingerprint. A checkpoint without them resumes
+ * unchecked. */
+static ag_status check_same_text(const ag_checkpoint *cp, const char *path, const charlm_text *text) {
+    const char *saved = ag_checkpoint_metadata(cp, "data_fingerprint");
+    if (!saved) return AG_OK;
+    char shown[1100];
+    if (strlen(saved) != 16 || strspn(saved, "0123456789abcdef") != 16)
+        return ag_error_set(AG_ERROR_FORMAT, "metadata 'data_fingerprint' is '%s', not 16 hex digits",
+                            ag_printable(saved, shown, sizeof shown));
+    int64_t bytes = -1;
+    if (ag_checkpoint_metadata(cp, "data_bytes") && ag_checkpoint_get_int(cp, "data_bytes", &bytes) != AG_OK)
+        return ag_error_code();
+    unsigned long long fingerprint = strtoull(saved, NULL, 16);
+    if (fingerprint == text->fingerprint && (bytes < 0 || bytes == text->size)) return AG_OK;
+    char before[40] = "";
+    if (bytes >= 0) snprintf(before, sizeof before, "%lld bytes, ", (long long)bytes);
+    return ag_error_set(AG_ERROR_STATE,
+                        "the text in %s is not the one the run began on (then %sfingerprint %016llx; now %lld bytes, "
+                        "fingerprint %016llx): a run goes on with the text it began with",
+                        ag_printable(path, shown, sizeof shown), before, fingerprint, (long long)text->size,
+                        (unsigned long long)text->fingerprint);
+}
+
 static int train(int argc, char **argv) {
     const char *data_path = DEFAULT_TEXT;
     long hidden = 256, layers = 2, embed = 64, seq_len = 64, batch = 32, epochs = 5, steps = 0, seed = 42,
@@ -153,18 +178,35 @@ static int train(int argc, char **argv) {
     if (!demo_parse(&d, USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
 
     /* Data: the text's bytes; 90% train, 10% validate, each cut into streams. */
+    char shown[1100];
     charlm_text text;
     if (charlm_text_load(data_path, &text) != AG_OK) {
         bool missing = ag_error_code() == AG_ERROR_IO && strcmp(data_path, DEFAULT_TEXT) == 0;
-        fprintf(stderr, "charlm train: --data: %s%s\n", ag_error_message(),
-                missing ? " (install the fortunes package with 'make deps', or give --data FILE)" : "");
+        /* On --resume the path is the run's saved setting, not a flag given. */
+        if (d.resume_dir)
+            fprintf(stderr, "charlm train: --resume %s: the run's text (its --data): %s\n",
+                    ag_printable(d.resume_dir, shown, sizeof shown), ag_error_message());
+        else
+            fprintf(stderr, "charlm train: --data: %s%s\n", ag_error_message(),
+                    missing ? " (install the fortunes package with 'make deps', or give --data FILE)" : "");
         return demo_close(&d), 2;
     }
     charlm_vocab vocab;
     charlm_vocab_build(&vocab, text.bytes, text.size);
+    /* A resumed run must read the text it began with. Checked here, before
+     * the model is built from the text's vocabulary: a text with another
+     * byte would otherwise fail on embed.weight's shape, and one of other
+     * bytes on a setting (data_bytes, data_fingerprint) that says nothing to
+     * a user. */
+    if (d.resume && check_same_text(d.resume, data_path, &text) != AG_OK) {
+        fprintf(stderr, "charlm train: --resume %s: %s\n", ag_printable(d.resume_dir, shown, sizeof shown),
+                ag_error_message());
+        charlm_text_free(&text);
+        d.exit_code = 1;
+        return demo_close(&d);
+    }
     int64_t n_train = text.size * 9 / 10, n_val = text.size - n_train;
     int64_t stream_length = n_train / batch, chunks = stream_length > 0 ? (stream_length - 1) / seq_len : 0;
-    char shown[1100];
     if (chunks < 1 || n_val < 2) {
         fprintf(stderr,
                 "charlm train: --data %s: %lld bytes are too short: the training text (90%%, %lld bytes) cut into "

@@ -810,6 +810,7 @@ files | fifo_checkpoint/checkpoint.safetensors: is something else | - | charlm t
 files | empty_checkpoint/checkpoint.safetensors: file is empty | - | charlm train --resume $F/empty_checkpoint
 files | checkpoint.safetensors: cannot open: Permission denied | copy_run cl; chmod 000 $R/checkpoint.safetensors | other $cl
 files | Permission denied | copy_run cl; chmod 555 $R | other $cl
+files | --resume $C/run: the run's text (its --data): $C/gone.txt: No such file | edit_run cl meta data $C/gone.txt | $cl
 files | nowhere.safetensors: cannot open: No such file | - | $cls $F/nowhere.safetensors
 files | dir: is a directory, not a regular file | - | $cls $F/dir
 files | empty.csv: file is empty | - | $cls $F/empty.csv
@@ -892,6 +893,11 @@ checkpoint | tensor 'lstm.weight_ih_l2' is missing | edit_run cl meta layers 3 |
 checkpoint | tensor 'optimizer.exp_avg' has shape [1375], expected [799] | edit_run cl meta layers 1 | $cl
 checkpoint | --hidden 16: the run in | copy_run cl | $cl --hidden 16
 checkpoint | --data $F/text_flat.txt: the run in | copy_run cl | $cl --data $F/text_flat.txt
+checkpoint | the text in $C/text.txt is not the one the run began on (then 938 bytes, fingerprint 656223ec80c52dc0; now 938 bytes, fingerprint d2ecc22d7648dfa4): a run goes on with the text it began with | edit_run cl meta data $C/text.txt; sed 's/cat/act/g' $F/text.txt >$C/text.txt | $cl
+checkpoint | the text in $C/text.txt is not the one the run began on (then 938 bytes, fingerprint 656223ec80c52dc0; now 947 bytes | edit_run cl meta data $C/text.txt; { cat $F/text.txt; echo the end.; } >$C/text.txt | $cl
+checkpoint | the text in $C/text.txt is not the one the run began on | edit_run cl meta data $C/text.txt; sed 's/cat/cXt/' $F/text.txt >$C/text.txt | $cl
+checkpoint | the text in $F/text_flat.txt is not the one the run began on | edit_run cl meta data $F/text_flat.txt | $cl
+checkpoint | metadata 'data_fingerprint' is 'xyz', not 16 hex digits | edit_run cl meta data_fingerprint xyz | $cl
 checkpoint | was made with vocab=0a2, this run has vocab=0a202e | edit_run cl meta vocab 0a2 | $cl
 checkpoint | =ok | edit_run cl nometa data_fingerprint | $cl
 checkpoint | =ok | copy_run cl | $cl
