@@ -208,12 +208,18 @@ static int train(int argc, char **argv) {
     int64_t n_train = text.size * 9 / 10, n_val = text.size - n_train;
     int64_t stream_length = n_train / batch, chunks = stream_length > 0 ? (stream_length - 1) / seq_len : 0;
     if (chunks < 1 || n_val < 2) {
+        /* The shortest text that would do, exactly: the estimate
+         * batch * (seq_len + 1) * 10 / 9 + 1 was a byte over at times, and
+         * far under where the 10% left to validate came to under 2 bytes
+         * (3 bytes for --batch 1 --seq-len 1, which need 11). */
+        int64_t need = (10 * batch * (seq_len + 1) + 8) / 9;
+        while (need * 9 / 10 < batch * (seq_len + 1) || need - need * 9 / 10 < 2) need++;
         fprintf(stderr,
                 "charlm train: --data %s: %lld bytes are too short: the training text (90%%, %lld bytes) cut into "
-                "--batch %ld streams must give each at least --seq-len %ld + 1 bytes (%lld bytes in all), and the "
-                "validation text 2 bytes\n",
+                "--batch %ld streams must give each at least --seq-len %ld + 1 bytes, and the validation text (the "
+                "rest) 2 bytes: a text of at least %lld bytes\n",
                 ag_printable(data_path, shown, sizeof shown), (long long)text.size, (long long)n_train, batch,
-                seq_len, (long long)batch * (seq_len + 1) * 10 / 9 + 1);
+                seq_len, (long long)need);
         charlm_text_free(&text);
         return demo_close(&d), 2;
     }

@@ -794,7 +794,7 @@ files | $F/dir: a directory with no text file in it | - | $clt --data $F/dir
 files | $F/links: a directory with no text file in it | - | $clt --data $F/links
 files | $F/empty.csv: the text is empty | - | $clt --data $F/empty.csv
 files | --data $F/one.txt: 1 bytes are too short | - | $clt --data $F/one.txt
-files | --data $F/short.txt: 19 bytes are too short | - | $clt --data $F/short.txt
+files | --data $F/short.txt: 19 bytes are too short: the training text (90%, 17 bytes) cut into --batch 2 streams must give each at least --seq-len 8 + 1 bytes, and the validation text (the rest) 2 bytes: a text of at least 20 bytes | - | $clt --data $F/short.txt
 files | 938 bytes are too short: the training text (90%, 844 bytes) cut into --batch 100 streams | - | $clt --data $F/text.txt --batch 100
 files | $F/unreadable.csv: Permission denied | - | other $clt --data $F/unreadable.csv
 files | $C/texts: Permission denied | mkdir $C/texts; cp $F/text.txt $C/texts/; chmod 000 $C/texts | other $clt --data $C/texts
