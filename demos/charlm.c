@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ag.h"
 #include "ag_run.h"
@@ -323,12 +324,38 @@ static int train(int argc, char **argv) {
 
 /* ---------------------------------------------------------------- sample */
 
-/* An integer setting of a charlm checkpoint's metadata, in 1..max. */
+/* An integer setting of a charlm checkpoint's metadata, in 1..max; the
+ * message names the setting and what it holds. */
 static ag_status metadata_int(const ag_checkpoint *cp, const char *key, long max, int *value) {
+    const char *text = ag_checkpoint_metadata(cp, key);
     int64_t v;
+    char shown[40];
+    if (!text) return ag_error_set(AG_ERROR_FORMAT, "its metadata has no '%s'", key);
     if (ag_checkpoint_get_int(cp, key, &v) != AG_OK || v < 1 || v > max)
-        return ag_error_set(AG_ERROR_FORMAT, "its metadata has no '%s' in 1..%ld", key, max);
+        return ag_error_set(AG_ERROR_FORMAT, "its metadata's '%s' is '%s', not an integer in 1..%ld", key,
+                            ag_printable(text, shown, sizeof shown), max);
     *value = (int)v;
+    return AG_OK;
+}
+
+/* The model's weights in 32-bit floats, as the file stores them. */
+static int64_t model_bytes(const charlm_config *c) {
+    int64_t v = c->vocab, e = c->embed, h = c->hidden, l = c->layers;
+    return 4 * (v * e + 4 * h * (e + h + 2) + (l - 1) * 4 * h * (2 * h + 2) + v * h + v);
+}
+
+/* Whether the file holds LSTM tensors of a layer past its 'layers'
+ * setting: the loader skips tensors the model does not have, and the
+ * model would run on the first layers alone. A tensor that is there is
+ * not AG_ERROR_FORMAT ("missing") when read as an empty array. */
+static ag_status check_no_further_layer(const ag_checkpoint *cp, int layers) {
+    static const char *const kinds[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    char name[64];
+    for (int k = 0; k < 4; k++) {
+        snprintf(name, sizeof name, "lstm.%s_l%d", kinds[k], layers);
+        if (ag_checkpoint_read_array(cp, name, NULL, 0) != AG_ERROR_FORMAT)
+            return ag_error_set(AG_ERROR_FORMAT, "it holds tensor '%s', of a layer past its 'layers' %d", name, layers);
+    }
     return AG_OK;
 }
 
@@ -350,11 +377,32 @@ static ag_status load_model(const char *path, charlm_model *model, charlm_vocab 
     if (status == AG_OK) status = metadata_int(cp, "hidden", 4096, &config.hidden);
     if (status == AG_OK) status = metadata_int(cp, "layers", AG_RECURRENT_MAX_LAYERS, &config.layers);
     config.vocab = vocab->size;
+    /* Settings edited to sizes in range but far past the file's weights
+     * (embed, hidden 4096, layers 8: a gigabyte, and seconds to draw an
+     * initial model) are refused before the model is made: the file,
+     * already read whole, holds every weight in 4 bytes. */
+    struct stat st;
+    if (status == AG_OK && stat(path, &st) == 0 && model_bytes(&config) > (int64_t)st.st_size)
+        status = ag_error_set(AG_ERROR_FORMAT,
+                              "its settings (vocabulary %d bytes, embed %d, hidden %d, layers %d) make a model of "
+                              "%lld bytes, more than the file's %lld",
+                              config.vocab, config.embed, config.hidden, config.layers,
+                              (long long)model_bytes(&config), (long long)st.st_size);
+    if (status == AG_OK) status = check_no_further_layer(cp, config.layers);
     ag_rng rng;
     ag_rng_seed(&rng, 0, 0);
     if (status == AG_OK) status = charlm_model_init(model, &config, &rng);
     if (status == AG_OK) {
         status = ag_checkpoint_read_params(cp, model->params);
+        /* A tensor missing or of another shape: the settings, not only the
+         * tensor, are what a user needs to see. */
+        if (status != AG_OK) {
+            char reason[1024];
+            snprintf(reason, sizeof reason, "%s", ag_error_message()); /* ag_error_set overwrites it */
+            status = ag_error_set(status, "its settings (vocabulary %d bytes, embed %d, hidden %d, layers %d) do not "
+                                  "fit its tensors: %s",
+                                  config.vocab, config.embed, config.hidden, config.layers, reason);
+        }
         /* A NaN or infinite weight writes garbage. */
         if (status == AG_OK) status = ag_params_check_finite(model->params, false);
         if (status != AG_OK) charlm_model_free(model);

@@ -847,12 +847,28 @@ model | the vocabulary has 'zz' at 2 | model cl/model.safetensors replace '"voca
 model | the vocabulary has '0A' at 0 | model cl/model.safetensors replace '"vocab":"0a' '"vocab":"0A' | $cls $M
 model | not in increasing order at byte 1 | model cl/model.safetensors replace '"vocab":"0a20' '"vocab":"200a' | $cls $M
 model | not in increasing order at byte 1 | model cl/model.safetensors replace '"vocab":"0a20' '"vocab":"0a0a' | $cls $M
+model | (vocabulary 19 bytes, embed 4, hidden 8, layers 2) do not fit its tensors: | model cl/model.safetensors meta vocab 0a202e30313233343536373839616364656768 | $cls $M
 model | tensor 'embed.weight' has shape [27, 4], expected [28, 4] | model cl/model.safetensors meta vocab 0a202e303132333435363738396163646567686c6d6e6f7273747576 | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 16, layers 2) make a model of 16604 bytes, more than the file's 6748 | model cl/model.safetensors meta hidden 16 | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 4, layers 2) do not fit its tensors: ag_checkpoint_read_params: $C/model.safetensors: tensor 'lstm.weight_ih_l0' has shape [32, 4], expected [16, 4] | model cl/model.safetensors meta hidden 4 | $cls $M
 model | --checkpoint $C/model.safetensors: its metadata has no 'hidden' | model cl/model.safetensors nometa hidden | $cls $M
+model | its metadata's 'hidden' is '0', not an integer in 1..4096 | model cl/model.safetensors meta hidden 0 | $cls $M
+model | 'hidden' is '-1', not | model cl/model.safetensors meta hidden -1 | $cls $M
+model | 'hidden' is '1e12', not | model cl/model.safetensors meta hidden 1e12 | $cls $M
+model | 'hidden' is '1000000000000', not | model cl/model.safetensors meta hidden 1000000000000 | $cls $M
+model | 'hidden' is '99999999999999999999', not | model cl/model.safetensors meta hidden 99999999999999999999 | $cls $M
+model | 'hidden' is 'eight', not | model cl/model.safetensors meta hidden eight | $cls $M
+model | 'hidden' is '', not | model cl/model.safetensors meta hidden '' | $cls $M
+model | 'layers' is '0', not an integer in 1..8 | model cl/model.safetensors meta layers 0 | $cls $M
+model | 'layers' is '9', not an integer in 1..8 | model cl/model.safetensors meta layers 9 | $cls $M
 model | its metadata has no 'layers' | model cl/model.safetensors nometa layers | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 8, layers 3) make a model of 7804 bytes | model cl/model.safetensors meta layers 3 | $cls $M
 model | tensor 'lstm.weight_ih_l2' is missing | model cl/checkpoint.safetensors meta layers 3 | $cls $M
+model | it holds tensor 'lstm.weight_ih_l1', of a layer past its 'layers' 1 | model cl/model.safetensors meta layers 1 | $cls $M
+model | 'embed' is '-1', not an integer in 1..4096 | model cl/model.safetensors meta embed -1 | $cls $M
 model | its metadata has no 'embed' | model cl/model.safetensors nometa embed | $cls $M
 model | tensor 'embed.weight' has shape [27, 4], expected [27, 8] | model cl/model.safetensors meta embed 8 | $cls $M
+model | its settings (vocabulary 27 bytes, embed 4096, hidden 4096, layers 8) make a model of 4296900716 bytes, more than the file's | model cl/model.safetensors meta embed 4096; st $M meta hidden 4096; st $M meta layers 8 | $cls $M
 model | tensor 'lstm.weight_hh_l1' is missing | model cl/model.safetensors replace '"lstm.weight_hh_l1"' '"lstm.weight_hh_l9"' | $cls $M
 model | tensor 'embed.weight' is missing | model cl/model.safetensors replace '"embed.weight"' '"embed.weighs"' | $cls $M
 model | =ok | - | $cls $B/cl/checkpoint.safetensors
