@@ -109,6 +109,36 @@ static double validation_loss(ag_ctx *ctx, const charlm_model *model, const char
     return sum / (double)count;
 }
 
+/* One training step's graph (forward and backward) and one validation
+ * chunk, tried before the run directory is made: a --batch and --seq-len
+ * whose graph does not fit in memory then fail with nothing written, not
+ * at step 1 of a run that already holds a directory (and the arena keeps
+ * the size it grew to, so the run's steps do not allocate again). Nothing
+ * of the trial stays: the gradients are zeroed before every step, and the
+ * carried state and the dropout generator are set again here (demo_open
+ * restores both on --resume); the validation starts from a zero state. */
+static ag_status try_step(ag_ctx *ctx, const charlm_model *model, const charlm_streams *train,
+                          const charlm_streams *val, int steps, int *inputs, int *targets, carried *carry,
+                          charlm_state *val_state, uint64_t seed) {
+    charlm_streams_chunk(train, 0, steps, inputs, targets);
+    ag_tensor *loss = charlm_loss(ctx, model, inputs, targets, train->streams, steps, &carry->state, true,
+                                  &carry->dropout_rng);
+    ag_status status = ag_backward(ctx, loss); /* keeps the message of a failed forward */
+    ag_ctx_reset(ctx);
+    ag_params_zero_grad(model->params);
+    charlm_state_reset(&carry->state);
+    ag_rng_seed(&carry->dropout_rng, seed, 1);
+    if (status == AG_OK) {
+        int n = (int)(val->length - 1 < steps ? val->length - 1 : steps);
+        bool was_enabled = ag_set_grad_enabled(ctx, false);
+        charlm_streams_chunk(val, 0, n, inputs, targets);
+        if (!charlm_loss(ctx, model, inputs, targets, val->streams, n, val_state, false, NULL)) status = ag_error_code();
+        ag_ctx_reset(ctx);
+        ag_set_grad_enabled(ctx, was_enabled);
+    }
+    return status;
+}
+
 /* A short sample in the log, so the text's form shows as it is learnt:
  * its own generator (seed, step), so the training's draws are untouched. */
 static void log_sample(ag_ctx *ctx, const charlm_model *model, const charlm_vocab *vocab, long seed, int64_t step,
@@ -263,6 +293,12 @@ static int train(int argc, char **argv) {
                ag_printable(data_path, shown, sizeof shown), (long long)text.size, vocab.size, batch,
                (long long)stream_length, (long long)chunks, seq_len, (long long)(n_val / val_streams * val_streams),
                (long long)ag_params_size(model.params));
+    if (try_step(ctx, &model, &train_text, &val_text, (int)seq_len, inputs, targets, &carry, &val_state,
+                 (uint64_t)seed) != AG_OK) {
+        fprintf(stderr, "charlm train: a step of --batch %ld --seq-len %ld: %s\n", batch, seq_len, ag_error_message());
+        d.exit_code = 1;
+        return demo_close(&d);
+    }
     /* A new run's first row: the validation loss before training. */
     double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
     const char *const columns[] = {"loss", "val_loss", "val_bpc", "seconds"};

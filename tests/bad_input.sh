@@ -772,6 +772,7 @@ flags | --threads: '65' | - | $clt --data $F/text.txt --threads 65
 flags | --checkpoint-every: '0' | - | $clt --data $F/text.txt --checkpoint-every 0
 flags | unexpected argument 'extra' | - | $clt --data $F/text.txt extra
 flags | --run-dir: not with --resume | - | charlm train --run-dir $C/x --resume $B/cl
+flags | a step of --batch 4096 --seq-len 100: ag_arena_alloc: out of memory | - | $clt --data $F/big.txt --hidden 1024 --batch 4096 --seq-len 100
 flags | --checkpoint is required | - | charlm sample
 flags | --checkpoint needs a value | - | charlm sample --checkpoint
 flags | --length: '-1' | - | $cls $B/cl/model.safetensors --length -1
