@@ -72,7 +72,9 @@ static ag_status append_directory(charlm_text *text, int64_t *capacity, const ch
             status = ag_error_set(AG_ERROR_MEMORY, "%s: out of memory", dir);
     }
     closedir(d);
-    if (status == AG_OK) qsort(names, count, sizeof *names, compare_names);
+    /* qsort's array must not be NULL, even for no names (a directory with no
+     * text file in it: UBSan's nonnull-attribute check). */
+    if (status == AG_OK && count > 0) qsort(names, count, sizeof *names, compare_names);
     for (size_t i = 0; i < count; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (status == AG_OK) status = append_file(text, capacity, path);
