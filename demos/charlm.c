@@ -297,7 +297,7 @@ static int train(int argc, char **argv) {
                  (uint64_t)seed) != AG_OK) {
         fprintf(stderr, "charlm train: a step of --batch %ld --seq-len %ld: %s\n", batch, seq_len, ag_error_message());
         d.exit_code = 1;
-        return demo_close(&d);
+        goto done;
     }
     /* A new run's first row: the validation loss before training. */
     double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, (int)seq_len, inputs, targets);
@@ -306,7 +306,7 @@ static int train(int argc, char **argv) {
                                         .state = {&carry, save_state, restore_state}, .columns = columns,
                                         .n_columns = 4, .first_row = (double[]){NAN, val_loss, val_loss / LN2, 0},
                                         .total = total, .progress_every = eval_every}))
-        return d.exit_code;
+        goto done; /* demo_open said why: the memory is freed below (a clean exit under LeakSanitizer) */
 
     double eval_seconds = 0; /* validations and samples: not part of step_ms */
     while (demo_running(&d)) {
@@ -316,7 +316,10 @@ static int train(int argc, char **argv) {
         ag_params_zero_grad(model.params);
         ag_tensor *loss = charlm_loss(ctx, &model, inputs, targets, (int)batch, (int)seq_len, &carry.state, true,
                                       &carry.dropout_rng);
-        if (ag_backward(ctx, loss) != AG_OK) return demo_fail(&d, "training step");
+        if (ag_backward(ctx, loss) != AG_OK) {
+            demo_fail(&d, "training step");
+            break;
+        }
         double loss_value = loss->data[0];
         ag_ctx_reset(ctx);
         if (!demo_finite(&d, loss_value)) break;
@@ -345,6 +348,7 @@ static int train(int argc, char **argv) {
                    (long long)ag_params_size(model.params), vocab.size, d.seconds,
                    d.step > d.first_step ? 1e3 * (d.seconds - eval_seconds) / (double)(d.step - d.first_step) : 0.0);
     }
+done:
     free(inputs);
     free(targets);
     ag_ctx_free(ctx);
