@@ -801,6 +801,7 @@ files | $F/unreadable.csv: Permission denied | - | other $clt --data $F/unreadab
 files | $C/texts: Permission denied | mkdir $C/texts; cp $F/text.txt $C/texts/; chmod 000 $C/texts | other $clt --data $C/texts
 files | $C/texts/text.txt: Permission denied | mkdir $C/texts; cp $F/text.txt $C/texts/; chmod 000 $C/texts/text.txt | other $clt --data $C/texts
 files | =ok | fifo "$(<$F/text.txt)" | $clt --data $FIFO --run-dir $C/x
+files | --data: /dev/zero: is a device, not a text file | - | $clt --data /dev/zero
 files | d.csv exists and is not a directory | - | $clt --data $F/text.txt --run-dir $F/d.csv
 files | already holds a run (metrics.csv) | - | $clt --data $F/text.txt --run-dir $B/cl
 files | readonly/run: Permission denied | - | other $clt --data $F/text.txt --run-dir $F/readonly/run
