@@ -496,8 +496,9 @@ static int sample(int argc, char **argv) {
         if (vocab.index[byte] < 0) {
             char what[16];
             snprintf(what, sizeof what, byte >= 32 && byte < 127 ? "'%c'" : "0x%02x", byte);
+            /* Positions count from 1, as digitsum's do ('12a': 'a' at position 3). */
             fprintf(stderr, "charlm sample: --prime: byte %s at position %zu is not in the model's vocabulary (%d bytes)\n",
-                    what, i, vocab.size);
+                    what, i + 1, vocab.size);
             free(indices);
             charlm_model_free(&model);
             return 2;

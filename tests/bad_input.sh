@@ -785,10 +785,10 @@ flags | --temperature: '101' | - | $cls $B/cl/model.safetensors --temperature 10
 flags | --seed: '4294967296' | - | $cls $B/cl/model.safetensors --seed 4294967296
 flags | --threads: '65' | - | $cls $B/cl/model.safetensors --threads 65
 flags | unexpected argument 'x' | - | $cls $B/cl/model.safetensors x
-flags | --prime: byte 'Z' at position 3 is not in the model's vocabulary (27 bytes) | - | $cls $B/cl/model.safetensors --prime theZ
-flags | --prime: byte 0x0a at position 3 is not in the model's vocabulary (26 bytes) | - | $cls $B/cl_flat/model.safetensors --prime $'the\ncat'
-flags | --prime: byte 0xe9 at position 0 | - | $cls $B/cl/model.safetensors --prime $'\xe9t'
-flags | --prime: byte 0x1b at position 1 | - | $cls $B/cl/model.safetensors --prime $'t\e[31m'
+flags | --prime: byte 'Z' at position 4 is not in the model's vocabulary (27 bytes) | - | $cls $B/cl/model.safetensors --prime theZ
+flags | --prime: byte 0x0a at position 4 is not in the model's vocabulary (26 bytes) | - | $cls $B/cl_flat/model.safetensors --prime $'the\ncat'
+flags | --prime: byte 0xe9 at position 1 | - | $cls $B/cl/model.safetensors --prime $'\xe9t'
+flags | --prime: byte 0x1b at position 2 | - | $cls $B/cl/model.safetensors --prime $'t\e[31m'
 flags | --prime: the value is empty | - | $cls $B/cl/model.safetensors --prime ''
 files | $F/nowhere.txt: No such file | - | $clt --data $F/nowhere.txt
 files | $F/dir: a directory with no text file in it | - | $clt --data $F/dir
@@ -919,6 +919,8 @@ checkpoint | metadata 'data_fingerprint' is 'xyz', not 16 hex digits | edit_run 
 checkpoint | was made with vocab=0a2, this run has vocab=0a202e | edit_run cl meta vocab 0a2 | $cl
 checkpoint | =ok | edit_run cl nometa data_fingerprint | $cl
 checkpoint | =ok | copy_run cl | $cl
+checkpoint | the checkpoint holds no optimizer state, not adam | copy_run cl; cp $R/model.safetensors $R/checkpoint.safetensors | $cl
+checkpoint | --steps 20: the run in $C/run was made with steps=6; a resumed run keeps its settings | copy_run cl | $cl --steps 20
 metrics | line 4: step '1' is not an integer above the previous row's | metrics cl swap | $cl
 metrics | the header's column 2 is 'lost', expected 'loss' | metrics cl header | $cl
 metrics | line 2 has 6 fields, expected 5 | metrics cl extra-column | $cl
