@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ag.h"
 #include "ag_run.h"
@@ -62,10 +63,23 @@ static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
     return status == AG_OK ? ag_checkpoint_set_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
 }
 
+/* A NaN or infinite carried state (a damaged checkpoint, re-signed) would
+ * poison every step after it, and a finished run would save it again: it
+ * is refused here, before the run directory changes, as the weights are. */
+static ag_status check_state_finite(const char *name, const ag_tensor *t) {
+    for (int64_t i = 0; i < t->size; i++)
+        if (!isfinite(t->data[i]))
+            return ag_error_set(AG_ERROR_STATE, "value of %s[%lld] is %s", name, (long long)i,
+                                isnan(t->data[i]) ? "nan" : t->data[i] > 0 ? "inf" : "-inf");
+    return AG_OK;
+}
+
 static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t step) {
     carried *s = data;
     ag_status status = ag_checkpoint_read_array(cp, "train.state.h", s->state.h->data, s->state.h->size);
     if (status == AG_OK) status = ag_checkpoint_read_array(cp, "train.state.c", s->state.c->data, s->state.c->size);
+    if (status == AG_OK) status = check_state_finite("train.state.h", s->state.h);
+    if (status == AG_OK) status = check_state_finite("train.state.c", s->state.c);
     return status == AG_OK ? ag_checkpoint_get_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
 }
 
@@ -95,6 +109,36 @@ static double validation_loss(ag_ctx *ctx, const charlm_model *model, const char
     return sum / (double)count;
 }
 
+/* One training step's graph (forward and backward) and one validation
+ * chunk, tried before the run directory is made: a --batch and --seq-len
+ * whose graph does not fit in memory then fail with nothing written, not
+ * at step 1 of a run that already holds a directory (and the arena keeps
+ * the size it grew to, so the run's steps do not allocate again). Nothing
+ * of the trial stays: the gradients are zeroed before every step, and the
+ * carried state and the dropout generator are set again here (demo_open
+ * restores both on --resume); the validation starts from a zero state. */
+static ag_status try_step(ag_ctx *ctx, const charlm_model *model, const charlm_streams *train,
+                          const charlm_streams *val, int steps, int val_steps, int *inputs, int *targets,
+                          carried *carry, charlm_state *val_state, uint64_t seed) {
+    charlm_streams_chunk(train, 0, steps, inputs, targets);
+    ag_tensor *loss = charlm_loss(ctx, model, inputs, targets, train->streams, steps, &carry->state, true,
+                                  &carry->dropout_rng);
+    ag_status status = ag_backward(ctx, loss); /* keeps the message of a failed forward */
+    ag_ctx_reset(ctx);
+    ag_params_zero_grad(model->params);
+    charlm_state_reset(&carry->state);
+    ag_rng_seed(&carry->dropout_rng, seed, 1);
+    if (status == AG_OK) {
+        int n = (int)(val->length - 1 < val_steps ? val->length - 1 : val_steps);
+        bool was_enabled = ag_set_grad_enabled(ctx, false);
+        charlm_streams_chunk(val, 0, n, inputs, targets);
+        if (!charlm_loss(ctx, model, inputs, targets, val->streams, n, val_state, false, NULL)) status = ag_error_code();
+        ag_ctx_reset(ctx);
+        ag_set_grad_enabled(ctx, was_enabled);
+    }
+    return status;
+}
+
 /* A short sample in the log, so the text's form shows as it is learnt:
  * its own generator (seed, step), so the training's draws are untouched. */
 static void log_sample(ag_ctx *ctx, const charlm_model *model, const charlm_vocab *vocab, long seed, int64_t step,
@@ -111,6 +155,31 @@ static void log_sample(ag_ctx *ctx, const charlm_model *model, const charlm_voca
         fflush(stdout);
     }
     charlm_state_free(&state);
+}
+
+/* Whether the text is the one the run in the checkpoint began on: its
+ * length and fingerprint (FNV-1a of the bytes), saved as the settings
+ * data_bytes and data_fingerprint. A checkpoint without them resumes
+ * unchecked. */
+static ag_status check_same_text(const ag_checkpoint *cp, const char *path, const charlm_text *text) {
+    const char *saved = ag_checkpoint_metadata(cp, "data_fingerprint");
+    if (!saved) return AG_OK;
+    char shown[1100];
+    if (strlen(saved) != 16 || strspn(saved, "0123456789abcdef") != 16)
+        return ag_error_set(AG_ERROR_FORMAT, "metadata 'data_fingerprint' is '%s', not 16 hex digits",
+                            ag_printable(saved, shown, sizeof shown));
+    int64_t bytes = -1;
+    if (ag_checkpoint_metadata(cp, "data_bytes") && ag_checkpoint_get_int(cp, "data_bytes", &bytes) != AG_OK)
+        return ag_error_code();
+    unsigned long long fingerprint = strtoull(saved, NULL, 16);
+    if (fingerprint == text->fingerprint && (bytes < 0 || bytes == text->size)) return AG_OK;
+    char before[40] = "";
+    if (bytes >= 0) snprintf(before, sizeof before, "%lld bytes, ", (long long)bytes);
+    return ag_error_set(AG_ERROR_STATE,
+                        "the text in %s is not the one the run began on (then %sfingerprint %016llx; now %lld bytes, "
+                        "fingerprint %016llx): a run goes on with the text it began with",
+                        ag_printable(path, shown, sizeof shown), before, fingerprint, (long long)text->size,
+                        (unsigned long long)text->fingerprint);
 }
 
 static int train(int argc, char **argv) {
@@ -140,25 +209,48 @@ static int train(int argc, char **argv) {
     if (!demo_parse(&d, USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
 
     /* Data: the text's bytes; 90% train, 10% validate, each cut into streams. */
+    char shown[1100];
     charlm_text text;
     if (charlm_text_load(data_path, &text) != AG_OK) {
         bool missing = ag_error_code() == AG_ERROR_IO && strcmp(data_path, DEFAULT_TEXT) == 0;
-        fprintf(stderr, "charlm train: --data: %s%s\n", ag_error_message(),
-                missing ? " (install the fortunes package with 'make deps', or give --data FILE)" : "");
+        /* On --resume the path is the run's saved setting, not a flag given. */
+        if (d.resume_dir)
+            fprintf(stderr, "charlm train: --resume %s: the run's text (its --data): %s\n",
+                    ag_printable(d.resume_dir, shown, sizeof shown), ag_error_message());
+        else
+            fprintf(stderr, "charlm train: --data: %s%s\n", ag_error_message(),
+                    missing ? " (install the fortunes package with 'make deps', or give --data FILE)" : "");
         return demo_close(&d), 2;
     }
     charlm_vocab vocab;
     charlm_vocab_build(&vocab, text.bytes, text.size);
+    /* A resumed run must read the text it began with. Checked here, before
+     * the model is built from the text's vocabulary: a text with another
+     * byte would otherwise fail on embed.weight's shape, and one of other
+     * bytes on a setting (data_bytes, data_fingerprint) that says nothing to
+     * a user. */
+    if (d.resume && check_same_text(d.resume, data_path, &text) != AG_OK) {
+        fprintf(stderr, "charlm train: --resume %s: %s\n", ag_printable(d.resume_dir, shown, sizeof shown),
+                ag_error_message());
+        charlm_text_free(&text);
+        d.exit_code = 1;
+        return demo_close(&d);
+    }
     int64_t n_train = text.size * 9 / 10, n_val = text.size - n_train;
     int64_t stream_length = n_train / batch, chunks = stream_length > 0 ? (stream_length - 1) / seq_len : 0;
-    char shown[1100];
     if (chunks < 1 || n_val < 2) {
+        /* The shortest text that would do, exactly: the estimate
+         * batch * (seq_len + 1) * 10 / 9 + 1 was a byte over at times, and
+         * far under where the 10% left to validate came to under 2 bytes
+         * (3 bytes for --batch 1 --seq-len 1, which need 11). */
+        int64_t need = (10 * batch * (seq_len + 1) + 8) / 9;
+        while (need * 9 / 10 < batch * (seq_len + 1) || need - need * 9 / 10 < 2) need++;
         fprintf(stderr,
                 "charlm train: --data %s: %lld bytes are too short: the training text (90%%, %lld bytes) cut into "
-                "--batch %ld streams must give each at least --seq-len %ld + 1 bytes (%lld bytes in all), and the "
-                "validation text 2 bytes\n",
+                "--batch %ld streams must give each at least --seq-len %ld + 1 bytes, and the validation text (the "
+                "rest) 2 bytes: a text of at least %lld bytes\n",
                 ag_printable(data_path, shown, sizeof shown), (long long)text.size, (long long)n_train, batch,
-                seq_len, (long long)batch * (seq_len + 1) * 10 / 9 + 1);
+                seq_len, (long long)need);
         charlm_text_free(&text);
         return demo_close(&d), 2;
     }
@@ -207,6 +299,12 @@ static int train(int argc, char **argv) {
                (long long)stream_length, (long long)chunks, seq_len, (long long)(n_val / val_streams * val_streams),
                (long long)ag_params_size(model.params));
     fflush(stdout); /* before the first validation's seconds, in a log too */
+    if (try_step(ctx, &model, &train_text, &val_text, (int)seq_len, val_steps, inputs, targets, &carry, &val_state,
+                 (uint64_t)seed) != AG_OK) {
+        fprintf(stderr, "charlm train: a step of --batch %ld --seq-len %ld: %s\n", batch, seq_len, ag_error_message());
+        d.exit_code = 1;
+        goto done;
+    }
     /* A new run's first row: the validation loss before training. */
     double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets);
     const char *const columns[] = {"loss", "val_loss", "val_bpc", "seconds"};
@@ -214,7 +312,7 @@ static int train(int argc, char **argv) {
                                         .state = {&carry, save_state, restore_state}, .columns = columns,
                                         .n_columns = 4, .first_row = (double[]){NAN, val_loss, val_loss / LN2, 0},
                                         .total = total, .progress_every = eval_every}))
-        return d.exit_code;
+        goto done; /* demo_open said why: the memory is freed below (a clean exit under LeakSanitizer) */
 
     double eval_seconds = 0; /* validations and samples: not part of step_ms */
     while (demo_running(&d)) {
@@ -224,7 +322,10 @@ static int train(int argc, char **argv) {
         ag_params_zero_grad(model.params);
         ag_tensor *loss = charlm_loss(ctx, &model, inputs, targets, (int)batch, (int)seq_len, &carry.state, true,
                                       &carry.dropout_rng);
-        if (ag_backward(ctx, loss) != AG_OK) return demo_fail(&d, "training step");
+        if (ag_backward(ctx, loss) != AG_OK) {
+            demo_fail(&d, "training step");
+            break;
+        }
         double loss_value = loss->data[0];
         ag_ctx_reset(ctx);
         if (!demo_finite(&d, loss_value)) break;
@@ -253,6 +354,7 @@ static int train(int argc, char **argv) {
                    (long long)ag_params_size(model.params), vocab.size, d.seconds,
                    d.step > d.first_step ? 1e3 * (d.seconds - eval_seconds) / (double)(d.step - d.first_step) : 0.0);
     }
+done:
     free(inputs);
     free(targets);
     ag_ctx_free(ctx);
@@ -268,12 +370,38 @@ static int train(int argc, char **argv) {
 
 /* ---------------------------------------------------------------- sample */
 
-/* An integer setting of a charlm checkpoint's metadata, in 1..max. */
+/* An integer setting of a charlm checkpoint's metadata, in 1..max; the
+ * message names the setting and what it holds. */
 static ag_status metadata_int(const ag_checkpoint *cp, const char *key, long max, int *value) {
+    const char *text = ag_checkpoint_metadata(cp, key);
     int64_t v;
+    char shown[40];
+    if (!text) return ag_error_set(AG_ERROR_FORMAT, "its metadata has no '%s'", key);
     if (ag_checkpoint_get_int(cp, key, &v) != AG_OK || v < 1 || v > max)
-        return ag_error_set(AG_ERROR_FORMAT, "its metadata has no '%s' in 1..%ld", key, max);
+        return ag_error_set(AG_ERROR_FORMAT, "its metadata's '%s' is '%s', not an integer in 1..%ld", key,
+                            ag_printable(text, shown, sizeof shown), max);
     *value = (int)v;
+    return AG_OK;
+}
+
+/* The model's weights in 32-bit floats, as the file stores them. */
+static int64_t model_bytes(const charlm_config *c) {
+    int64_t v = c->vocab, e = c->embed, h = c->hidden, l = c->layers;
+    return 4 * (v * e + 4 * h * (e + h + 2) + (l - 1) * 4 * h * (2 * h + 2) + v * h + v);
+}
+
+/* Whether the file holds LSTM tensors of a layer past its 'layers'
+ * setting: the loader skips tensors the model does not have, and the
+ * model would run on the first layers alone. A tensor that is there is
+ * not AG_ERROR_FORMAT ("missing") when read as an empty array. */
+static ag_status check_no_further_layer(const ag_checkpoint *cp, int layers) {
+    static const char *const kinds[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    char name[64];
+    for (int k = 0; k < 4; k++) {
+        snprintf(name, sizeof name, "lstm.%s_l%d", kinds[k], layers);
+        if (ag_checkpoint_read_array(cp, name, NULL, 0) != AG_ERROR_FORMAT)
+            return ag_error_set(AG_ERROR_FORMAT, "it holds tensor '%s', of a layer past its 'layers' %d", name, layers);
+    }
     return AG_OK;
 }
 
@@ -295,11 +423,32 @@ static ag_status load_model(const char *path, charlm_model *model, charlm_vocab 
     if (status == AG_OK) status = metadata_int(cp, "hidden", 4096, &config.hidden);
     if (status == AG_OK) status = metadata_int(cp, "layers", AG_RECURRENT_MAX_LAYERS, &config.layers);
     config.vocab = vocab->size;
+    /* Settings edited to sizes in range but far past the file's weights
+     * (embed, hidden 4096, layers 8: a gigabyte, and seconds to draw an
+     * initial model) are refused before the model is made: the file,
+     * already read whole, holds every weight in 4 bytes. */
+    struct stat st;
+    if (status == AG_OK && stat(path, &st) == 0 && model_bytes(&config) > (int64_t)st.st_size)
+        status = ag_error_set(AG_ERROR_FORMAT,
+                              "its settings (vocabulary %d bytes, embed %d, hidden %d, layers %d) make a model of "
+                              "%lld bytes, more than the file's %lld",
+                              config.vocab, config.embed, config.hidden, config.layers,
+                              (long long)model_bytes(&config), (long long)st.st_size);
+    if (status == AG_OK) status = check_no_further_layer(cp, config.layers);
     ag_rng rng;
     ag_rng_seed(&rng, 0, 0);
     if (status == AG_OK) status = charlm_model_init(model, &config, &rng);
     if (status == AG_OK) {
         status = ag_checkpoint_read_params(cp, model->params);
+        /* A tensor missing or of another shape: the settings, not only the
+         * tensor, are what a user needs to see. */
+        if (status != AG_OK) {
+            char reason[1024];
+            snprintf(reason, sizeof reason, "%s", ag_error_message()); /* ag_error_set overwrites it */
+            status = ag_error_set(status, "its settings (vocabulary %d bytes, embed %d, hidden %d, layers %d) do not "
+                                  "fit its tensors: %s",
+                                  config.vocab, config.embed, config.hidden, config.layers, reason);
+        }
         /* A NaN or infinite weight writes garbage. */
         if (status == AG_OK) status = ag_params_check_finite(model->params, false);
         if (status != AG_OK) charlm_model_free(model);
@@ -353,8 +502,9 @@ static int sample(int argc, char **argv) {
         if (vocab.index[byte] < 0) {
             char what[16];
             snprintf(what, sizeof what, byte >= 32 && byte < 127 ? "'%c'" : "0x%02x", byte);
+            /* Positions count from 1, as digitsum's do ('12a': 'a' at position 3). */
             fprintf(stderr, "charlm sample: --prime: byte %s at position %zu is not in the model's vocabulary (%d bytes)\n",
-                    what, i, vocab.size);
+                    what, i + 1, vocab.size);
             free(indices);
             charlm_model_free(&model);
             return 2;

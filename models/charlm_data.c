@@ -72,7 +72,9 @@ static ag_status append_directory(charlm_text *text, int64_t *capacity, const ch
             status = ag_error_set(AG_ERROR_MEMORY, "%s: out of memory", dir);
     }
     closedir(d);
-    if (status == AG_OK) qsort(names, count, sizeof *names, compare_names);
+    /* qsort's array must not be NULL, even for no names (a directory with no
+     * text file in it: UBSan's nonnull-attribute check). */
+    if (status == AG_OK && count > 0) qsort(names, count, sizeof *names, compare_names);
     for (size_t i = 0; i < count; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         if (status == AG_OK) status = append_file(text, capacity, path);
@@ -90,6 +92,12 @@ ag_status charlm_text_load(const char *path, charlm_text *text) {
     char shown[1100];
     struct stat st;
     if (stat(path, &st) != 0) return ag_error_set(AG_ERROR_IO, "%s: %s", ag_printable(path, shown, sizeof shown), strerror(errno));
+    /* A device (/dev/zero, /dev/urandom) never ends: it was read until
+     * memory ran out (2 GiB and 13 s under a 4 GiB limit, the whole machine
+     * without one). A FIFO (a pipe, /dev/stdin) is read to its end. */
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode))
+        return ag_error_set(AG_ERROR_IO, "%s: is a %s, not a text file", ag_printable(path, shown, sizeof shown),
+                            S_ISSOCK(st.st_mode) ? "socket" : "device");
     int64_t capacity = 0;
     ag_status status = S_ISDIR(st.st_mode) ? append_directory(text, &capacity, path) : append_file(text, &capacity, path);
     if (status == AG_OK && text->size == 0)

@@ -18,6 +18,7 @@ typedef struct charlm_text {
 /* Reads a file, or every regular file of a directory in name order (not
  * symbolic links, hidden files nor fortune's .dat indexes: the directory
  * /usr/share/games/fortunes gives its texts once each), concatenated.
+ * A FIFO is read to its end; a device or socket is refused.
  * AG_ERROR_IO naming the path and why; AG_ERROR_FORMAT for an empty text
  * (or a directory without one). */
 ag_status charlm_text_load(const char *path, charlm_text *text);

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Bad input for every program (bin/l1norm, bin/adding, bin/digitsum and its
-# four commands), from one table: bad flags (unknown, missing, not numbers,
-# out of range, huge, NaN and Inf, empty, --flag=), missing, unreadable and
-# wrong kinds of files (a directory, a FIFO, an empty file), malformed CSV
-# data, damaged model files and training checkpoints (truncated, bit-flipped,
-# NaN weights, another model's, edited metadata; edits re-signed so that
-# the check behind the checksum refuses them, or not, so that the checksum
-# does), another run's checkpoint copied into a run directory, and tampered
-# metrics.csv of a run given to --resume.
+# four commands, bin/charlm train and sample), from one table: bad flags
+# (unknown, missing, not numbers, out of range, huge, NaN and Inf, empty,
+# --flag=, a --prime outside the model's vocabulary), missing, unreadable
+# and wrong kinds of files (a directory, a FIFO, an empty file), malformed
+# CSV data, texts too short for charlm's streams (or a directory with no
+# text in it), damaged model files and training checkpoints (truncated,
+# bit-flipped, NaN weights or carried state, another model's, edited
+# metadata: charlm's vocabulary and sizes; edits re-signed so that the
+# check behind the checksum refuses them, or not, so that the checksum
+# does), another run's checkpoint copied into a run directory, a run's text
+# changed before its --resume, and tampered metrics.csv of a run given to
+# --resume.
 #
 # Every case must fail cleanly: an exit code in 1..127 (no crash, no
 # signal), exactly one line on stderr, in printable ASCII, naming the token
@@ -34,7 +38,7 @@ export LC_ALL=C # byte-wise [^ -~] below
 umask 022
 bin=${BAD_INPUT_BIN:-$root/bin}
 vmem=${BAD_INPUT_VMEM:-4194304}
-for p in l1norm adding digitsum; do
+for p in l1norm adding digitsum charlm; do
   if [ ! -x "$bin/$p" ]; then
     fail "$bin/$p is missing (run make)"
     finish
@@ -266,6 +270,30 @@ adding_args+=(--steps 20)
   fail "base run digitsum rnn failed"
 "$bin/digitsum" train --data "$F/d.csv" --hidden 8 --epochs 2 --seed 7 "${quick[@]}" --run-dir "$B/ds_other" >/dev/null ||
   fail "base run digitsum seed 7 failed"
+# charlm's texts: 40 made-up lines (938 bytes, 27 distinct bytes), the same
+# without its line breaks (another vocabulary: no newline), 1 byte, 19
+# bytes (one short of two streams of 8 + 1 training bytes and 2 validation
+# bytes) and 470 kB (room for --batch 4096 --seq-len 100); a directory
+# holding the text only as a symbolic link, a fortune index (.dat) and a
+# hidden file, none of them read.
+awk 'BEGIN { split("the a cat dog sat ran on under mat log and then", w, " "); s = 7
+  for (line = 0; line < 40; line++) { out = ""
+    for (i = 0; i < 5; i++) { s = (s * 1103515245 + 12345) % 2147483648; out = out w[1 + int(s / 65536) % 12] " " }
+    print out line % 10 "." } }' >"$F/text.txt"
+tr '\n' ' ' <"$F/text.txt" >"$F/text_flat.txt"
+printf a >"$F/one.txt"
+head -c 19 "$F/text.txt" >"$F/short.txt"
+yes "$(<"$F/text.txt")" | head -c 470000 >"$F/big.txt"
+mkdir "$F/links" && ln -s "$F/text.txt" "$F/links/text.txt" && cp "$F/text.txt" "$F/links/text.dat" &&
+  cp "$F/text.txt" "$F/links/.text"
+# Two charlm runs on the text (the *_other one another seed), one on the
+# flat text; a step is about a millisecond.
+charlm_args=(--hidden 8 --embed 4 --batch 2 --seq-len 8 "${quick[@]}")
+"$bin/charlm" train --data "$F/text.txt" "${charlm_args[@]}" --steps 6 --run-dir "$B/cl" >/dev/null || fail "base run charlm failed"
+"$bin/charlm" train --data "$F/text.txt" "${charlm_args[@]}" --steps 3 --seed 7 --run-dir "$B/cl_other" >/dev/null ||
+  fail "base run charlm seed 7 failed"
+"$bin/charlm" train --data "$F/text_flat.txt" "${charlm_args[@]}" --steps 3 --run-dir "$B/cl_flat" >/dev/null ||
+  fail "base run charlm flat failed"
 # The base runs' ids (params.csv's run_id), for the tokens' {id:NAME}.
 declare -A run_id
 for d in "$B"/*/; do
@@ -279,11 +307,16 @@ done
 # $F: fixtures, $B: base runs; $R, $M and $FIFO come from the preparation.
 # A token may name $F, $C and {id:BASE}, the run id of base run BASE.
 # `other` before the program runs it as another user (nobody, as root).
-# l1norm, adding and `digitsum train` resume with $l1 $add $ds (--resume $R
-# = $C/run, and quick flags); $predict and $score are digitsum predict and eval.
+# l1norm, adding, `digitsum train` and `charlm train` resume with $l1 $add
+# $ds $cl (--resume $R = $C/run, and quick flags); $predict and $score are
+# digitsum predict and eval.
 l1="l1norm --resume $C/run --quiet --threads 1"
 add="adding --resume $C/run --quiet --threads 1"
 ds="digitsum train --resume $C/run --quiet --threads 1"
+cl="charlm train --resume $C/run --quiet --threads 1"
+# $clt: charlm train of a tiny model (add --data), $cls: charlm sample (add a model).
+clt="charlm train --hidden 8 --embed 4 --batch 2 --seq-len 8 --steps 2 --quiet --threads 1"
+cls="charlm sample --length 5 --checkpoint"
 predict='digitsum predict --hidden 8'
 score="digitsum eval --hidden 8 --data $F/d.csv"
 table=$(cat <<'EOF'
@@ -705,6 +738,203 @@ checkpoint | ag_sgd_load: optimizer.step 9007199254740993 is beyond 2^53 | edit_
 checkpoint | $F/d_other.csv holds other rows than the run was trained on (fingerprint | edit_run ds meta data $F/d_other.csv | $ds
 checkpoint | metadata 'train.data_fingerprint' is 'xyz', not 16 hex digits | edit_run ds meta train.data_fingerprint xyz | $ds
 checkpoint | =ok | edit_run ds nometa train.data_fingerprint | $ds
+flags | give a command | - | charlm
+flags | unknown command 'frob' | - | charlm frob
+flags | unknown command 'TRAIN' | - | charlm TRAIN
+flags | unknown command '--bogus' | - | charlm --bogus
+flags | unknown flag '--bogus' | - | charlm train --bogus
+flags | unknown flag '--bogus' | - | charlm sample --bogus
+flags | --data needs a value | - | charlm train --data
+flags | --data: the value is empty | - | $clt --data ''
+flags | --seq-len needs a value (got the flag '--quiet') | - | $clt --data $F/text.txt --seq-len --quiet
+flags | --seq-len: '0' must be >= 1 | - | $clt --data $F/text.txt --seq-len 0
+flags | --seq-len: '100001' | - | $clt --data $F/text.txt --seq-len 100001
+flags | --batch: '0' | - | $clt --data $F/text.txt --batch 0
+flags | --batch: '65537' | - | $clt --data $F/text.txt --batch 65537
+flags | --batch: '1.5' is not an integer | - | $clt --data $F/text.txt --batch 1.5
+flags | --layers: '0' must be >= 1 and <= 8 | - | $clt --data $F/text.txt --layers 0
+flags | --layers: '9' must be >= 1 and <= 8 | - | $clt --data $F/text.txt --layers 9
+flags | --dropout: '1' | - | $clt --data $F/text.txt --dropout 1
+flags | --dropout: 'nan' | - | $clt --data $F/text.txt --dropout nan
+flags | --dropout: '-0.1' | - | $clt --data $F/text.txt --dropout -0.1
+flags | --lr: 'inf' | - | $clt --data $F/text.txt --lr inf
+flags | --lr: '0' must be > 0 | - | $clt --data $F/text.txt --lr 0
+flags | --clip: 'nan' | - | $clt --data $F/text.txt --clip nan
+flags | --hidden: '100000' | - | $clt --data $F/text.txt --hidden 100000
+flags | --hidden: '0' | - | $clt --data $F/text.txt --hidden 0
+flags | --embed: '0' | - | $clt --data $F/text.txt --embed 0
+flags | --epochs: '0' | - | $clt --data $F/text.txt --epochs 0
+flags | --steps: '-1' | - | $clt --data $F/text.txt --steps -1
+flags | --steps: '1e30' | - | $clt --data $F/text.txt --steps 1e30
+flags | --eval-every: '0' | - | $clt --data $F/text.txt --eval-every 0
+flags | --seed: '-1' | - | $clt --data $F/text.txt --seed -1
+flags | --threads: '65' | - | $clt --data $F/text.txt --threads 65
+flags | --checkpoint-every: '0' | - | $clt --data $F/text.txt --checkpoint-every 0
+flags | unexpected argument 'extra' | - | $clt --data $F/text.txt extra
+flags | --run-dir: not with --resume | - | charlm train --run-dir $C/x --resume $B/cl
+flags | a step of --batch 4096 --seq-len 100: ag_arena_alloc: out of memory | - | $clt --data $F/big.txt --hidden 1024 --batch 4096 --seq-len 100
+flags | --checkpoint is required | - | charlm sample
+flags | --checkpoint needs a value | - | charlm sample --checkpoint
+flags | --length: '-1' | - | $cls $B/cl/model.safetensors --length -1
+flags | --length: '100000001' | - | $cls $B/cl/model.safetensors --length 100000001
+flags | --length: '1.5' is not an integer | - | $cls $B/cl/model.safetensors --length 1.5
+flags | --temperature: '-1' | - | $cls $B/cl/model.safetensors --temperature -1
+flags | --temperature: 'nan' | - | $cls $B/cl/model.safetensors --temperature nan
+flags | --temperature: 'inf' | - | $cls $B/cl/model.safetensors --temperature inf
+flags | --temperature: '101' | - | $cls $B/cl/model.safetensors --temperature 101
+flags | --seed: '4294967296' | - | $cls $B/cl/model.safetensors --seed 4294967296
+flags | --threads: '65' | - | $cls $B/cl/model.safetensors --threads 65
+flags | unexpected argument 'x' | - | $cls $B/cl/model.safetensors x
+flags | --prime: byte 'Z' at position 4 is not in the model's vocabulary (27 bytes) | - | $cls $B/cl/model.safetensors --prime theZ
+flags | --prime: byte 0x0a at position 4 is not in the model's vocabulary (26 bytes) | - | $cls $B/cl_flat/model.safetensors --prime $'the\ncat'
+flags | --prime: byte 0xe9 at position 1 | - | $cls $B/cl/model.safetensors --prime $'\xe9t'
+flags | --prime: byte 0x1b at position 2 | - | $cls $B/cl/model.safetensors --prime $'t\e[31m'
+flags | --prime: the value is empty | - | $cls $B/cl/model.safetensors --prime ''
+files | $F/nowhere.txt: No such file | - | $clt --data $F/nowhere.txt
+files | $F/dir: a directory with no text file in it | - | $clt --data $F/dir
+files | $F/links: a directory with no text file in it | - | $clt --data $F/links
+files | $F/empty.csv: the text is empty | - | $clt --data $F/empty.csv
+files | --data $F/one.txt: 1 bytes are too short | - | $clt --data $F/one.txt
+files | --data $F/short.txt: 19 bytes are too short: the training text (90%, 17 bytes) cut into --batch 2 streams must give each at least --seq-len 8 + 1 bytes, and the validation text (the rest) 2 bytes: a text of at least 20 bytes | - | $clt --data $F/short.txt
+files | 938 bytes are too short: the training text (90%, 844 bytes) cut into --batch 100 streams | - | $clt --data $F/text.txt --batch 100
+files | $F/unreadable.csv: Permission denied | - | other $clt --data $F/unreadable.csv
+files | $C/texts: Permission denied | mkdir $C/texts; cp $F/text.txt $C/texts/; chmod 000 $C/texts | other $clt --data $C/texts
+files | $C/texts/text.txt: Permission denied | mkdir $C/texts; cp $F/text.txt $C/texts/; chmod 000 $C/texts/text.txt | other $clt --data $C/texts
+files | =ok | fifo "$(<$F/text.txt)" | $clt --data $FIFO --run-dir $C/x
+files | --data: /dev/zero: is a device, not a text file | - | $clt --data /dev/zero
+files | d.csv exists and is not a directory | - | $clt --data $F/text.txt --run-dir $F/d.csv
+files | already holds a run (metrics.csv) | - | $clt --data $F/text.txt --run-dir $B/cl
+files | readonly/run: Permission denied | - | other $clt --data $F/text.txt --run-dir $F/readonly/run
+files | nowhere/checkpoint.safetensors: cannot open: No such file | - | charlm train --resume $F/nowhere
+files | empty_run: no checkpoint.safetensors there | - | charlm train --resume $F/empty_run
+files | dir_checkpoint/checkpoint.safetensors: is a directory | - | charlm train --resume $F/dir_checkpoint
+files | fifo_checkpoint/checkpoint.safetensors: is something else | - | charlm train --resume $F/fifo_checkpoint
+files | empty_checkpoint/checkpoint.safetensors: file is empty | - | charlm train --resume $F/empty_checkpoint
+files | checkpoint.safetensors: cannot open: Permission denied | copy_run cl; chmod 000 $R/checkpoint.safetensors | other $cl
+files | Permission denied | copy_run cl; chmod 555 $R | other $cl
+files | --resume $C/run: the run's text (its --data): $C/gone.txt: No such file | edit_run cl meta data $C/gone.txt | $cl
+files | nowhere.safetensors: cannot open: No such file | - | $cls $F/nowhere.safetensors
+files | dir: is a directory, not a regular file | - | $cls $F/dir
+files | empty.csv: file is empty | - | $cls $F/empty.csv
+files | fifo: is something else, not a regular file | - | $cls $F/fifo
+files | text.txt: header length | - | $cls $F/text.txt
+files | unreadable.csv: cannot open: Permission denied | - | other $cls $F/unreadable.csv
+model | file is truncated: 4 bytes | model cl/model.safetensors trunc prefix | $cls $M
+model | header length | model cl/model.safetensors trunc header | $cls $M
+model | (file truncated or corrupt) | model cl/model.safetensors trunc data | $cls $M
+model | has data_offsets | model cl/model.safetensors trunc last | $cls $M
+model | over the limit | model cl/model.safetensors flip prefix:7 0x80 | $cls $M
+model | header is not valid JSON | model cl/model.safetensors flip header:0 0xff | $cls $M
+model | dtype F16; only F32 | model cl/model.safetensors dtype linear.bias F16 | $cls $M
+model | 8 trailing bytes | model cl/model.safetensors append 'trailing' | $cls $M
+model | ~ | model cl/model.safetensors flip data:lstm.weight_hh_l1:3 0x80 | $cls $M
+model | ~ | model cl/model.safetensors flip data:embed.weight:2 0x10 | $cls $M
+model | ~ | model cl/model.safetensors flip data:linear.bias:3 0x40 | $cls $M
+model | checksum mismatch: the file is damaged | model cl/model.safetensors unsigned flip data:linear.weight:3 0x80 | $cls $M
+model | checksum mismatch: the file is damaged | model cl/model.safetensors unsigned meta hidden 16 | $cls $M
+model | value of lstm.weight_hh_l0[0] is nan | model cl/model.safetensors tensor lstm.weight_hh_l0 nan | $cls $M
+model | value of linear.bias[0] is inf | model cl/model.safetensors tensor linear.bias inf | $cls $M
+model | value of embed.weight[0] is -inf | model cl/model.safetensors tensor embed.weight -inf | $cls $M
+model | a model of 'adding', not of charlm | - | $cls $B/add/model.safetensors
+model | a model of 'digitsum', not of charlm | - | $cls $B/ds/model.safetensors
+model | a model of 'l1norm', not of charlm | - | $cls $B/l1/model.safetensors
+model | a model of 'digitsum', not of charlm | - | $cls $B/ds/checkpoint.safetensors
+model | not a charlm model (no 'demo' in its metadata) | model cl/model.safetensors nometa demo | $cls $M
+model | a model of 'charlm?' | model cl/model.safetensors meta demo $'charlm\n' | $cls $M
+model | the vocabulary holds 3 hex digits | model cl/model.safetensors meta vocab 0a2 | $cls $M
+model | the vocabulary holds 0 hex digits | model cl/model.safetensors meta vocab '' | $cls $M
+model | its metadata has no 'vocab' | model cl/model.safetensors nometa vocab | $cls $M
+model | the vocabulary holds 514 hex digits | model cl/model.safetensors meta vocab $(printf %02x {0..255})ff | $cls $M
+model | the vocabulary has 'zz' at 2 | model cl/model.safetensors replace '"vocab":"0a20' '"vocab":"0azz' | $cls $M
+model | the vocabulary has '0A' at 0 | model cl/model.safetensors replace '"vocab":"0a' '"vocab":"0A' | $cls $M
+model | not in increasing order at byte 1 | model cl/model.safetensors replace '"vocab":"0a20' '"vocab":"200a' | $cls $M
+model | not in increasing order at byte 1 | model cl/model.safetensors replace '"vocab":"0a20' '"vocab":"0a0a' | $cls $M
+model | (vocabulary 19 bytes, embed 4, hidden 8, layers 2) do not fit its tensors: | model cl/model.safetensors meta vocab 0a202e30313233343536373839616364656768 | $cls $M
+model | tensor 'embed.weight' has shape [27, 4], expected [28, 4] | model cl/model.safetensors meta vocab 0a202e303132333435363738396163646567686c6d6e6f7273747576 | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 16, layers 2) make a model of 16604 bytes, more than the file's 6748 | model cl/model.safetensors meta hidden 16 | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 4, layers 2) do not fit its tensors: ag_checkpoint_read_params: $C/model.safetensors: tensor 'lstm.weight_ih_l0' has shape [32, 4], expected [16, 4] | model cl/model.safetensors meta hidden 4 | $cls $M
+model | --checkpoint $C/model.safetensors: its metadata has no 'hidden' | model cl/model.safetensors nometa hidden | $cls $M
+model | its metadata's 'hidden' is '0', not an integer in 1..4096 | model cl/model.safetensors meta hidden 0 | $cls $M
+model | 'hidden' is '-1', not | model cl/model.safetensors meta hidden -1 | $cls $M
+model | 'hidden' is '1e12', not | model cl/model.safetensors meta hidden 1e12 | $cls $M
+model | 'hidden' is '1000000000000', not | model cl/model.safetensors meta hidden 1000000000000 | $cls $M
+model | 'hidden' is '99999999999999999999', not | model cl/model.safetensors meta hidden 99999999999999999999 | $cls $M
+model | 'hidden' is 'eight', not | model cl/model.safetensors meta hidden eight | $cls $M
+model | 'hidden' is '', not | model cl/model.safetensors meta hidden '' | $cls $M
+model | 'layers' is '0', not an integer in 1..8 | model cl/model.safetensors meta layers 0 | $cls $M
+model | 'layers' is '9', not an integer in 1..8 | model cl/model.safetensors meta layers 9 | $cls $M
+model | its metadata has no 'layers' | model cl/model.safetensors nometa layers | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 8, layers 3) make a model of 7804 bytes | model cl/model.safetensors meta layers 3 | $cls $M
+model | tensor 'lstm.weight_ih_l2' is missing | model cl/checkpoint.safetensors meta layers 3 | $cls $M
+model | it holds tensor 'lstm.weight_ih_l1', of a layer past its 'layers' 1 | model cl/model.safetensors meta layers 1 | $cls $M
+model | 'embed' is '-1', not an integer in 1..4096 | model cl/model.safetensors meta embed -1 | $cls $M
+model | its metadata has no 'embed' | model cl/model.safetensors nometa embed | $cls $M
+model | tensor 'embed.weight' has shape [27, 4], expected [27, 8] | model cl/model.safetensors meta embed 8 | $cls $M
+model | its settings (vocabulary 27 bytes, embed 4096, hidden 4096, layers 8) make a model of 4296900716 bytes, more than the file's | model cl/model.safetensors meta embed 4096; st $M meta hidden 4096; st $M meta layers 8 | $cls $M
+model | tensor 'lstm.weight_hh_l1' is missing | model cl/model.safetensors replace '"lstm.weight_hh_l1"' '"lstm.weight_hh_l9"' | $cls $M
+model | tensor 'embed.weight' is missing | model cl/model.safetensors replace '"embed.weight"' '"embed.weighs"' | $cls $M
+model | =ok | - | $cls $B/cl/checkpoint.safetensors
+checkpoint | is a 'adding' checkpoint, not one of charlm | copy_run add | $cl
+checkpoint | is a 'digitsum' checkpoint, not one of charlm | copy_run ds | $cl
+checkpoint | is a 'l1norm' checkpoint, not one of charlm | copy_run l1 | $cl
+checkpoint | is a 'charlm' checkpoint, not one of digitsum | copy_run cl | $ds
+checkpoint | belongs to run {id:cl_other} but $C/run/params.csv to run {id:cl} (a checkpoint copied | copy_run cl; cp $B/cl_other/checkpoint.safetensors $R/ | $cl
+checkpoint | belongs to run {id:cl_flat} but $C/run/params.csv to run {id:cl} | copy_run cl; cp $B/cl_flat/checkpoint.safetensors $R/ | $cl
+checkpoint | file is truncated | edit_run cl trunc prefix | $cl
+checkpoint | header length | edit_run cl trunc header | $cl
+checkpoint | (file truncated or corrupt) | edit_run cl trunc data | $cl
+checkpoint | has data_offsets | edit_run cl trunc last | $cl
+checkpoint | saved setting: --layers: '?' | edit_run cl fliptext '"layers":"2"' 10 0x80 | $cl
+checkpoint | ~ | edit_run cl flip data:lstm.weight_hh_l0:3 0x80 | $cl
+checkpoint | ~ | edit_run cl flip data:train.state.c:3 0x40 | $cl
+checkpoint | ~ | edit_run cl flip data:optimizer.exp_avg:3 0x01 | $cl
+checkpoint | checksum mismatch: the file is damaged | edit_run cl unsigned flip data:train.state.h:3 0x80 | $cl
+checkpoint | checksum mismatch: the file is damaged | edit_run cl unsigned meta train.rng.dropout 1,3 | $cl
+checkpoint | value of lstm.weight_ih_l1[0] is nan | edit_run cl tensor lstm.weight_ih_l1 nan | $cl
+checkpoint | moments | edit_run cl tensor optimizer.exp_avg_sq nan | $cl
+checkpoint | value of train.state.h[0] is nan | edit_run cl tensor train.state.h nan | $cl
+checkpoint | value of train.state.c[0] is inf | edit_run cl tensor train.state.c inf | $cl
+checkpoint | 'train.state.h' is missing | edit_run cl replace '"train.state.h"' '"train.state.x"' | $cl
+checkpoint | 'train.state.c' is missing | edit_run cl replace '"train.state.c"' '"train.state.x"' | $cl
+checkpoint | train.state.h | edit_run cl meta batch 4 | $cl
+checkpoint | metadata 'train.rng.dropout' is 'x' | edit_run cl meta train.rng.dropout x | $cl
+checkpoint | 'train.rng.dropout' is '1,2', not STATE,INCREMENT (odd) | edit_run cl meta train.rng.dropout 1,2 | $cl
+checkpoint | metadata 'train.rng.dropout' is missing | edit_run cl nometa train.rng.dropout | $cl
+checkpoint | train.step -5 is out of range | edit_run cl meta train.step -5 | $cl
+checkpoint | train.step 7 is out of range | edit_run cl meta train.step 7 | $cl
+checkpoint | saved setting: --hidden: '100000' | edit_run cl meta hidden 100000 | $cl
+checkpoint | saved setting: --dropout: '1' | edit_run cl meta dropout 1 | $cl
+checkpoint | saved setting: --seq-len: '0' | edit_run cl meta seq_len 0 | $cl
+checkpoint | saved setting: --data: the value is empty | edit_run cl meta data '' | $cl
+checkpoint | tensor 'lstm.weight_ih_l0' has shape [32, 4], expected [64, 4] | edit_run cl meta hidden 16 | $cl
+checkpoint | tensor 'lstm.weight_ih_l2' is missing | edit_run cl meta layers 3 | $cl
+checkpoint | tensor 'optimizer.exp_avg' has shape [1375], expected [799] | edit_run cl meta layers 1 | $cl
+checkpoint | --hidden 16: the run in | copy_run cl | $cl --hidden 16
+checkpoint | --data $F/text_flat.txt: the run in | copy_run cl | $cl --data $F/text_flat.txt
+checkpoint | the text in $C/text.txt is not the one the run began on (then 938 bytes, fingerprint 656223ec80c52dc0; now 938 bytes, fingerprint d2ecc22d7648dfa4): a run goes on with the text it began with | edit_run cl meta data $C/text.txt; sed 's/cat/act/g' $F/text.txt >$C/text.txt | $cl
+checkpoint | the text in $C/text.txt is not the one the run began on (then 938 bytes, fingerprint 656223ec80c52dc0; now 947 bytes | edit_run cl meta data $C/text.txt; { cat $F/text.txt; echo the end.; } >$C/text.txt | $cl
+checkpoint | the text in $C/text.txt is not the one the run began on | edit_run cl meta data $C/text.txt; sed 's/cat/cXt/' $F/text.txt >$C/text.txt | $cl
+checkpoint | the text in $F/text_flat.txt is not the one the run began on | edit_run cl meta data $F/text_flat.txt | $cl
+checkpoint | metadata 'data_fingerprint' is 'xyz', not 16 hex digits | edit_run cl meta data_fingerprint xyz | $cl
+checkpoint | was made with vocab=0a2, this run has vocab=0a202e | edit_run cl meta vocab 0a2 | $cl
+checkpoint | =ok | edit_run cl nometa data_fingerprint | $cl
+checkpoint | =ok | copy_run cl | $cl
+checkpoint | the checkpoint holds no optimizer state, not adam | copy_run cl; cp $R/model.safetensors $R/checkpoint.safetensors | $cl
+checkpoint | --steps 20: the run in $C/run was made with steps=6; a resumed run keeps its settings | copy_run cl | $cl --steps 20
+metrics | line 4: step '1' is not an integer above the previous row's | metrics cl swap | $cl
+metrics | the header's column 2 is 'lost', expected 'loss' | metrics cl header | $cl
+metrics | line 2 has 6 fields, expected 5 | metrics cl extra-column | $cl
+metrics | line 2: step 'x' | metrics cl step-not-number | $cl
+metrics | metrics.csv: no header line | metrics cl empty | $cl
+metrics | metrics.csv: cannot open: No such file | metrics cl missing | $cl
+metrics | metrics.csv: cannot read: Is a directory | metrics cl directory | $cl
+metrics | line 9: step '0' | metrics cl duplicate | $cl
+metrics | ends at step 5, before the checkpoint's step 6 | metrics cl last-row-gone | $cl
+metrics | has no rows, but the checkpoint is at step 6 | metrics cl header-only | $cl
+metrics | the header's column 1 is 'st?ep' | metrics cl newline-in-header | $cl
+metrics | metrics.csv: | metrics cl open-quote | $cl
+metrics | line 3, column 2: 'abc' is not a number | metrics cl value-not-number | $cl
+metrics | =ok | metrics cl crlf | $cl
 EOF
 )
 

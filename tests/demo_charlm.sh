@@ -158,7 +158,7 @@ bad_case "nowhere.txt: No such file" train --data "$tmp/nowhere.txt"
 bad_case "--checkpoint is required" sample
 bad_case "nowhere.safetensors" sample --checkpoint "$tmp/nowhere.safetensors"
 bad_case "a model of 'adding', not of charlm" sample --checkpoint "$tmp/adding/model.safetensors"
-bad_case "--prime: byte 'Z' at position 2 is not in the model's vocabulary" sample --checkpoint "$model" --prime "thZ"
+bad_case "--prime: byte 'Z' at position 3 is not in the model's vocabulary" sample --checkpoint "$model" --prime "thZ"
 bad_case "--temperature: '-1'" sample --checkpoint "$model" --temperature -1
 # Bytes are bytes: a binary file trains like any text.
 head -c 20000 /dev/urandom >"$tmp/binary.bin"
