@@ -18,10 +18,16 @@ have_torch=0
 /usr/bin/python3 -c "import torch" 2>/dev/null && have_torch=1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 [ -f data/seq_len_4_only.csv ] || bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv >/dev/null
+# The char LM's text: the first 400,000 bytes of the fortunes (108 distinct), so that the validations
+# at a run's start and end take about a second; its steps are the default model's.
+find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' | sort | xargs cat | head -c 400000 >"$tmp/charlm.txt" ||
+  true # cat meets the pipe closed by head
+[ "$(wc -c <"$tmp/charlm.txt")" -eq 400000 ] || { echo "bench: no fortunes text (make deps installs the fortunes package)"; exit 1; }
 
 # name|unit|ag command|torch command|flops per unit (0: not counted)
 # 6 x 16 x (100 + 2) x G x T (G = 100 for the IRNN, 400 for the LSTM, 300 for the GRU); digitsum: 8,000 sequences of
-# 6.93 steps on average (7.15% of the sums have one digit), 12 inputs.
+# 6.93 steps on average (7.15% of the sums have one digit), 12 inputs; charlm: 6 x 2,048 positions x
+# ((64 + 256) x 1,024 + (256 + 256) x 1,024 + 256 x 108), the two LSTM layers and the readout.
 workloads=(
   "l1norm|us/step|bin/l1norm --quiet --checkpoint-every 1000000|bench/pytorch/l1norm.py|0"
   "adding T=150|ms/step|bin/adding --T 150 --steps 300 --eval-every 1000000 --test-size 16 --checkpoint-every 1000000 --quiet|bench/pytorch/adding.py 150|146880000"
@@ -30,6 +36,7 @@ workloads=(
   "adding T=400|ms/step|bin/adding --T 400 --steps 150 --eval-every 1000000 --test-size 16 --checkpoint-every 1000000 --quiet|bench/pytorch/adding.py 400|391680000"
   "digitsum lstm|s/epoch|bin/digitsum train --model lstm --data data/seq_len_4_only.csv --epochs 2 --quiet|bench/pytorch/digitsum.py lstm|23840000000"
   "digitsum rnn|s/epoch|bin/digitsum train --model rnn --data data/seq_len_4_only.csv --epochs 2 --quiet|bench/pytorch/digitsum.py rnn|5960000000"
+  "charlm|ms/step|bin/charlm train --data $tmp/charlm.txt --steps 20 --eval-every 1000000 --checkpoint-every 1000000 --quiet|bench/pytorch/charlm.py --data $tmp/charlm.txt --time-steps 10 --threads|10808721408"
 )
 
 # field FILE KEY: the value of KEY=V on FILE's last line.
@@ -38,14 +45,14 @@ field() { tail -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 ag_value() {
   case "$2" in
     l1norm) awk -v s="$(field "$1" seconds)" -v n="$(field "$1" steps)" 'BEGIN{printf "%.4f\n", s / n * 1e6}' ;;
-    adding*) field "$1" step_ms ;;
+    adding* | charlm*) field "$1" step_ms ;;
     digitsum*) field "$1" epoch_seconds ;;
   esac
 }
 torch_value() {
   case "$2" in
     l1norm) field "$1" step_us ;;
-    adding*) field "$1" step_ms ;;
+    adding* | charlm*) field "$1" step_ms ;;
     digitsum*) field "$1" epoch_seconds ;;
   esac
 }
@@ -68,6 +75,16 @@ for round in $(seq "$rounds"); do
           { echo "bench: PyTorch failed on $name:"; tail -n 3 "$tmp/out"; exit 1; }
         torch_value "$tmp/out" "$name" >> "$tmp/torch-$key"; cat "$tmp/rss" >> "$tmp/torch-rss-$key"
       fi
+    done
+  done
+  # Sampling 10,000 characters from the char LM this round trained (the default model's size).
+  for w in "${!workloads[@]}"; do
+    [ "${workloads[$w]%%|*}" = charlm ] || continue
+    for threads in $threads_list; do
+      start=$(date +%s.%N)
+      bin/charlm sample --checkpoint "$tmp/run-$w-$threads-$round/model.safetensors" --length 10000 --threads "$threads" \
+        >/dev/null || { echo "bench: charlm sample failed"; exit 1; }
+      awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.4f\n", e - s }' >> "$tmp/sample-$threads"
     done
   done
   echo "round $round of $rounds done" >&2
@@ -100,11 +117,18 @@ for w in "${!workloads[@]}"; do
     }'
   done
 done
+for threads in $threads_list; do
+  if [ -s "$tmp/sample-$threads" ]; then
+    seconds=$(median < "$tmp/sample-$threads")
+    printf "%-15s %7s %8s %11.4g %11s\n" "charlm sample" "$threads" "s/10k ch" "$seconds" -
+    echo "$date,\"$cpu\",charlm sample 10k,$threads,s,$seconds,nan,nan,nan,nan,nan,$peak" >> "$csv"
+  fi
+done
 mv "$csv" bench/results.csv.tmp && mv bench/results.csv.tmp bench/results.csv
 echo "wrote bench/results.csv"
 if command -v gnuplot >/dev/null && [ $have_torch = 1 ]; then
   # One line per workload: name, speed-up with 1 thread, with 2.
-  awk -F, 'NR > 1 { key = $3; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+  awk -F, 'NR > 1 && $8 != "nan" { key = $3; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
                     speedup[key, $4] = $8 }
            END { for (i = 1; i <= n; i++) printf "\"%s\" %s %s\n", order[i], speedup[order[i], 1], speedup[order[i], 2] }' \
     bench/results.csv > "$tmp/speedups.dat"
