@@ -20,14 +20,14 @@ torch.manual_seed(--seed) and PyTorch's own init. --print-losses prints
 'step N loss L' for every step; the last line is
 'summary: steps=... epochs=... val_loss=... val_bpc=... step_ms=... seconds=...'.
 --time-steps N times N training steps after 5 of warm-up and prints
-'torch charlm step_ms=V' only (for make bench).
+'torch charlm step_ms=V' only (for make bench, which appends the thread
+count: charlm.py --time-steps 30 1).
 PyTorch and the standard library only."""
 import argparse
 import json
 import math
 import os
 import struct
-import sys
 import time
 
 DEFAULT_TEXT = "/usr/share/games/fortunes"
@@ -84,7 +84,12 @@ def parse_args(argv=None):
     p.add_argument("--print-losses", action="store_true")
     p.add_argument("--time-steps", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    return p.parse_args(argv)
+    # make bench (bench/run.sh) appends the thread count as a last word.
+    p.add_argument("bench_threads", nargs="?", type=int, help="threads, as make bench gives them")
+    args = p.parse_args(argv)
+    if args.bench_threads is not None:
+        args.threads = args.bench_threads
+    return args
 
 
 class CharLM:
