@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: ag against PyTorch on the demos' training steps, side by
-# side. For each round, each workload and each thread count, ag runs, then
+# side (ONLY=PREFIX: the workloads whose name starts with it, into
+# bench/results-PREFIX.csv). For each
+# round, each workload and each thread count, ag runs, then
 # PyTorch (A B A B ...), so both see the same machine; the table gives
 # medians of ROUNDS (default 5) and is written to bench/results.csv, and
 # plots/bench.png shows the ratios. PyTorch is skipped, with a note, when
@@ -20,7 +22,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 [ -f data/seq_len_4_only.csv ] || bin/digitsum gen-data --len 4 --only --out data/seq_len_4_only.csv >/dev/null
 # The char LM's text: the first 400,000 bytes of the fortunes (108 distinct), so that the validations
 # at a run's start and end take about a second; its steps are the default model's.
-find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' | sort | xargs cat | head -c 400000 >"$tmp/charlm.txt" ||
+find /usr/share/games/fortunes -maxdepth 1 -type f ! -name '*.dat' | sort | xargs cat 2>/dev/null | head -c 400000 >"$tmp/charlm.txt" ||
   true # cat meets the pipe closed by head
 [ "$(wc -c <"$tmp/charlm.txt")" -eq 400000 ] || { echo "bench: no fortunes text (make deps installs the fortunes package)"; exit 1; }
 
@@ -56,6 +58,12 @@ torch_value() {
     digitsum*) field "$1" epoch_seconds ;;
   esac
 }
+# ONLY=PREFIX keeps the workloads whose name starts with it (ONLY=charlm: that row and sampling).
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for w in "${workloads[@]}"; do [[ $w == "$ONLY"* ]] && kept+=("$w"); done
+  workloads=("${kept[@]}")
+fi
 median() { sort -g | awk '{v[NR]=$1} END{if (NR) print v[int((NR+1)/2)]; else print "nan"}'; }
 
 ${CC:-cc} -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -I/usr/include/x86_64-linux-gnu bench/sgemm_peak.c -lopenblas \
@@ -124,9 +132,11 @@ for threads in $threads_list; do
     echo "$date,\"$cpu\",charlm sample 10k,$threads,s,$seconds,nan,nan,nan,nan,nan,$peak" >> "$csv"
   fi
 done
-mv "$csv" bench/results.csv.tmp && mv bench/results.csv.tmp bench/results.csv
-echo "wrote bench/results.csv"
-if command -v gnuplot >/dev/null && [ $have_torch = 1 ]; then
+# A partial run (ONLY) keeps the full table and its chart as they are.
+results=bench/results${ONLY:+-$ONLY}.csv
+mv "$csv" "$results.tmp" && mv "$results.tmp" "$results"
+echo "wrote $results"
+if command -v gnuplot >/dev/null && [ $have_torch = 1 ] && [ -z "${ONLY:-}" ]; then
   # One line per workload: name, speed-up with 1 thread, with 2.
   awk -F, 'NR > 1 && $8 != "nan" { key = $3; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
                     speedup[key, $4] = $8 }
