@@ -70,6 +70,18 @@ bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harnes
 	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(AG_LIBS) \
 	  $(LDLIBS) -o $@
 
+# status.json records the build that ran a run: the version and the git
+# commit (empty outside a git checkout). $(BUILD)/build_commit changes only
+# when the commit does, so that run_status.o is rebuilt then and only then.
+BUILD_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+.PHONY: FORCE
+$(BUILD)/build_commit: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BUILD_COMMIT)' | cmp -s - $@ || echo '$(BUILD_COMMIT)' >$@
+$(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: $(BUILD)/build_commit
+$(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: \
+  CPPFLAGS += -DAG_BUILD_VERSION='"$(VERSION)"' -DAG_BUILD_COMMIT='"$(BUILD_COMMIT)"'
+
 # The digit-sum demo reads and writes its data with models/digitsum_data.c.
 bin/digitsum: models/digitsum_data.c models/digitsum_data.h
 # The char LM reads its text with models/charlm_data.c.
@@ -105,7 +117,7 @@ SHARED_LDLIBS = -lopenblas -lcjson -lm -lpthread
 RUN_SONAME = libag_run.so.$(SOVERSION)
 RUN_SHARED_LIB = $(BUILD)/libag_run.so.$(VERSION)
 RUN_PIC_OBJ = $(RUN_SRC:framework/src/%.c=$(BUILD)/obj-pic/%.o)
-RUN_SHARED_LDLIBS = -lcsv
+RUN_SHARED_LDLIBS = -lcsv -lcjson -lopenblas
 all: $(SHARED_LIB) $(RUN_SHARED_LIB)
 
 $(BUILD)/obj-pic/ops_matmul.o: CFLAGS += -ffp-contract=fast
