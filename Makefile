@@ -35,7 +35,8 @@ MODEL_SRC = $(wildcard models/*.c)
 DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++ fortunes
 
 DEMOS = l1norm adding digitsum charlm
-PROGRAMS = $(DEMOS:%=bin/%)
+# bin/runs lists, compares and reports the runs the demos write.
+PROGRAMS = $(DEMOS:%=bin/%) bin/runs
 
 .PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz kill-loop
 all: $(BUILD)/libag.a $(BUILD)/libag_run.a $(PROGRAMS)
@@ -81,6 +82,13 @@ $(BUILD)/build_commit: FORCE
 $(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: $(BUILD)/build_commit
 $(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: \
   CPPFLAGS += -DAG_BUILD_VERSION='"$(VERSION)"' -DAG_BUILD_COMMIT='"$(BUILD_COMMIT)"'
+
+# bin/runs: no model; the run layer's reader (ag_run_read_status), its own
+# files for reading runs, the tables, gnuplot and the HTML report.
+RUNS_SRC = demos/runs.c demos/runs_data.c demos/runs_table.c demos/runs_plot.c demos/runs_report.c
+bin/runs: $(RUNS_SRC) $(filter-out demos/runs.h,$(RUNS_SRC:.c=.h)) $(AG_LIBS) framework/include/ag_run.h
+	@mkdir -p bin
+	$(CC) $(CPPFLAGS) -Idemos $(CFLAGS) $(RUNS_SRC) $(AG_LIBS) $(LDLIBS) -o $@
 
 # The digit-sum demo reads and writes its data with models/digitsum_data.c.
 bin/digitsum: models/digitsum_data.c models/digitsum_data.h

@@ -181,6 +181,8 @@ typedef struct ag_run_info {
 
 /** Reads DIR/status.json into `info` and checks DIR/.lock with F_GETLK
  * (only another process's lock shows: a process does not see its own).
+ * Not for a process that has DIR open as a run: closing the descriptor it
+ * opens on DIR/.lock would drop that process's own lock (POSIX locks).
  * AG_OK with info->found false if there is no status.json (a run of an
  * older ag, or one killed before its first step); AG_ERROR_FORMAT (with
  * why) if it is not a status file, info->live still set. Free with

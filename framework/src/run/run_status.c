@@ -70,6 +70,8 @@ static char *read_small_file(const char *path) {
 
 /* ------------------------------------------------------------- writing */
 
+static ag_status read_status_file(const char *dir, ag_run_info *info);
+
 void run_status_init(ag_run *run, bool resumed) {
     run->process_start = run->started = unix_now();
     run->last_step = -1;
@@ -78,7 +80,7 @@ void run_status_init(ag_run *run, bool resumed) {
     /* The first start and the time so far go on from the previous
      * process's file; a missing or damaged one starts the count afresh. */
     ag_run_info previous;
-    if (ag_run_read_status(run->dir, &previous) == AG_OK && previous.found) {
+    if (read_status_file(run->dir, &previous) == AG_OK && previous.found) {
         if (isfinite(previous.started)) run->started = previous.started;
         if (isfinite(previous.seconds) && previous.seconds > 0) run->seconds_before = previous.seconds;
         run->resumes = previous.resumes + 1;
@@ -208,7 +210,10 @@ void run_status_free(ag_run *run) {
 
 /* Whether another process holds DIR/.lock (ag_run_create's and
  * ag_run_resume's fcntl lock, which the kernel drops when the process
- * dies, kill -9 included). Opened read-only: the reader creates nothing. */
+ * dies, kill -9 included). Opened read-only: the reader creates nothing.
+ * Closing any descriptor of the file drops the locks this process holds
+ * on it, so the run's own reading of its previous status.json
+ * (run_status_init) must not come here. */
 static bool lock_held(const char *dir, long *pid) {
     char path[1100];
     snprintf(path, sizeof path, "%s/.lock", dir);
@@ -232,11 +237,19 @@ static double number_or_nan(const cJSON *object, const char *key) {
 }
 
 ag_status ag_run_read_status(const char *dir, ag_run_info *info) {
+    long pid = 0;
+    bool live = lock_held(dir, &pid);
+    ag_status status = read_status_file(dir, info);
+    info->live = live;
+    info->pid = live ? pid : 0;
+    return status;
+}
+
+static ag_status read_status_file(const char *dir, ag_run_info *info) {
     memset(info, 0, sizeof *info);
     info->converged = -1;
     info->started = info->ended = info->seconds = NAN;
     info->step = -1;
-    info->live = lock_held(dir, &info->pid);
     char path[1100];
     status_path(dir, path, sizeof path);
     char *text = read_small_file(path);

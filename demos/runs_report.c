@@ -1,0 +1,355 @@
+#include "runs_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runs_plot.h"
+#include "runs_table.h"
+
+static void html_text(FILE *f, const char *text) {
+    for (const char *c = text ? text : ""; *c; c++) switch (*c) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*c, f);
+        }
+}
+
+/* ---------------------------------------------------------------- charts */
+
+/* A chart drawn into the temporary directory: its SVG text, or why not. */
+typedef struct chart {
+    char *svg;
+    char why[300];
+} chart;
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (text && fread(text, 1, (size_t)size, f) != (size_t)size) {
+        free(text);
+        text = NULL;
+    }
+    if (text) text[size] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* gnuplot on SCRIPT with these settings into TMP/NAME.svg. */
+static void draw(chart *c, const char *script, const char *const *settings, int n, const char *tmp, const char *name) {
+    char svg_path[1200], err_path[1200];
+    snprintf(svg_path, sizeof svg_path, "%s/%s.svg", tmp, name);
+    snprintf(err_path, sizeof err_path, "%s/%s.err", tmp, name);
+    int code = runs_gnuplot(script, settings, n, err_path);
+    c->svg = code == 0 ? read_file(svg_path) : NULL;
+    if (!c->svg) {
+        char *message = read_file(err_path);
+        snprintf(c->why, sizeof c->why, "%s", message && *message ? message : "gnuplot drew nothing");
+        c->why[strcspn(c->why, "\n")] = '\0';
+        free(message);
+    }
+    unlink(svg_path);
+    unlink(err_path);
+}
+
+static bool file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* A run's own chart: its demo's script (plots/DEMO.gp: the experiment's
+ * curves), or the generic loss chart. */
+static void draw_run(chart *c, const run_record *r, const char *plots, const char *tmp, int index) {
+    if (r->last_step < 0) {
+        snprintf(c->why, sizeof c->why, "no chart: %s", r->problem[0] ? r->problem : "no metrics");
+        return;
+    }
+    if (!runs_plain_path(r->path) || strchr(r->path, ' ')) {
+        snprintf(c->why, sizeof c->why, "no chart: a quote, backslash or space in its path");
+        return;
+    }
+    char script[1200], file[1200], out[1200], name[32];
+    snprintf(name, sizeof name, "run-%d", index);
+    snprintf(script, sizeof script, "%s/%s.gp", plots, r->demo);
+    bool own = runs_plain_path(r->demo) && !strchr(r->demo, '/') && file_exists(script);
+    if (!own) snprintf(script, sizeof script, "%s/loss.gp", plots);
+    snprintf(file, sizeof file, own ? "file='%s/metrics.csv'" : "files='%s/metrics.csv'", r->path);
+    snprintf(out, sizeof out, "out='%s/%s.svg'", tmp, name);
+    const char *settings[] = {file, out};
+    draw(c, script, settings, 2, tmp, name);
+}
+
+/* Per demo, every run with rows, one colour each, the metric they all
+ * have first (loss). */
+static void draw_overlay(chart *c, const run_record *const *runs, int n, const char *plots, const char *tmp,
+                         int index, char *metric, size_t metric_size) {
+    char files[32768] = "", titles[8192] = "";
+    run_record *usable = calloc((size_t)n, sizeof *usable);
+    int n_usable = 0;
+    for (int i = 0; usable && i < n; i++) {
+        const run_record *r = runs[i];
+        if (r->last_step < 0 || !runs_plain_path(r->path) || strchr(r->path, ' ') || strchr(r->name, ' ')) continue;
+        size_t used = strlen(files);
+        snprintf(files + used, sizeof files - used, "%s%s/metrics.csv", n_usable ? " " : "", r->path);
+        used = strlen(titles);
+        snprintf(titles + used, sizeof titles - used, "%s%s", n_usable ? " " : "", r->name);
+        usable[n_usable++] = *r; /* a shallow copy, for table_common_metrics */
+    }
+    char common[2048] = "";
+    if (n_usable > 0) table_common_metrics(usable, n_usable, common, sizeof common);
+    free(usable);
+    if (n_usable == 0 || !common[0]) {
+        snprintf(c->why, sizeof c->why, "no overlay: %s", n_usable ? "no metric common to the runs" : "no run with rows");
+        return;
+    }
+    snprintf(metric, metric_size, "%s", strstr(common, "loss") == common ? "loss" : common);
+    metric[strcspn(metric, ",")] = '\0';
+    char script[1200], set_files[33000], set_titles[8300], out[1200], set_metric[300], name[32];
+    snprintf(name, sizeof name, "overlay-%d", index);
+    snprintf(script, sizeof script, "%s/loss.gp", plots);
+    snprintf(set_files, sizeof set_files, "files='%s'", files);
+    snprintf(set_titles, sizeof set_titles, "titles='%s'", titles);
+    snprintf(out, sizeof out, "out='%s/%s.svg'", tmp, name);
+    snprintf(set_metric, sizeof set_metric, "metric='%s'", metric);
+    const char *settings[] = {set_files, set_titles, out, set_metric};
+    draw(c, script, settings, 4, tmp, name);
+}
+
+/* The SVG inline: without its XML prolog, and with every id (and every
+ * reference to one) prefixed, since each of gnuplot's charts names its
+ * symbols and clip paths alike and ids must be unique in a page. */
+static void put_svg(FILE *f, const char *svg, const char *prefix) {
+    const char *start = strstr(svg, "<svg");
+    if (!start) return;
+    static const char *const refs[] = {"id='", "id=\"", "href='#", "href=\"#", "url(#"};
+    for (const char *c = start; *c;) {
+        bool matched = false;
+        for (size_t k = 0; k < sizeof refs / sizeof refs[0] && !matched; k++) {
+            size_t length = strlen(refs[k]);
+            /* "id=" only as an attribute: after a blank. */
+            if (strncmp(c, refs[k], length) == 0 && (k > 1 || (c > start && (c[-1] == ' ' || c[-1] == '\t')))) {
+                fwrite(c, 1, length, f);
+                fprintf(f, "%s-", prefix);
+                c += length;
+                matched = true;
+            }
+        }
+        if (!matched) fputc(*c++, f);
+    }
+}
+
+static void put_chart(FILE *f, const chart *c, const char *prefix, const char *caption) {
+    fprintf(f, "<figure class=\"chart\" id=\"%s\">", prefix);
+    if (c->svg) put_svg(f, c->svg, prefix);
+    else {
+        fputs("<p class=\"nochart\">", f);
+        html_text(f, c->why);
+        fputs("</p>", f);
+    }
+    fputs("<figcaption>", f);
+    html_text(f, caption);
+    fputs("</figcaption></figure>\n", f);
+}
+
+/* ------------------------------------------------------------------ page */
+
+static const char *const STYLE =
+    "body{font-family:sans-serif;margin:1.5em;color:#222}"
+    "table{border-collapse:collapse;font-size:13px}"
+    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;white-space:nowrap}"
+    "th{background:#eee;cursor:pointer}"
+    "tr:nth-child(even) td{background:#f8f8f8}"
+    "figure{margin:0.5em 0}svg{max-width:100%;height:auto}"
+    ".nochart,.problem{color:#a00}.status-killed,.status-failed,.status-non-finite{color:#a00}"
+    "section{border-top:1px solid #ddd;margin-top:1em}";
+
+/* A click on a column's heading sorts by it (numbers as numbers), a
+ * second click the other way. */
+static const char *const SCRIPT =
+    "document.querySelectorAll('#runs th').forEach(function(th,col){th.addEventListener('click',function(){"
+    "var body=document.querySelector('#runs tbody'),rows=Array.from(body.rows),down=th.dataset.down!=='1';"
+    "th.dataset.down=down?'1':'0';rows.sort(function(a,b){var x=a.cells[col].textContent,y=b.cells[col].textContent,"
+    "p=parseFloat(x),q=parseFloat(y),c=(!isNaN(p)&&!isNaN(q))?p-q:x.localeCompare(y);return down?c:-c;});"
+    "rows.forEach(function(r){body.appendChild(r);});});});";
+
+static void put_table(FILE *f, const run_record *const *runs, int n) {
+    text_table t;
+    table_list(&t, runs, n);
+    fputs("<table id=\"runs\"><thead><tr>", f);
+    for (int c = 0; c < t.cols; c++) {
+        fputs("<th>", f);
+        html_text(f, t.cells[c]);
+        fputs("</th>", f);
+    }
+    fputs("</tr></thead>\n<tbody>\n", f);
+    for (int r = 1; r < t.rows; r++) {
+        fputs("<tr>", f);
+        for (int c = 0; c < t.cols; c++) {
+            const char *cell = t.cells[(size_t)r * (size_t)t.cols + (size_t)c];
+            if (c == 0) {
+                fprintf(f, "<td><a href=\"#run-%d\">", r - 1);
+                html_text(f, cell);
+                fputs("</a></td>", f);
+            } else if (c == 2) {
+                fputs("<td class=\"status-", f);
+                html_text(f, cell);
+                fputs("\">", f);
+                html_text(f, cell);
+                fputs("</td>", f);
+            } else {
+                fputs("<td>", f);
+                html_text(f, cell);
+                fputs("</td>", f);
+            }
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</tbody></table>\n", f);
+    text_table_free(&t);
+}
+
+static void put_run(FILE *f, const run_record *r, int index, const chart *c) {
+    fprintf(f, "<section class=\"run\" id=\"run-%d\"><h3>", index);
+    html_text(f, r->name);
+    fputs("</h3>\n<p>", f);
+    char when[64], duration[64];
+    format_when(r->started, when, sizeof when);
+    format_duration(r->duration, duration, sizeof duration);
+    fputs("demo ", f);
+    html_text(f, r->demo);
+    fprintf(f, ", <b class=\"status-%s\">%s</b>, started %s, %s, ", r->status, r->status, when, duration);
+    if (r->steps >= 0) fprintf(f, "%lld steps", r->steps);
+    else fputs("steps unknown", f);
+    if (r->info.detail[0]) {
+        fputs(": ", f);
+        html_text(f, r->info.detail);
+    }
+    if (r->info.version[0]) {
+        fputs("; ag ", f);
+        html_text(f, r->info.version);
+        if (r->info.commit[0]) fputc(' ', f), html_text(f, r->info.commit);
+        fputs(", OpenBLAS ", f);
+        html_text(f, r->info.blas);
+    }
+    fputs("</p>\n", f);
+    if (r->problem[0]) {
+        fputs("<p class=\"problem\">problem: ", f);
+        html_text(f, r->problem);
+        fputs("</p>\n", f);
+    }
+    fputs("<p class=\"settings\">settings: ", f);
+    for (int i = 0; i < r->n_params; i++) {
+        if (i) fputs(", ", f);
+        html_text(f, r->param_names[i]);
+        fputc('=', f);
+        html_text(f, r->param_values[i]);
+    }
+    fputs("</p>\n", f);
+    if (r->info.n_results > 0) {
+        fputs("<p class=\"results\">results: ", f);
+        for (int i = 0; i < r->info.n_results; i++) {
+            if (i) fputc(' ', f);
+            html_text(f, r->info.result_names[i]);
+            fputc('=', f);
+            html_text(f, r->info.result_values[i]);
+        }
+        fputs("</p>\n", f);
+    }
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "chart-run-%d", index);
+    put_chart(f, c, prefix, r->name);
+    fputs("</section>\n", f);
+}
+
+static void remove_directory(const char *path) { rmdir(path); }
+
+int runs_write_report(const run_record *runs, int n, const char *runs_dir, const char *out) {
+    ag_atomic_file page;
+    if (ag_atomic_file_begin(&page, out) != AG_OK) {
+        fprintf(stderr, "runs: report: --out %s: %s\n", out, ag_error_message());
+        return 1;
+    }
+    const char *base = getenv("TMPDIR");
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s/ag-runs-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmp)) {
+        fprintf(stderr, "runs: report: cannot make a temporary directory %s: %s\n", tmp, strerror(errno));
+        ag_atomic_file_abort(&page);
+        return 1;
+    }
+    char plots[1024];
+    runs_plots_dir(plots, sizeof plots);
+    const run_record **all = malloc((size_t)(n ? n : 1) * sizeof *all);
+    chart *charts = calloc((size_t)(n ? n : 1), sizeof *charts);
+    if (!all || !charts) {
+        free(all);
+        free(charts);
+        remove_directory(tmp);
+        ag_atomic_file_abort(&page);
+        fprintf(stderr, "runs: report: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) all[i] = &runs[i];
+
+    FILE *f = page.file;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ag runs: ", f);
+    html_text(f, runs_dir);
+    fprintf(f, "</title><style>%s</style></head>\n<body>\n<h1>", STYLE);
+    html_text(f, runs_dir);
+    fprintf(f, ": %d run%s</h1>\n", n, n == 1 ? "" : "s");
+    if (n > 0) put_table(f, all, n);
+    else fputs("<p>No runs.</p>\n", f);
+
+    /* Per demo, in the order the runs come: an overlay of its runs. */
+    fputs("<h2>Each demo's runs together</h2>\n", f);
+    const run_record **group = malloc((size_t)(n ? n : 1) * sizeof *group);
+    for (int i = 0; group && i < n; i++) {
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++) seen = strcmp(runs[j].demo, runs[i].demo) == 0;
+        if (seen) continue;
+        int n_group = 0;
+        for (int j = i; j < n; j++)
+            if (strcmp(runs[j].demo, runs[i].demo) == 0) group[n_group++] = &runs[j];
+        chart overlay = {0};
+        char metric[256] = "", prefix[32], caption[400];
+        draw_overlay(&overlay, group, n_group, plots, tmp, i, metric, sizeof metric);
+        fprintf(f, "<section class=\"demo\"><h3>");
+        html_text(f, runs[i].demo);
+        fprintf(f, "</h3>\n");
+        snprintf(prefix, sizeof prefix, "chart-demo-%d", i);
+        snprintf(caption, sizeof caption, "%s: %s of %d run%s", runs[i].demo, metric[0] ? metric : "-", n_group,
+                 n_group == 1 ? "" : "s");
+        put_chart(f, &overlay, prefix, caption);
+        fputs("</section>\n", f);
+        free(overlay.svg);
+    }
+    free(group);
+
+    fputs("<h2>Each run</h2>\n", f);
+    for (int i = 0; i < n; i++) {
+        draw_run(&charts[i], &runs[i], plots, tmp, i);
+        put_run(f, &runs[i], i, &charts[i]);
+        free(charts[i].svg);
+    }
+    fprintf(f, "<script>%s</script>\n</body></html>\n", SCRIPT);
+    free(charts);
+    free(all);
+    remove_directory(tmp);
+    if (ag_atomic_file_commit(&page) != AG_OK) {
+        fprintf(stderr, "runs: report: %s\n", ag_error_message());
+        return 1;
+    }
+    printf("report: %s (%d runs)\n", out, n);
+    return 0;
+}
