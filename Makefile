@@ -244,6 +244,17 @@ check-asan: deps
 	@export OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1; status=0; \
 	for t in build-asan/test_ag build-asan/test_gradcheck; do echo "== $$t"; $$t || status=1; done; exit $$status
 
+# make check-browser (not part of check): `runs report` of a few short demo
+# runs opened from the file system by headless Chromium, installed first
+# if missing the way `make docs` installs doxygen; the screenshot goes to
+# plots/runs_report.png (the README's) once it passes its checks.
+BROWSER_PACKAGES = chromium python3
+.PHONY: check-browser
+check-browser: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(BROWSER_PACKAGES)"
+	$(MAKE) --no-print-directory all
+	OPENBLAS_NUM_THREADS=1 tests/check_browser.bash
+
 # CK_FORK=no so that valgrind follows the tests themselves.
 check-valgrind: deps
 	$(MAKE) --no-print-directory $(TESTS)

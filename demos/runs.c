@@ -18,13 +18,14 @@
 static const char *const USAGE =
     "Usage:\n"
     "  runs list [RUNS_DIR] [--demo NAME] [--sort [-]METRIC] [--where KEY=VALUE]...\n"
-    "  runs compare RUN RUN... [--plot FILE.png] [--metric NAME]\n"
+    "  runs compare RUN RUN... [--plot FILE.png] [--metric NAME] [--smooth W]\n"
     "  runs report [RUNS_DIR] --out FILE.html\n"
     "RUNS_DIR defaults to runs. list: one line per run (name, demo, status, when, duration, steps, the\n"
     "settings that differ between the runs listed, the last value of each metric); --sort by a metric\n"
     "(-METRIC: largest first), --where a setting (or status, demo) equal to a value. compare: the runs'\n"
     "settings side by side (* marks those that differ), their last metrics and results; --plot overlays\n"
-    "a metric (--metric, default loss) with plots/loss.gp. report: one self-contained HTML page, the\n"
+    "a metric (--metric, default loss; --smooth: the EMA's weight, 0 for a metric logged now and then)\n"
+    "with plots/loss.gp. report: one self-contained HTML page, the\n"
     "table and every run's charts (gnuplot's SVG), for any browser.\n"
     "A status is running, killed (its process died without a word: kill -9, a crash), finished,\n"
     "converged, not-converged, stopped (a signal), non-finite, failed, or unknown (no status.json).\n";
@@ -135,7 +136,7 @@ static int command_list(int argc, char **argv) {
 
 /* --------------------------------------------------------------- compare */
 
-static int plot_compare(const run_record *runs, int n, const char *out, const char *metric) {
+static int plot_compare(const run_record *runs, int n, const char *out, const char *metric, const char *smooth) {
     for (int i = 0; i < n; i++)
         if (run_column(&runs[i], metric) < 0) {
             char names[2048] = "";
@@ -164,8 +165,10 @@ static int plot_compare(const run_record *runs, int n, const char *out, const ch
     snprintf(set_out, sizeof set_out, "out='%s'", out);
     snprintf(set_metric, sizeof set_metric, "metric='%s'", metric);
     snprintf(heading, sizeof heading, "heading='%s of %d runs'", metric, n);
-    const char *settings[] = {set_files, set_titles, set_out, set_metric, heading};
-    int code = runs_gnuplot(script, settings, 5, NULL);
+    char set_smooth[64];
+    snprintf(set_smooth, sizeof set_smooth, "smooth=%s", smooth ? smooth : "0.9");
+    const char *settings[] = {set_files, set_titles, set_out, set_metric, heading, set_smooth};
+    int code = runs_gnuplot(script, settings, 6, NULL);
     if (code != 0) {
         fprintf(stderr, "runs: compare: --plot %s: gnuplot failed (exit %d)\n", out, code);
         return 1;
@@ -175,14 +178,21 @@ static int plot_compare(const run_record *runs, int n, const char *out, const ch
 }
 
 static int command_compare(int argc, char **argv) {
-    const char *plot = NULL, *metric = NULL;
+    const char *plot = NULL, *metric = NULL, *smooth = NULL;
     const char *dirs[256];
     int n = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if ((strcmp(a, "--plot") == 0 || strcmp(a, "--metric") == 0) && i + 1 >= argc)
+        if ((strcmp(a, "--plot") == 0 || strcmp(a, "--metric") == 0 || strcmp(a, "--smooth") == 0) && i + 1 >= argc)
             return usage_error("compare: %s needs a value", a);
         if (strcmp(a, "--plot") == 0) plot = argv[++i];
+        else if (strcmp(a, "--smooth") == 0) {
+            smooth = argv[++i];
+            char *end;
+            double w = strtod(smooth, &end);
+            if (*end || end == smooth || !(w >= 0 && w < 1))
+                return usage_error("compare: --smooth '%s' is not a number in [0, 1)", smooth);
+        }
         else if (strcmp(a, "--metric") == 0) metric = argv[++i];
         else if (a[0] == '-' && a[1]) return usage_error("compare: unknown flag '%s' (runs --help)", a);
         else if (n == 256) return usage_error("compare: %s: at most 256 runs", a);
@@ -190,6 +200,7 @@ static int command_compare(int argc, char **argv) {
     }
     if (n < 2) return usage_error("compare: %s", "give two runs or more (runs compare RUN RUN...)");
     if (metric && !plot) return usage_error("compare: --metric %s: only with --plot FILE.png", metric);
+    if (smooth && !plot) return usage_error("compare: --smooth %s: only with --plot FILE.png", smooth);
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -209,11 +220,11 @@ static int command_compare(int argc, char **argv) {
     int status = 0;
     if (plot) {
         for (int i = 0; i < n && status == 0; i++)
-            if (run_column(&runs[i], metric) < 0) status = plot_compare(runs, n, plot, metric);
+            if (run_column(&runs[i], metric) < 0) status = plot_compare(runs, n, plot, metric, smooth);
     }
     if (status == 0) {
         table_print_compare(stdout, runs, n);
-        if (plot) status = plot_compare(runs, n, plot, metric);
+        if (plot) status = plot_compare(runs, n, plot, metric, smooth);
     }
     runs_free(runs, n);
     return status;

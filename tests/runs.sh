@@ -179,12 +179,14 @@ expect "compare: T does not, unmarked" grep -q '^  T  *20  *20  *20$' "$tmp/out"
 expect "compare: statuses side by side" grep -q '^status  *finished  *converged  *killed$' "$tmp/out"
 expect "compare: last losses side by side" grep -q '^  loss  *0.1  *0.02  *0.4$' "$tmp/out"
 expect "compare: the build and the BLAS kernel" grep -q '^blas  *Haswell' "$tmp/out"
-runs compare "$R/adding-a" "$R/adding-b" --plot "$tmp/compare.png" --metric loss
+runs compare "$R/adding-a" "$R/adding-b" --plot "$tmp/compare.png" --metric loss --smooth 0
 expect "compare --plot exits with 0 (got $code; $(head -c 200 "$tmp/err"))" [ "$code" -eq 0 ]
 expect "compare --plot writes a PNG" [ "$(head -c 4 "$tmp/compare.png" 2>/dev/null | tail -c 3)" = PNG ]
 runs compare "$R/adding-a" "$R/l1norm-x" --plot "$tmp/bad.png" --metric test_mse
 one_line_error "compare --metric test_mse that l1norm-x lacks" "in common: loss"
 expect "compare with a bad --metric draws nothing" [ ! -e "$tmp/bad.png" ]
+runs compare "$R/adding-a" "$R/adding-b" --plot "$tmp/bad.png" --smooth 1
+one_line_error "compare --smooth 1" "--smooth '1' is not a number in [0, 1)"
 runs compare "$R/adding-a"
 one_line_error "compare of one run" "two runs or more"
 runs compare "$R/adding-a" "$tmp/nowhere"
