@@ -35,9 +35,9 @@ void runs_plots_dir(char *buf, size_t size) {
     snprintf(buf, size, "plots");
 }
 
-/* Runs gnuplot with these -e settings on SCRIPT, without a shell; its
- * messages (one line) go to stderr as they are. */
-int runs_gnuplot(const char *script, const char *const *settings, int n_settings, const char *stderr_path) {
+/* gnuplot with these -e settings on SCRIPT, without a shell; its
+ * messages (one line) go to stderr, or to stderr_path. */
+pid_t runs_gnuplot_start(const char *script, const char *const *settings, int n_settings, const char *stderr_path) {
     char *args[32];
     int n = 0;
     args[n++] = "gnuplot";
@@ -49,17 +49,26 @@ int runs_gnuplot(const char *script, const char *const *settings, int n_settings
     args[n] = NULL;
     fflush(stdout);
     pid_t pid = fork();
-    if (pid < 0) return -1;
     if (pid == 0) {
         if (stderr_path && !freopen(stderr_path, "w", stderr)) _exit(127);
         execvp("gnuplot", args);
         fprintf(stderr, "runs: cannot run gnuplot: %s (install gnuplot-nox)\n", strerror(errno));
         _exit(127);
     }
+    return pid;
+}
+
+int runs_gnuplot_exit_code(int wait_status) {
+    return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+int runs_gnuplot(const char *script, const char *const *settings, int n_settings, const char *stderr_path) {
+    pid_t pid = runs_gnuplot_start(script, settings, n_settings, stderr_path);
+    if (pid < 0) return -1;
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return runs_gnuplot_exit_code(status);
 }
 
 /* A path goes into gnuplot's '...' strings: no quote or backslash. */

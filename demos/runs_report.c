@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runs_plot.h"
@@ -24,11 +25,22 @@ static void html_text(FILE *f, const char *text) {
 
 /* ---------------------------------------------------------------- charts */
 
-/* A chart drawn into the temporary directory: its SVG text, or why not. */
+/* A chart: gnuplot draws it into TMP/NAME.svg, several at once (one per
+ * core), while the page waits; then the page takes the SVG text in, or
+ * says why there is none. */
 typedef struct chart {
-    char *svg;
-    char why[300];
+    char name[32];
+    pid_t pid;  /* while gnuplot draws it; 0 when done or never started */
+    int code;   /* gnuplot's exit code */
+    char why[300]; /* set when there is no chart */
+    char metric[256]; /* an overlay's metric */
 } chart;
+
+typedef struct chart_pool {
+    chart *charts;
+    int n, running, limit;
+    const char *tmp;
+} chart_pool;
 
 static char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
@@ -46,14 +58,45 @@ static char *read_file(const char *path) {
     return text;
 }
 
-/* gnuplot on SCRIPT with these settings into TMP/NAME.svg. */
-static void draw(chart *c, const char *script, const char *const *settings, int n, const char *tmp, const char *name) {
+/* Waits for one gnuplot of the pool to end. */
+static void wait_one(chart_pool *pool) {
+    int status;
+    pid_t pid;
+    while ((pid = wait(&status)) < 0)
+        if (errno != EINTR) {
+            pool->running = 0; /* no child left to wait for */
+            return;
+        }
+    for (int i = 0; i < pool->n; i++)
+        if (pool->charts[i].pid == pid) {
+            pool->charts[i].pid = 0;
+            pool->charts[i].code = runs_gnuplot_exit_code(status);
+            pool->running--;
+        }
+}
+
+static void draw(chart_pool *pool, chart *c, const char *script, const char *const *settings, int n) {
+    while (pool->running >= pool->limit) wait_one(pool);
+    char err_path[1200];
+    snprintf(err_path, sizeof err_path, "%s/%s.err", pool->tmp, c->name);
+    c->pid = runs_gnuplot_start(script, settings, n, err_path);
+    if (c->pid < 0) {
+        c->pid = 0;
+        snprintf(c->why, sizeof c->why, "cannot start gnuplot: %s", strerror(errno));
+    } else {
+        pool->running++;
+    }
+}
+
+/* The chart's SVG text (NULL, with c->why, if there is none); its files
+ * are removed. */
+static char *take_svg(const chart_pool *pool, chart *c) {
+    if (c->why[0]) return NULL;
     char svg_path[1200], err_path[1200];
-    snprintf(svg_path, sizeof svg_path, "%s/%s.svg", tmp, name);
-    snprintf(err_path, sizeof err_path, "%s/%s.err", tmp, name);
-    int code = runs_gnuplot(script, settings, n, err_path);
-    c->svg = code == 0 ? read_file(svg_path) : NULL;
-    if (!c->svg) {
+    snprintf(svg_path, sizeof svg_path, "%s/%s.svg", pool->tmp, c->name);
+    snprintf(err_path, sizeof err_path, "%s/%s.err", pool->tmp, c->name);
+    char *svg = c->code == 0 ? read_file(svg_path) : NULL;
+    if (!svg) {
         char *message = read_file(err_path);
         snprintf(c->why, sizeof c->why, "%s", message && *message ? message : "gnuplot drew nothing");
         c->why[strcspn(c->why, "\n")] = '\0';
@@ -61,6 +104,7 @@ static void draw(chart *c, const char *script, const char *const *settings, int 
     }
     unlink(svg_path);
     unlink(err_path);
+    return svg;
 }
 
 static bool file_exists(const char *path) {
@@ -70,7 +114,7 @@ static bool file_exists(const char *path) {
 
 /* A run's own chart: its demo's script (plots/DEMO.gp: the experiment's
  * curves), or the generic loss chart. */
-static void draw_run(chart *c, const run_record *r, const char *plots, const char *tmp, int index) {
+static void draw_run(chart_pool *pool, chart *c, const run_record *r, const char *plots) {
     if (r->last_step < 0) {
         snprintf(c->why, sizeof c->why, "no chart: %s", r->problem[0] ? r->problem : "no metrics");
         return;
@@ -79,21 +123,19 @@ static void draw_run(chart *c, const run_record *r, const char *plots, const cha
         snprintf(c->why, sizeof c->why, "no chart: a quote, backslash or space in its path");
         return;
     }
-    char script[1200], file[1200], out[1200], name[32];
-    snprintf(name, sizeof name, "run-%d", index);
+    char script[1200], file[1200], out[1200];
     snprintf(script, sizeof script, "%s/%s.gp", plots, r->demo);
     bool own = runs_plain_path(r->demo) && !strchr(r->demo, '/') && file_exists(script);
     if (!own) snprintf(script, sizeof script, "%s/loss.gp", plots);
     snprintf(file, sizeof file, own ? "file='%s/metrics.csv'" : "files='%s/metrics.csv'", r->path);
-    snprintf(out, sizeof out, "out='%s/%s.svg'", tmp, name);
+    snprintf(out, sizeof out, "out='%s/%s.svg'", pool->tmp, c->name);
     const char *settings[] = {file, out};
-    draw(c, script, settings, 2, tmp, name);
+    draw(pool, c, script, settings, 2);
 }
 
 /* Per demo, every run with rows, one colour each, the metric they all
  * have first (loss). */
-static void draw_overlay(chart *c, const run_record *const *runs, int n, const char *plots, const char *tmp,
-                         int index, char *metric, size_t metric_size) {
+static void draw_overlay(chart_pool *pool, chart *c, const run_record *const *runs, int n, const char *plots) {
     char files[32768] = "", titles[8192] = "";
     run_record *usable = calloc((size_t)n, sizeof *usable);
     int n_usable = 0;
@@ -113,17 +155,16 @@ static void draw_overlay(chart *c, const run_record *const *runs, int n, const c
         snprintf(c->why, sizeof c->why, "no overlay: %s", n_usable ? "no metric common to the runs" : "no run with rows");
         return;
     }
-    snprintf(metric, metric_size, "%s", strstr(common, "loss") == common ? "loss" : common);
-    metric[strcspn(metric, ",")] = '\0';
-    char script[1200], set_files[33000], set_titles[8300], out[1200], set_metric[300], name[32];
-    snprintf(name, sizeof name, "overlay-%d", index);
+    snprintf(c->metric, sizeof c->metric, "%s", strstr(common, "loss") == common ? "loss" : common);
+    c->metric[strcspn(c->metric, ",")] = '\0';
+    char script[1200], set_files[33000], set_titles[8300], out[1200], set_metric[300];
     snprintf(script, sizeof script, "%s/loss.gp", plots);
     snprintf(set_files, sizeof set_files, "files='%s'", files);
     snprintf(set_titles, sizeof set_titles, "titles='%s'", titles);
-    snprintf(out, sizeof out, "out='%s/%s.svg'", tmp, name);
-    snprintf(set_metric, sizeof set_metric, "metric='%s'", metric);
+    snprintf(out, sizeof out, "out='%s/%s.svg'", pool->tmp, c->name);
+    snprintf(set_metric, sizeof set_metric, "metric='%s'", c->metric);
     const char *settings[] = {set_files, set_titles, out, set_metric};
-    draw(c, script, settings, 4, tmp, name);
+    draw(pool, c, script, settings, 4);
 }
 
 /* The SVG inline: without its XML prolog, and with every id (and every
@@ -149,14 +190,16 @@ static void put_svg(FILE *f, const char *svg, const char *prefix) {
     }
 }
 
-static void put_chart(FILE *f, const chart *c, const char *prefix, const char *caption) {
-    fprintf(f, "<figure class=\"chart\" id=\"%s\">", prefix);
-    if (c->svg) put_svg(f, c->svg, prefix);
+static void put_chart(FILE *f, const chart_pool *pool, chart *c, const char *caption) {
+    char *svg = take_svg(pool, c);
+    fprintf(f, "<figure class=\"chart\" id=\"%s\">", c->name);
+    if (svg) put_svg(f, svg, c->name);
     else {
         fputs("<p class=\"nochart\">", f);
         html_text(f, c->why);
         fputs("</p>", f);
     }
+    free(svg);
     fputs("<figcaption>", f);
     html_text(f, caption);
     fputs("</figcaption></figure>\n", f);
@@ -219,7 +262,7 @@ static void put_table(FILE *f, const run_record *const *runs, int n) {
     text_table_free(&t);
 }
 
-static void put_run(FILE *f, const run_record *r, int index, const chart *c) {
+static void put_run(FILE *f, const run_record *r, int index, const chart_pool *pool, chart *c) {
     fprintf(f, "<section class=\"run\" id=\"run-%d\"><h3>", index);
     html_text(f, r->name);
     fputs("</h3>\n<p>", f);
@@ -266,13 +309,16 @@ static void put_run(FILE *f, const run_record *r, int index, const chart *c) {
         }
         fputs("</p>\n", f);
     }
-    char prefix[32];
-    snprintf(prefix, sizeof prefix, "chart-run-%d", index);
-    put_chart(f, c, prefix, r->name);
+    put_chart(f, pool, c, r->name);
     fputs("</section>\n", f);
 }
 
-static void remove_directory(const char *path) { rmdir(path); }
+/* Whether run i is its demo's first: the overlays come in that order. */
+static bool first_of_demo(const run_record *runs, int i) {
+    for (int j = 0; j < i; j++)
+        if (strcmp(runs[j].demo, runs[i].demo) == 0) return false;
+    return true;
+}
 
 int runs_write_report(const run_record *runs, int n, const char *runs_dir, const char *out) {
     ag_atomic_file page;
@@ -290,17 +336,37 @@ int runs_write_report(const run_record *runs, int n, const char *runs_dir, const
     }
     char plots[1024];
     runs_plots_dir(plots, sizeof plots);
+    /* Charts 0..n-1: the runs'; n + i: the overlay of run i's demo (if i
+     * is its first run). */
     const run_record **all = malloc((size_t)(n ? n : 1) * sizeof *all);
-    chart *charts = calloc((size_t)(n ? n : 1), sizeof *charts);
-    if (!all || !charts) {
+    const run_record **group = malloc((size_t)(n ? n : 1) * sizeof *group);
+    int *group_size = calloc((size_t)(n ? n : 1), sizeof *group_size);
+    chart_pool pool = {.charts = calloc((size_t)(2 * n + 1), sizeof(chart)), .n = 2 * n, .tmp = tmp};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    pool.limit = cores < 1 ? 1 : cores > 16 ? 16 : (int)cores;
+    if (!all || !group || !group_size || !pool.charts) {
         free(all);
-        free(charts);
-        remove_directory(tmp);
+        free(group);
+        free(group_size);
+        free(pool.charts);
+        rmdir(tmp);
         ag_atomic_file_abort(&page);
         fprintf(stderr, "runs: report: out of memory\n");
         return 1;
     }
-    for (int i = 0; i < n; i++) all[i] = &runs[i];
+    for (int i = 0; i < n; i++) {
+        all[i] = &runs[i];
+        snprintf(pool.charts[i].name, sizeof pool.charts[i].name, "chart-run-%d", i);
+        snprintf(pool.charts[n + i].name, sizeof pool.charts[n + i].name, "chart-demo-%d", i);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!first_of_demo(runs, i)) continue;
+        for (int j = i; j < n; j++)
+            if (strcmp(runs[j].demo, runs[i].demo) == 0) group[group_size[i]++] = &runs[j];
+        draw_overlay(&pool, &pool.charts[n + i], group, group_size[i], plots);
+    }
+    for (int i = 0; i < n; i++) draw_run(&pool, &pool.charts[i], &runs[i], plots);
+    while (pool.running > 0) wait_one(&pool);
 
     FILE *f = page.file;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ag runs: ", f);
@@ -311,41 +377,27 @@ int runs_write_report(const run_record *runs, int n, const char *runs_dir, const
     if (n > 0) put_table(f, all, n);
     else fputs("<p>No runs.</p>\n", f);
 
-    /* Per demo, in the order the runs come: an overlay of its runs. */
     fputs("<h2>Each demo's runs together</h2>\n", f);
-    const run_record **group = malloc((size_t)(n ? n : 1) * sizeof *group);
-    for (int i = 0; group && i < n; i++) {
-        bool seen = false;
-        for (int j = 0; j < i && !seen; j++) seen = strcmp(runs[j].demo, runs[i].demo) == 0;
-        if (seen) continue;
-        int n_group = 0;
-        for (int j = i; j < n; j++)
-            if (strcmp(runs[j].demo, runs[i].demo) == 0) group[n_group++] = &runs[j];
-        chart overlay = {0};
-        char metric[256] = "", prefix[32], caption[400];
-        draw_overlay(&overlay, group, n_group, plots, tmp, i, metric, sizeof metric);
-        fprintf(f, "<section class=\"demo\"><h3>");
-        html_text(f, runs[i].demo);
-        fprintf(f, "</h3>\n");
-        snprintf(prefix, sizeof prefix, "chart-demo-%d", i);
-        snprintf(caption, sizeof caption, "%s: %s of %d run%s", runs[i].demo, metric[0] ? metric : "-", n_group,
-                 n_group == 1 ? "" : "s");
-        put_chart(f, &overlay, prefix, caption);
-        fputs("</section>\n", f);
-        free(overlay.svg);
-    }
-    free(group);
-
-    fputs("<h2>Each run</h2>\n", f);
     for (int i = 0; i < n; i++) {
-        draw_run(&charts[i], &runs[i], plots, tmp, i);
-        put_run(f, &runs[i], i, &charts[i]);
-        free(charts[i].svg);
+        if (!first_of_demo(runs, i)) continue;
+        chart *overlay = &pool.charts[n + i];
+        char caption[400];
+        snprintf(caption, sizeof caption, "%s: %s of %d run%s", runs[i].demo, overlay->metric[0] ? overlay->metric : "-",
+                 group_size[i], group_size[i] == 1 ? "" : "s");
+        fputs("<section class=\"demo\"><h3>", f);
+        html_text(f, runs[i].demo);
+        fputs("</h3>\n", f);
+        put_chart(f, &pool, overlay, caption);
+        fputs("</section>\n", f);
     }
+    fputs("<h2>Each run</h2>\n", f);
+    for (int i = 0; i < n; i++) put_run(f, &runs[i], i, &pool, &pool.charts[i]);
     fprintf(f, "<script>%s</script>\n</body></html>\n", SCRIPT);
-    free(charts);
+    free(pool.charts);
+    free(group_size);
+    free(group);
     free(all);
-    remove_directory(tmp);
+    rmdir(tmp);
     if (ag_atomic_file_commit(&page) != AG_OK) {
         fprintf(stderr, "runs: report: %s\n", ag_error_message());
         return 1;
