@@ -84,8 +84,8 @@ $(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: \
   CPPFLAGS += -DAG_BUILD_VERSION='"$(VERSION)"' -DAG_BUILD_COMMIT='"$(BUILD_COMMIT)"'
 
 # bin/runs: no model; the run layer's reader (ag_run_read_status), its own
-# files for reading runs, the tables, gnuplot and the HTML report.
-RUNS_SRC = demos/runs.c demos/runs_data.c demos/runs_table.c demos/runs_plot.c demos/runs_report.c
+# files for reading runs, the tables, gnuplot, the HTML report and its SVG.
+RUNS_SRC = demos/runs.c demos/runs_data.c demos/runs_table.c demos/runs_plot.c demos/runs_report.c demos/runs_svg.c
 bin/runs: $(RUNS_SRC) $(filter-out demos/runs.h,$(RUNS_SRC:.c=.h)) $(AG_LIBS) framework/include/ag_run.h
 	@mkdir -p bin
 	$(CC) $(CPPFLAGS) -Idemos $(CFLAGS) $(RUNS_SRC) $(AG_LIBS) $(LDLIBS) -o $@

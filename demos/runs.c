@@ -136,15 +136,21 @@ static int command_list(int argc, char **argv) {
 
 /* --------------------------------------------------------------- compare */
 
-static int plot_compare(const run_record *runs, int n, const char *out, const char *metric, const char *smooth) {
+/* Every run must have the metric to plot: otherwise one line naming the
+ * ones they have in common. */
+static bool all_have_metric(const run_record *runs, int n, const char *metric) {
     for (int i = 0; i < n; i++)
         if (run_column(&runs[i], metric) < 0) {
             char names[2048] = "";
             table_common_metrics(runs, n, names, sizeof names);
             fprintf(stderr, "runs: compare: --metric %s: %s has no such metric (the runs have in common: %s)\n",
                     metric, runs[i].name, names[0] ? names : "none");
-            return 2;
+            return false;
         }
+    return true;
+}
+
+static int plot_compare(const run_record *runs, int n, const char *out, const char *metric, const char *smooth) {
     if (!runs_plain_path(out)) return usage_error("compare: --plot %s: a quote or backslash in the name", out);
     char files[16384] = "", titles[4096] = "";
     for (int i = 0; i < n; i++) {
@@ -218,11 +224,8 @@ static int command_compare(int argc, char **argv) {
     /* The plot's metric is checked before anything is printed. */
     if (plot && !metric) metric = "loss";
     int status = 0;
-    if (plot) {
-        for (int i = 0; i < n && status == 0; i++)
-            if (run_column(&runs[i], metric) < 0) status = plot_compare(runs, n, plot, metric, smooth);
-    }
-    if (status == 0) {
+    if (plot && !all_have_metric(runs, n, metric)) status = 2;
+    else {
         table_print_compare(stdout, runs, n);
         if (plot) status = plot_compare(runs, n, plot, metric, smooth);
     }

@@ -363,6 +363,15 @@ run_record *runs_load_dir(const char *runs_dir, int *n) {
     *n = -1;
     DIR *d = opendir(runs_dir);
     if (!d) return NULL;
+    /* A run directory itself, given where a directory of runs goes: that run. */
+    if (run_dir_looks_like_run(runs_dir)) {
+        closedir(d);
+        run_record *one = calloc(1, sizeof *one);
+        if (!one) return NULL;
+        run_record_load(one, runs_dir);
+        *n = 1;
+        return one;
+    }
     char **names = NULL;
     int count = 0;
     struct dirent *entry;

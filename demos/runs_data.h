@@ -41,7 +41,8 @@ const char *run_param(const run_record *record, const char *name);
 int run_column(const run_record *record, const char *name);
 
 /* The runs in `runs_dir` (its subdirectories that look like runs), sorted
- * by name; NULL with *n = -1 if the directory cannot be read (errno). */
+ * by name, or the run `runs_dir` is if it is one; NULL with *n = -1 if the
+ * directory cannot be read (errno). */
 run_record *runs_load_dir(const char *runs_dir, int *n);
 void runs_free(run_record *runs, int n);
 

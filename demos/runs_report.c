@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runs_plot.h"
+#include "runs_svg.h"
 #include "runs_table.h"
 
 static void html_text(FILE *f, const char *text) {
@@ -116,7 +117,7 @@ static bool file_exists(const char *path) {
  * curves), or the generic loss chart. */
 static void draw_run(chart_pool *pool, chart *c, const run_record *r, const char *plots) {
     if (r->last_step < 0) {
-        snprintf(c->why, sizeof c->why, "no chart: %s", r->problem[0] ? r->problem : "no metrics");
+        snprintf(c->why, sizeof c->why, "no chart: %.280s", r->problem[0] ? r->problem : "no metrics");
         return;
     }
     if (!runs_plain_path(r->path) || strchr(r->path, ' ')) {
@@ -155,7 +156,7 @@ static void draw_overlay(chart_pool *pool, chart *c, const run_record *const *ru
         snprintf(c->why, sizeof c->why, "no overlay: %s", n_usable ? "no metric common to the runs" : "no run with rows");
         return;
     }
-    snprintf(c->metric, sizeof c->metric, "%s", strstr(common, "loss") == common ? "loss" : common);
+    snprintf(c->metric, sizeof c->metric, "%.255s", strstr(common, "loss") == common ? "loss" : common);
     c->metric[strcspn(c->metric, ",")] = '\0';
     char script[1200], set_files[33000], set_titles[8300], out[1200], set_metric[300];
     snprintf(script, sizeof script, "%s/loss.gp", plots);
@@ -167,33 +168,10 @@ static void draw_overlay(chart_pool *pool, chart *c, const run_record *const *ru
     draw(pool, c, script, settings, 4);
 }
 
-/* The SVG inline: without its XML prolog, and with every id (and every
- * reference to one) prefixed, since each of gnuplot's charts names its
- * symbols and clip paths alike and ids must be unique in a page. */
-static void put_svg(FILE *f, const char *svg, const char *prefix) {
-    const char *start = strstr(svg, "<svg");
-    if (!start) return;
-    static const char *const refs[] = {"id='", "id=\"", "href='#", "href=\"#", "url(#"};
-    for (const char *c = start; *c;) {
-        bool matched = false;
-        for (size_t k = 0; k < sizeof refs / sizeof refs[0] && !matched; k++) {
-            size_t length = strlen(refs[k]);
-            /* "id=" only as an attribute: after a blank. */
-            if (strncmp(c, refs[k], length) == 0 && (k > 1 || (c > start && (c[-1] == ' ' || c[-1] == '\t')))) {
-                fwrite(c, 1, length, f);
-                fprintf(f, "%s-", prefix);
-                c += length;
-                matched = true;
-            }
-        }
-        if (!matched) fputc(*c++, f);
-    }
-}
-
 static void put_chart(FILE *f, const chart_pool *pool, chart *c, const char *caption) {
     char *svg = take_svg(pool, c);
     fprintf(f, "<figure class=\"chart\" id=\"%s\">", c->name);
-    if (svg) put_svg(f, svg, c->name);
+    if (svg) svg_put_inline(f, svg, c->name);
     else {
         fputs("<p class=\"nochart\">", f);
         html_text(f, c->why);
@@ -402,6 +380,6 @@ int runs_write_report(const run_record *runs, int n, const char *runs_dir, const
         fprintf(stderr, "runs: report: %s\n", ag_error_message());
         return 1;
     }
-    printf("report: %s (%d runs)\n", out, n);
+    printf("report: %s (%d run%s)\n", out, n, n == 1 ? "" : "s");
     return 0;
 }

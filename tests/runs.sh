@@ -12,7 +12,7 @@
 # Prints "N passed, M failed"; exits 1 if M > 0.
 check_name=runs
 . "$(dirname "$0")/check_common.bash"
-runs_bin=$root/bin/runs
+runs_bin=${RUNS_BIN:-$root/bin/runs}
 for p in runs l1norm adding; do
   if [ ! -x "$root/bin/$p" ]; then
     fail "bin/$p is missing (run make)"
@@ -138,6 +138,9 @@ expect "list --where status=killed: adding-killed only" [ "$(awk 'NR > 1 { print
 runs list "$R" --where lr=7
 expect "list --where lr=7: no runs, exit 0 (got $code: $(cat "$tmp/out"))" [ "$code" -eq 0 ] && grep -q '^no runs' "$tmp/out"
 
+runs list "$R/adding-b"
+expect "list of a run directory itself lists that run (got '$(awk 'NR > 1 { print $1 }' "$tmp/out")')" \
+  [ "$(awk 'NR > 1 { print $1 }' "$tmp/out" | tr '\n' ' ')" = "adding-b " ]
 runs list "$R" --sort lss
 one_line_error "list --sort lss (no such metric)" "there are: loss, test_mse, w_ih, w_hh"
 runs list "$R" --where lrr=1
@@ -213,6 +216,23 @@ one_line_error "report without --out" "--out"
 runs report "$R" --out "$tmp/nowhere/report.html"
 one_line_error "report into a missing directory" "nowhere"
 expect "report into a missing directory writes nothing" [ ! -e "$tmp/nowhere" ]
+
+# A long noisy run: its chart is thinned to what the chart's pixels show
+# (gnuplot's SVG of 50,000 steps, raw and smoothed, is 1.5 MB a chart; the
+# page has two: the run's and its demo's overlay).
+long=$tmp/long
+mkdir -p "$long/adding-long"
+cp "$R/adding-a/params.csv" "$R/adding-a/status.json" "$long/adding-long/"
+awk 'BEGIN { srand(1); print "step,loss,test_mse"; for (i = 0; i < 50000; i++) printf "%d,%.6g,\n", i, exp(-i / 10000) * (1 + rand()) }' \
+  >"$long/adding-long/metrics.csv"
+runs report "$long" --out "$tmp/long.html"
+size=$(wc -c <"$tmp/long.html")
+expect "report of a 50,000-step run exits with 0 (got $code; $(head -c 200 "$tmp/err"))" [ "$code" -eq 0 ]
+expect "  and is under 300 kB, its curves thinned (got $size bytes)" [ "$size" -lt 300000 ]
+if python3 tests/runs_html_check.py "$tmp/long.html" 1 2 adding-long >"$tmp/html.out"; then pass; else
+  fail "the long run's report:"
+  show "$tmp/html.out"
+fi
 
 # ------------------------------------------------- status.json of real runs
 # status KEY DIR: a value of DIR/status.json (python's json: the file parses).
