@@ -22,11 +22,11 @@ static const char *const USAGE =
     "  runs report [RUNS_DIR] --out FILE.html\n"
     "RUNS_DIR defaults to runs. list: one line per run (name, demo, status, when, duration, steps, the\n"
     "settings that differ between the runs listed, the last value of each metric); --sort by a metric\n"
-    "(-METRIC: largest first), --where a setting (or status, demo) equal to a value. compare: the runs'\n"
-    "settings side by side (* marks those that differ), their last metrics and results; --plot overlays\n"
-    "a metric (--metric, default loss; --smooth: the EMA's weight, 0 for a metric logged now and then)\n"
-    "with plots/loss.gp. report: one self-contained HTML page, the\n"
-    "table and every run's charts (gnuplot's SVG), for any browser.\n"
+    "or by when, duration, steps (-METRIC: largest first), --where a setting (or status, demo) equal to\n"
+    "a value. compare: the runs' settings side by side (* marks those that differ), their last metrics\n"
+    "and results; --plot overlays a metric (--metric, default loss; --smooth: the EMA's weight, 0 for a\n"
+    "metric logged now and then) with plots/loss.gp. report: one self-contained HTML page, the table\n"
+    "and every run's charts (gnuplot's SVG), for any browser.\n"
     "A status is running, killed (its process died without a word: kill -9, a crash), finished,\n"
     "converged, not-converged, stopped (a signal), non-finite, failed, or unknown (no status.json).\n";
 

@@ -252,6 +252,8 @@ static void put_run(FILE *f, const run_record *r, int index, const chart_pool *p
     fprintf(f, ", <b class=\"status-%s\">%s</b>, started %s, %s, ", r->status, r->status, when, duration);
     if (r->steps >= 0) fprintf(f, "%lld steps", r->steps);
     else fputs("steps unknown", f);
+    if (strcmp(r->status, "killed") == 0)
+        fputs(": status.json says running, but no process holds its lock (killed with -9, or crashed)", f);
     if (r->info.detail[0]) {
         fputs(": ", f);
         html_text(f, r->info.detail);

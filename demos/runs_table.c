@@ -153,7 +153,11 @@ void table_common_metrics(const run_record *runs, int n, char *out, size_t size)
 static const char *sort_metric;
 static int sort_sign;
 
+/* Besides the metrics, the list's own numeric columns sort too. */
 static double sort_value(const run_record *r) {
+    if (strcmp(sort_metric, "when") == 0) return r->started;
+    if (strcmp(sort_metric, "duration") == 0) return r->duration;
+    if (strcmp(sort_metric, "steps") == 0) return r->steps >= 0 ? (double)r->steps : NAN;
     int k = run_column(r, sort_metric);
     return k >= 0 ? r->final_values[k] : NAN;
 }
@@ -171,7 +175,8 @@ static int by_metric(const void *a, const void *b) {
 bool table_sort(const run_record **runs, int n, const char *metric) {
     sort_sign = metric[0] == '-' ? -1 : 1;
     sort_metric = metric[0] == '-' ? metric + 1 : metric;
-    bool known = false;
+    bool known = strcmp(sort_metric, "when") == 0 || strcmp(sort_metric, "duration") == 0 ||
+                 strcmp(sort_metric, "steps") == 0;
     for (int i = 0; i < n && !known; i++) known = run_column(runs[i], sort_metric) >= 0;
     if (!known) {
         const char **names;
@@ -179,8 +184,8 @@ bool table_sort(const run_record **runs, int n, const char *metric) {
         char list[2048] = "";
         for (int i = 0; i < count; i++) append(list, sizeof list, names[i]);
         free(names);
-        fprintf(stderr, "runs: list: --sort %s: no run has a metric '%s' (there are: %s)\n", metric, sort_metric,
-                list[0] ? list : "none");
+        fprintf(stderr, "runs: list: --sort %s: no run has a metric '%s' (there are: %s; or when, duration, steps)\n",
+                metric, sort_metric, list[0] ? list : "none");
         return false;
     }
     qsort(runs, (size_t)n, sizeof *runs, by_metric);
@@ -220,7 +225,9 @@ void table_list(text_table *t, const run_record *const *runs, int n) {
         text_table_set(t, i + 1, 5, text);
         for (int s = 0; s < n_differing; s++) {
             const char *value = run_param(r, settings[s]);
-            text_table_set(t, i + 1, FIXED + s, value ? value : "-");
+            /* One word per cell, so that awk can read the table: an empty
+             * value shows as "". */
+            text_table_set(t, i + 1, FIXED + s, !value ? "-" : value[0] ? value : "\"\"");
         }
         for (int m = 0; m < n_metrics; m++) {
             int k = run_column(r, metrics[m]);

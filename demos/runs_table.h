@@ -18,9 +18,9 @@ void table_union_params(const run_record *runs, int n, char *out, size_t size);
 /* The metrics every run has, "loss, test_mse". */
 void table_common_metrics(const run_record *runs, int n, char *out, size_t size);
 
-/* Sorts by the last value of METRIC (-METRIC: largest first), runs without
- * one last. False, with one line on stderr listing the metrics there are,
- * if no run has it. */
+/* Sorts by the last value of METRIC, or by when, duration or steps
+ * (-METRIC: largest first), runs without one last. False, with one line
+ * on stderr listing the metrics there are, if no run has it. */
 bool table_sort(const run_record **runs, int n, const char *metric);
 
 /* A table of strings, printed with aligned columns. */

@@ -66,6 +66,9 @@ ended() { # ended STATUS [EXTRA]: a status.json that says how the run ended
 }
 make_run adding-a "$(ended finished)" 0.01 0.5 0.3 0.2 0.1
 make_run adding-b "$(ended finished '"converged": true,')" 0.001 0.5 0.4 0.05 0.02
+# A setting empty in one run: still one word in the list's columns.
+printf '"note",""\n' >>"$R/adding-a/params.csv"
+printf '"note","x"\n' >>"$R/adding-b/params.csv"
 make_run adding-killed "$(ended running)" 0.01 0.5 0.45 0.4
 make_run adding-live "$(ended running)" 0.01 0.5 0.49
 make_run adding-diverged "$(ended non_finite)" 0.1 0.5 1e10 ''
@@ -111,6 +114,7 @@ lacks_word() { ! grep -qw "$1" <<<"$2"; }
 expect "list: a setting all runs share (T) is not" lacks_word T "$header"
 expect "list: the metrics are columns (loss, test_mse, w_ih, w_hh)" grep -q 'loss  *test_mse  *w_ih  *w_hh' <<<"$header"
 expect "list: adding-a's last loss is 0.1 (got '$(field adding-a loss)')" [ "$(field adding-a loss)" = 0.1 ]
+expect "list: adding-a's empty setting shows as \"\" (got '$(field adding-a note)')" [ "$(field adding-a note)" = '""' ]
 expect "list: adding-a's steps are status.json's 3 (got '$(field adding-a steps)')" [ "$(field adding-a steps)" = 3 ]
 expect "list: adding-a's duration is 12.5s (got '$(field adding-a duration)')" [ "$(field adding-a duration)" = 12.5s ]
 expect "list: a row cut short is not read (l1norm-x's loss is 9, got '$(field l1norm-x loss)')" [ "$(field l1norm-x loss)" = 9 ]
@@ -142,7 +146,9 @@ runs list "$R/adding-b"
 expect "list of a run directory itself lists that run (got '$(awk 'NR > 1 { print $1 }' "$tmp/out")')" \
   [ "$(awk 'NR > 1 { print $1 }' "$tmp/out" | tr '\n' ' ')" = "adding-b " ]
 runs list "$R" --sort lss
-one_line_error "list --sort lss (no such metric)" "there are: loss, test_mse, w_ih, w_hh"
+one_line_error "list --sort lss (no such metric)" "there are: loss, test_mse, w_ih, w_hh; or when, duration, steps"
+runs list "$R" --sort -steps --demo l1norm
+expect "list --sort -steps works (got $code)" [ "$code" -eq 0 ]
 runs list "$R" --where lrr=1
 one_line_error "list --where lrr=1 (no such setting)" "no run has a setting 'lrr'"
 runs list "$R" --where lr
