@@ -35,7 +35,8 @@ MODEL_SRC = $(wildcard models/*.c)
 DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++ fortunes
 
 DEMOS = l1norm adding digitsum charlm
-PROGRAMS = $(DEMOS:%=bin/%)
+# bin/runs lists, compares and reports the runs the demos write.
+PROGRAMS = $(DEMOS:%=bin/%) bin/runs
 
 .PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz kill-loop
 all: $(BUILD)/libag.a $(BUILD)/libag_run.a $(PROGRAMS)
@@ -69,6 +70,25 @@ bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harnes
 	@mkdir -p bin
 	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(AG_LIBS) \
 	  $(LDLIBS) -o $@
+
+# status.json records the build that ran a run: the version and the git
+# commit (empty outside a git checkout). $(BUILD)/build_commit changes only
+# when the commit does, so that run_status.o is rebuilt then and only then.
+BUILD_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null)
+.PHONY: FORCE
+$(BUILD)/build_commit: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(BUILD_COMMIT)' | cmp -s - $@ || echo '$(BUILD_COMMIT)' >$@
+$(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: $(BUILD)/build_commit
+$(BUILD)/obj/run/run_status.o $(BUILD)/obj-pic/run/run_status.o: \
+  CPPFLAGS += -DAG_BUILD_VERSION='"$(VERSION)"' -DAG_BUILD_COMMIT='"$(BUILD_COMMIT)"'
+
+# bin/runs: no model; the run layer's reader (ag_run_read_status), its own
+# files for reading runs, the tables, gnuplot, the HTML report and its SVG.
+RUNS_SRC = demos/runs.c demos/runs_data.c demos/runs_table.c demos/runs_plot.c demos/runs_report.c demos/runs_svg.c
+bin/runs: $(RUNS_SRC) $(filter-out demos/runs.h,$(RUNS_SRC:.c=.h)) $(AG_LIBS) framework/include/ag_run.h
+	@mkdir -p bin
+	$(CC) $(CPPFLAGS) -Idemos $(CFLAGS) $(RUNS_SRC) $(AG_LIBS) $(LDLIBS) -o $@
 
 # The digit-sum demo reads and writes its data with models/digitsum_data.c.
 bin/digitsum: models/digitsum_data.c models/digitsum_data.h
@@ -105,7 +125,7 @@ SHARED_LDLIBS = -lopenblas -lcjson -lm -lpthread
 RUN_SONAME = libag_run.so.$(SOVERSION)
 RUN_SHARED_LIB = $(BUILD)/libag_run.so.$(VERSION)
 RUN_PIC_OBJ = $(RUN_SRC:framework/src/%.c=$(BUILD)/obj-pic/%.o)
-RUN_SHARED_LDLIBS = -lcsv
+RUN_SHARED_LDLIBS = -lcsv -lcjson -lopenblas
 all: $(SHARED_LIB) $(RUN_SHARED_LIB)
 
 $(BUILD)/obj-pic/ops_matmul.o: CFLAGS += -ffp-contract=fast
@@ -223,6 +243,17 @@ check-asan: deps
 	  build-asan/test_ag build-asan/test_gradcheck
 	@export OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1; status=0; \
 	for t in build-asan/test_ag build-asan/test_gradcheck; do echo "== $$t"; $$t || status=1; done; exit $$status
+
+# make check-browser (not part of check): `runs report` of a few short demo
+# runs opened from the file system by headless Chromium, installed first
+# if missing the way `make docs` installs doxygen; the screenshot goes to
+# plots/runs_report.png (the README's) once it passes its checks.
+BROWSER_PACKAGES = chromium python3
+.PHONY: check-browser
+check-browser: deps
+	@$(MAKE) --no-print-directory deps DEBIAN_PACKAGES="$(BROWSER_PACKAGES)"
+	$(MAKE) --no-print-directory all
+	OPENBLAS_NUM_THREADS=1 tests/check_browser.bash
 
 # CK_FORK=no so that valgrind follows the tests themselves.
 check-valgrind: deps

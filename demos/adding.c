@@ -223,8 +223,9 @@ int main(int argc, char **argv) {
 
     if (demo_finish(&d)) {
         if (isnan(test_mse)) test_mse = evaluate(ctx, &model, &o, &batch, targets, false);
+        if (o.stop_below > 0) demo_set_converged(&d, data.stopped_early);
         if (demo_save_model(&d))
-            printf("summary: model=%s T=%ld steps=%lld test_mse=%.6g baseline_mse=%.6g seconds=%.2f step_ms=%.3f\n",
+            demo_summary(&d, "model=%s T=%ld steps=%lld test_mse=%.6g baseline_mse=%.6g seconds=%.2f step_ms=%.3f",
                    o.model, o.T, (long long)d.step, test_mse, baseline, d.seconds,
                    d.step > d.first_step ? 1e3 * d.seconds / (double)(d.step - d.first_step) : 0.0);
     }

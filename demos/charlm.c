@@ -348,8 +348,8 @@ static int train(int argc, char **argv) {
     if (demo_finish(&d)) {
         if (isnan(val_loss)) val_loss = validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets);
         if (demo_save_model(&d))
-            printf("summary: steps=%lld epochs=%.3g val_loss=%.6f val_bpc=%.4f params=%lld vocab=%d seconds=%.2f "
-                   "step_ms=%.3f\n",
+            demo_summary(&d, "steps=%lld epochs=%.3g val_loss=%.6f val_bpc=%.4f params=%lld vocab=%d seconds=%.2f "
+                   "step_ms=%.3f",
                    (long long)d.step, (double)d.step / (double)chunks, val_loss, val_loss / LN2,
                    (long long)ag_params_size(model.params), vocab.size, d.seconds,
                    d.step > d.first_step ? 1e3 * (d.seconds - eval_seconds) / (double)(d.step - d.first_step) : 0.0);

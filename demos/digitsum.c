@@ -363,7 +363,7 @@ static int train(int argc, char **argv) {
         if (isnan(val_acc) && evaluate(ctx, &model, &val_batches, &val_loss, &val_acc) != AG_OK)
             return demo_fail(&d, "validation");
         if (demo_save_model(&d))
-            printf("summary: model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f\n",
+            demo_summary(&d, "model=%s epochs=%ld val_acc=%.4f val_loss=%.6f seconds=%.2f epoch_seconds=%.3f",
                    model_name, epochs, val_acc, val_loss, d.seconds, epoch_seconds);
     }
     batches_free(&train_batches);

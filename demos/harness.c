@@ -34,8 +34,53 @@ static const char *counter_key(const demo *d) { return d->unit == DEMO_EPOCHS ? 
 
 static const char *signal_name(int signal_number) { return signal_number == SIGINT ? "SIGINT" : "SIGTERM"; }
 
+/* The first cause of the end wins: a non-finite loss that then fails to
+ * save stays "non_finite". */
+static void note_outcome(demo *d, ag_run_state state, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void note_outcome(demo *d, ag_run_state state, const char *format, ...) {
+    if (d->outcome_noted) return;
+    d->outcome_noted = true;
+    d->outcome = state;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(d->outcome_detail, sizeof d->outcome_detail, format, args);
+    va_end(args);
+}
+
+void demo_set_converged(demo *d, bool converged) {
+    if (d->run) ag_run_set_converged(d->run, converged);
+}
+
+void demo_summary(demo *d, const char *format, ...) {
+    char line[2048];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(line, sizeof line, format, args);
+    va_end(args);
+    printf("summary: %s\n", line);
+    fflush(stdout);
+    /* The pairs as printed: "key=value" words. */
+    for (char *word = strtok(line, " "); word && d->run; word = strtok(NULL, " ")) {
+        char *equals = strchr(word, '=');
+        if (!equals || equals == word) continue;
+        *equals = '\0';
+        ag_run_set_result(d->run, word, "%s", equals + 1);
+    }
+    note_outcome(d, AG_RUN_FINISHED, "%s", "");
+}
+
 int demo_close(demo *d) {
     if (d->run) {
+        if (!d->outcome_noted) note_outcome(d, d->exit_code == 0 ? AG_RUN_FINISHED : AG_RUN_FAILED, "%s", "");
+        ag_status ended = ag_run_end(d->run, d->outcome, d->outcome_detail);
+        if (ended != AG_OK && d->exit_code == 0) {
+            fprintf(stderr, "%s: recording how the run ended: %s\n", d->program, ag_error_message());
+            d->exit_code = 1;
+        }
         ag_status closed = ag_run_close(d->run);
         d->run = NULL;
         if (closed != AG_OK && d->exit_code == 0) {
@@ -51,6 +96,7 @@ int demo_close(demo *d) {
 
 int demo_fail(demo *d, const char *what) {
     fprintf(stderr, "%s: %s: %s\n", d->program, what, ag_error_message());
+    note_outcome(d, AG_RUN_FAILED, "%s: %s", what, ag_error_message());
     d->exit_code = 1;
     return demo_close(d);
 }
@@ -136,6 +182,8 @@ static bool optimizer_finite(demo *d) {
     fprintf(stderr, "%s: %s %lld: %s: training stopped; %s/checkpoint.safetensors keeps the last good state\n",
             d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step, ag_error_message(),
             ag_run_dir(d->run));
+    note_outcome(d, AG_RUN_NON_FINITE, "%s %lld: %s", d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step,
+                 ag_error_message());
     d->exit_code = 1;
     return false;
 }
@@ -272,6 +320,8 @@ bool demo_finite(demo *d, double loss) {
     ag_progress_end(&d->progress);
     fprintf(stderr, "%s: %s %lld: %s\n", d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step + 1,
             ag_error_message());
+    note_outcome(d, AG_RUN_NON_FINITE, "%s %lld: %s", d->unit == DEMO_EPOCHS ? "epoch" : "step", (long long)d->step + 1,
+                 ag_error_message());
     d->exit_code = 1;
     return false;
 }
@@ -281,6 +331,8 @@ bool demo_step(demo *d) {
     ag_progress_end(&d->progress);
     fprintf(stderr, "%s: %s %lld: optimizer: %s\n", d->program, d->unit == DEMO_EPOCHS ? "epoch" : "step",
             (long long)d->step + 1, ag_error_message());
+    note_outcome(d, AG_RUN_FAILED, "%s %lld: optimizer: %s", d->unit == DEMO_EPOCHS ? "epoch" : "step",
+                 (long long)d->step + 1, ag_error_message());
     d->exit_code = 1;
     return false;
 }
@@ -304,6 +356,7 @@ bool demo_finish(demo *d) {
                 signal_name(stop), d->unit == DEMO_EPOCHS ? "after epoch" : "at step", (long long)d->step, d->program,
                 ag_run_dir(d->run));
         d->exit_code = 128 + stop;
+        note_outcome(d, AG_RUN_STOPPED, "%s", signal_name(stop));
         return false;
     }
     return true;

@@ -19,7 +19,7 @@
  *         d.step++;
  *         if (!demo_log(&d, (double[]){loss, ...})) break;
  *     }
- *     if (demo_finish(&d) && demo_save_model(&d)) printf("summary: ...\n");
+ *     if (demo_finish(&d) && demo_save_model(&d)) demo_summary(&d, "key=%d ...", ...);
  *     ... free the demo's memory ...
  *     return demo_close(&d);
  *
@@ -101,6 +101,10 @@ typedef struct demo {
     const flag_spec *specs;
     int n_specs;
     int64_t saved_step; /* the step the checkpoint on disk holds */
+    /* How the run ended, for status.json: the first cause noted wins. */
+    bool outcome_noted;
+    ag_run_state outcome;
+    char outcome_detail[400];
     double start;
     int n_extra;
     struct {
@@ -179,12 +183,25 @@ bool demo_finish(demo *d);
 /* Saves RUN_DIR/model.safetensors and prints "run: RUN_DIR". */
 bool demo_save_model(demo *d);
 
+/* Prints the last line on stdout, "summary: " and the formatted key=value
+ * pairs, and records the pairs and "finished" in RUN_DIR/status.json. */
+void demo_summary(demo *d, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* For a demo that has a goal (l1norm's exact weights, adding's
+ * --stop-below): whether it reached it, for status.json. */
+void demo_set_converged(demo *d, bool converged);
+
 /* Prints "PROGRAM: what: <the library's last error>" and returns
  * demo_close's exit code (1). */
 int demo_fail(demo *d, const char *what);
 
-/* Closes the run (flushing metrics.csv) and frees what the harness holds;
- * returns the exit code. */
+/* Records how the run ended in RUN_DIR/status.json (finished, stopped by a
+ * signal, stopped on a non-finite value, failed), closes the run (flushing
+ * metrics.csv) and frees what the harness holds; returns the exit code. */
 int demo_close(demo *d);
 
 #endif

@@ -233,15 +233,18 @@ int main(int argc, char **argv) {
     if (demo_finish(&d) && run_test(&d, ctx, &model, &test_rng, test_values, o.test_length, &true_sum, &prediction,
                                     &test_seconds)) {
         double relative_error = fabs(prediction - true_sum) / fmax(true_sum, 1e-30);
+        demo_set_converged(&d, converged);
         if (demo_save_model(&d)) {
             if (!converged) printf("did not converge within %ld steps\n", o.max_steps);
-            printf("summary: converged=%d steps=%lld w_ih=%.9g w_hh=%.9g", converged, (long long)d.step,
-                   (double)*w_ih, (double)*w_hh);
+            char biases[80] = "";
             if (o.bias)
-                printf(" b_ih=%.9g b_hh=%.9g", (double)model.cell.bias_ih->data[0], (double)model.cell.bias_hh->data[0]);
-            printf(" loss=%.6g test_len=%ld pred=%.6f true=%.6f rel_err=%.3g seconds=%.3f test_seconds=%.4f "
-                   "resumed_at=%lld\n",
-                   (double)state.loss, o.test_length, prediction, true_sum, relative_error, d.seconds, test_seconds,
+                snprintf(biases, sizeof biases, " b_ih=%.9g b_hh=%.9g", (double)model.cell.bias_ih->data[0],
+                         (double)model.cell.bias_hh->data[0]);
+            demo_summary(&d,
+                   "converged=%d steps=%lld w_ih=%.9g w_hh=%.9g%s loss=%.6g test_len=%ld pred=%.6f true=%.6f "
+                   "rel_err=%.3g seconds=%.3f test_seconds=%.4f resumed_at=%lld",
+                   converged, (long long)d.step, (double)*w_ih, (double)*w_hh, biases, (double)state.loss,
+                   o.test_length, prediction, true_sum, relative_error, d.seconds, test_seconds,
                    (long long)d.first_step);
         }
     }

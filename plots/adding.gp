@@ -30,7 +30,7 @@ if (baseline ne '' && baseline > 0) { low = lesser(low, baseline + 0); high = gr
 model = param(params, 'model')
 T = param(params, 'T')
 
-set terminal pngcairo size 1000,500 enhanced font ',10'
+eval terminal(1000, 500)
 set output out
 set title sprintf('adding: %s%s', run_name(file), model eq '' ? '' : sprintf(' (%s, T = %s)', model, T)) noenhanced
 set key outside right top vertical Left reverse noenhanced

@@ -21,7 +21,7 @@ if (m_error ne '') { print script . ': ' . m_error; exit status 1 }
 if (m_n[2] + m_n[3] == 0) { print sprintf("%s: %s has no loss or val_bpc value yet", script, file); exit status 1 }
 bits(nats) = nats / log(2)
 
-set terminal pngcairo size 1000,500 enhanced font ',10'
+eval terminal(1000, 500)
 set output out
 set title sprintf('charlm: %s', run_name(file)) noenhanced
 set key outside right top vertical Left reverse noenhanced

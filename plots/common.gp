@@ -24,6 +24,14 @@ bad_path_message(path) = sprintf("%s: %s: a file name with a quote or a backslas
 out_problem(path) = bad_path(path) ? bad_path_message(path) : \
     system(sprintf("d=$(dirname -- '%s'); [ -d \"$d\" ] && [ -w \"$d\" ] || echo \"%s: cannot write %s: $d is not a writable directory\"", path, script, path))
 
+# The terminal for `out`: SVG when its name ends in .svg (bin/runs report
+# puts such charts inline in its HTML page), PNG otherwise:
+#   eval terminal(WIDTH, HEIGHT)
+is_svg(path) = strlen(path) > 4 && path[strlen(path) - 3:] eq '.svg'
+terminal(width, height) = is_svg(out) ? \
+    sprintf("set terminal svg size %d,%d enhanced font 'sans,10' background '#ffffff'", width, height) : \
+    sprintf("set terminal pngcairo size %d,%d enhanced font ',10'", width, height)
+
 # ---------------------------------------------------------------- reading
 # eval read_metrics('NAME', FILE, 'step loss ...') defines $NAME and
 # NAME_error, NAME_rows, NAME_n[k], NAME_min[k], NAME_max[k], NAME_minpos[k]

@@ -14,7 +14,7 @@ eval read_metrics('m', file, 'step loss val_loss val_acc')
 if (m_error ne '') { print script . ': ' . m_error; exit status 1 }
 if (m_n[2] + m_n[3] + m_n[4] == 0) { print sprintf("%s: %s has no loss, val_loss or val_acc value yet", script, file); exit status 1 }
 
-set terminal pngcairo size 1100,480 enhanced font ',10'
+eval terminal(1100, 480)
 set output out
 set grid
 # Above each panel, clear of the curves.

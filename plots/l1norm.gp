@@ -16,7 +16,7 @@ eval read_metrics('m', file, 'step loss w_ih w_hh')
 if (m_error ne '') { print script . ': ' . m_error; exit status 1 }
 if (m_n[2] + m_n[3] + m_n[4] == 0) { print sprintf("%s: %s has no loss, w_ih or w_hh value yet", script, file); exit status 1 }
 
-set terminal pngcairo size 900,650 enhanced font ',10'
+eval terminal(900, 650)
 set output out
 set multiplot layout 2,1 title sprintf('l1norm: %s', run_name(file)) noenhanced
 set key outside right top vertical Left reverse noenhanced

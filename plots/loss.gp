@@ -45,7 +45,7 @@ do for [i = 1:runs] {
 if (values == 0) { print sprintf("%s: no %s value yet in %s", script, metric, files); exit status 1 }
 log_y = y_low > 0
 
-set terminal pngcairo size 1000,500 enhanced font ',10'
+eval terminal(1000, 500)
 set output out
 set key outside right top vertical Left reverse noenhanced
 set grid

@@ -611,6 +611,80 @@ START_TEST(test_default_directory) {
 }
 END_TEST
 
+/* DIR/status.json: nothing before the metrics begin, "running" then, how
+ * the run ended after ag_run_end (with its results, the build and the
+ * BLAS kernel), "finished" from ag_run_close when the program says
+ * nothing, the first start kept across a resume; a damaged file is an
+ * error, a missing one is not. Read after ag_run_close or in a directory
+ * this process does not hold: reading closes a descriptor of DIR/.lock,
+ * which would drop this process's own lock. */
+START_TEST(test_status_file) {
+    char dir[256], path[512];
+    tmp_path("status_run", dir, sizeof dir);
+    tmp_path("status_run/status.json", path, sizeof path);
+    ag_run *run = ag_run_create("test", dir);
+    ck_assert_msg(run != NULL, "%s", ag_error_message());
+    ck_assert_msg(!exists(path), "status.json before the metrics begin");
+    ck_assert_int_eq(ag_run_end(run, AG_RUN_FAILED, "too early"), AG_OK);
+    ck_assert_msg(!exists(path), "ag_run_end before the metrics begin wrote status.json");
+    const char *columns[] = {"loss"};
+    ck_assert_int_eq(ag_run_begin_metrics(run, columns, 1), AG_OK);
+    ag_run_info info;
+    ck_assert_int_eq(ag_run_read_status(dir, &info), AG_OK);
+    ck_assert(info.found);
+    ck_assert_int_eq(info.state, AG_RUN_RUNNING);
+    ck_assert(!isfinite(info.ended));
+    double started = info.started;
+    ck_assert(isfinite(started));
+    ag_run_info_free(&info);
+    ck_assert_int_eq(ag_run_log(run, 1, (double[]){0.5}), AG_OK);
+    ck_assert_int_eq(ag_run_log(run, 2, (double[]){0.25}), AG_OK);
+    ck_assert_int_eq(ag_run_set_result(run, "loss", "%g", 0.25), AG_OK);
+    ck_assert_int_eq(ag_run_set_result(run, "loss", "%g", 0.125), AG_OK); /* replaces */
+    ag_run_set_converged(run, true);
+    ck_assert_int_eq(ag_run_end(run, AG_RUN_FINISHED, NULL), AG_OK);
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    ck_assert_int_eq(ag_run_read_status(dir, &info), AG_OK);
+    ck_assert_int_eq(info.state, AG_RUN_FINISHED);
+    ck_assert(!info.live);
+    ck_assert_int_eq(info.converged, 1);
+    ck_assert_int_eq(info.step, 2);
+    ck_assert(isfinite(info.ended) && info.ended >= info.started);
+    ck_assert_int_eq(info.n_results, 1);
+    ck_assert_str_eq(info.result_names[0], "loss");
+    ck_assert_str_eq(info.result_values[0], "0.125");
+    ck_assert_msg(info.blas[0] != '\0', "no BLAS kernel recorded");
+    ag_run_info_free(&info);
+    assert_no_temporaries(dir);
+
+    /* Resumed: running again, resumed once, its first start kept; closed
+     * without ag_run_end: finished. */
+    run = ag_run_resume(dir);
+    ck_assert_msg(run != NULL, "%s", ag_error_message());
+    ck_assert_int_eq(ag_run_resume_metrics(run, columns, 1, 2), AG_OK);
+    ck_assert_int_eq(ag_run_close(run), AG_OK);
+    ck_assert_int_eq(ag_run_read_status(dir, &info), AG_OK);
+    ck_assert_int_eq(info.state, AG_RUN_FINISHED);
+    ck_assert_int_eq(info.resumes, 1);
+    ck_assert_int_eq(info.converged, -1);
+    ck_assert(fabs(info.started - started) < 1e-3);
+    ag_run_info_free(&info);
+
+    write_text(path, "{\"status\": ");
+    ck_assert_int_eq(ag_run_read_status(dir, &info), AG_ERROR_FORMAT);
+    ck_assert_msg(strstr(ag_error_message(), "status.json") != NULL, "'%s'", ag_error_message());
+    ag_run_info_free(&info);
+    write_text(path, "{\"status\": \"done\"}");
+    ck_assert_int_eq(ag_run_read_status(dir, &info), AG_ERROR_FORMAT);
+    ag_run_info_free(&info);
+    unlink(path);
+    ck_assert_int_eq(ag_run_read_status(dir, &info), AG_OK);
+    ck_assert(!info.found);
+    ag_run_info_free(&info);
+    ck_assert_str_eq(ag_run_state_name(AG_RUN_NON_FINITE), "non_finite");
+}
+END_TEST
+
 AG_TEST_SUITE(run_suite)
 static Suite *run_suite(void) {
     Suite *s = suite_create("run");
@@ -625,6 +699,7 @@ static Suite *run_suite(void) {
     tcase_add_test(tc, test_metrics_errors);
     tcase_add_test(tc, test_save_model);
     tcase_add_test(tc, test_default_directory);
+    tcase_add_test(tc, test_status_file);
     suite_add_tcase(s, tc);
     return s;
 }

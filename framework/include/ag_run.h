@@ -125,7 +125,74 @@ ag_status ag_run_catch_signals(void);
 /** The signal caught (SIGINT or SIGTERM), or 0 while none has come. */
 int ag_run_stop_signal(void);
 
-/** Flushes and closes metrics.csv and frees the run. Returns an error if a
+/** How a run ended (or that it has not): DIR/status.json's "status". */
+typedef enum ag_run_state {
+    AG_RUN_RUNNING = 0, /**< "running": going on, or killed without a word (see ag_run_info.live) */
+    AG_RUN_FINISHED,    /**< "finished": training ended by itself */
+    AG_RUN_STOPPED,     /**< "stopped": by a signal (SIGINT, SIGTERM), after its checkpoint */
+    AG_RUN_NON_FINITE,  /**< "non_finite": stopped on a value that is not finite */
+    AG_RUN_FAILED       /**< "failed": any other error */
+} ag_run_state;
+
+/** The state's name in status.json ("running", "finished", "stopped",
+ * "non_finite", "failed"). */
+const char *ag_run_state_name(ag_run_state state);
+
+/** Records one of the run's results (the summary's key=value pairs) for
+ * status.json; recording a name again replaces its value. */
+ag_status ag_run_set_result(ag_run *run, const char *name, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/** Records whether the run reached its goal (a program that has one: a
+ * loss or an error below a target); status.json says "converged". */
+void ag_run_set_converged(ag_run *run, bool converged);
+
+/** Records how the run ended in DIR/status.json, written atomically:
+ * `detail` (may be NULL) says why in words ("SIGTERM", the error). The
+ * file is begun, as "running", when ag_run_begin_metrics or
+ * ag_run_resume_metrics succeed, and refreshed (step, time) at every
+ * ag_run_save_checkpoint; before that this records nothing (a resume
+ * refused by its checks leaves the directory as it was). ag_run_close
+ * calls it for a program that did not: "finished", or "stopped" after a
+ * signal. A run killed with SIGKILL stays "running": ag_run_read_status
+ * tells it from a live one by DIR/.lock. */
+ag_status ag_run_end(ag_run *run, ag_run_state state, const char *detail);
+
+/** What DIR/status.json says, for tools (bin/runs), with whether the run's
+ * process still lives. */
+typedef struct ag_run_info {
+    bool found;         /**< DIR/status.json exists and was read */
+    ag_run_state state; /**< as recorded (AG_RUN_RUNNING when !found) */
+    bool live;          /**< DIR/.lock is held: a process has the run open now */
+    long pid;           /**< that process (0 when not live) */
+    int converged;      /**< 1, 0, or -1 when the program did not say */
+    char detail[512];   /**< why it stopped or failed ("" if nothing) */
+    double started;     /**< the run's first start, Unix time (NAN if unknown) */
+    double ended;       /**< when it ended, Unix time (NAN while running) */
+    double seconds;     /**< wall time of all its processes (to the last checkpoint while running) */
+    long long step;     /**< the last step logged (-1 if none) */
+    int resumes;        /**< how many times it was resumed */
+    int n_results;      /**< the summary's key=value pairs */
+    char **result_names, **result_values;
+    char version[32], commit[48], blas[64]; /**< the build that ran it and OpenBLAS's kernel family */
+} ag_run_info;
+
+/** Reads DIR/status.json into `info` and checks DIR/.lock with F_GETLK
+ * (only another process's lock shows: a process does not see its own).
+ * Not for a process that has DIR open as a run: closing the descriptor it
+ * opens on DIR/.lock would drop that process's own lock (POSIX locks).
+ * AG_OK with info->found false if there is no status.json (a run of an
+ * older ag, or one killed before its first step); AG_ERROR_FORMAT (with
+ * why) if it is not a status file, info->live still set. Free with
+ * ag_run_info_free. */
+ag_status ag_run_read_status(const char *dir, ag_run_info *info);
+/** Frees what ag_run_read_status allocated (the results). */
+void ag_run_info_free(ag_run_info *info);
+
+/** Flushes and closes metrics.csv, records how the run ended if the
+ * program did not (ag_run_end) and frees the run. Returns an error if a
  * write failed at any point (a full disk, say). */
 ag_status ag_run_close(ag_run *run);
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -248,6 +249,7 @@ ag_run *ag_run_create(const char *demo, const char *dir) {
         if (lock_directory(run, "ag_run_create") != AG_OK) goto fail;
     }
     make_run_id(run->run_id);
+    run_status_init(run, false);
     return run;
 fail:
     if (run->lock_fd >= 0) close(run->lock_fd);
@@ -259,7 +261,8 @@ fail:
  * temporary copy, NAME.tmp.PID, beside the complete one it was to replace;
  * the run that goes on removes them. */
 static void remove_stale_temporaries(const char *dir) {
-    static const char *const names[] = {"params.csv", "metrics.csv", "checkpoint.safetensors", "model.safetensors"};
+    static const char *const names[] = {"params.csv", "metrics.csv", "checkpoint.safetensors", "model.safetensors",
+                                        "status.json"};
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *entry;
@@ -310,6 +313,7 @@ ag_run *ag_run_resume(const char *dir) {
         free(run);
         return NULL;
     }
+    run_status_init(run, true);
     return run;
 }
 
@@ -419,7 +423,10 @@ ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint_writer *w) {
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", run->dir);
-    return ag_checkpoint_save(w, path);
+    ag_status status = ag_checkpoint_save(w, path);
+    /* status.json's step and time follow the checkpoints, so a run killed
+     * later still says how far it got. */
+    return status == AG_OK ? run_status_refresh(run) : status;
 }
 
 ag_status ag_run_check_finite(const ag_run *run, double loss, const ag_params *params) {
@@ -455,6 +462,15 @@ ag_status ag_run_close(ag_run *run) {
         if (fclose(run->metrics) != 0 || run->write_failed)
             status = ag_error_set(AG_ERROR_IO, "ag_run_close: writing %s/metrics.csv failed", run->dir);
     }
+    /* A program that did not say how the run ended: it ended by itself,
+     * or on the signal it caught. */
+    if (run->status_begun && !run->status_ended) {
+        int stop = ag_run_stop_signal();
+        ag_status ended = ag_run_end(run, stop ? AG_RUN_STOPPED : AG_RUN_FINISHED,
+                                     stop == SIGINT ? "SIGINT" : stop ? "SIGTERM" : NULL);
+        if (status == AG_OK) status = ended;
+    }
+    run_status_free(run);
     for (int i = 0; i < run->n_params; i++) {
         free(run->names[i]);
         free(run->values[i]);

@@ -21,6 +21,26 @@ struct ag_run {
      * ag_run_resume; written to params.csv and every checkpoint. */
     char run_id[AG_RUN_ID_LENGTH + 1];
     bool params_found; /* ag_run_resume found DIR/params.csv */
+    /* DIR/status.json (run_status.c): written once the run's metrics
+     * begin, refreshed at every checkpoint, finished by ag_run_end. */
+    bool status_begun, status_ended;
+    double started;        /* the run's first start, Unix time */
+    double process_start;  /* this process's, Unix time */
+    double seconds_before; /* wall time of the processes before this one */
+    int resumes;
+    int64_t last_step; /* the last row logged (or the resumed checkpoint's step); -1: none */
+    int converged;     /* 1, 0, or -1 when the program did not say */
+    char **result_names, **result_values;
+    int n_results, results_capacity;
 };
+
+/* run_status.c: called by ag_run_create (resumed false) and ag_run_resume
+ * (true, reading the previous status.json for the first start and the time
+ * so far); run_status_begin when metrics.csv is open; run_status_refresh
+ * at each checkpoint; run_status_free by ag_run_close. */
+void run_status_init(ag_run *run, bool resumed);
+ag_status run_status_begin(ag_run *run);
+ag_status run_status_refresh(ag_run *run);
+void run_status_free(ag_run *run);
 
 #endif

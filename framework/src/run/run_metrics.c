@@ -34,7 +34,7 @@ ag_status ag_run_begin_metrics(ag_run *run, const char *const *columns, int n_co
     fputc('\n', run->metrics);
     fflush(run->metrics);
     run->last_flush = ag_seconds();
-    return AG_OK;
+    return run_status_begin(run);
 }
 
 /* Reading metrics.csv back with libcsv: rows of fields, each kept as text
@@ -254,11 +254,13 @@ ag_status ag_run_resume_metrics(ag_run *run, const char *const *columns, int n_c
     if (!run->metrics) return ag_error_set(AG_ERROR_IO, "ag_run_resume_metrics: cannot append to %s: %s", path, strerror(errno));
     run->n_columns = n_columns;
     run->last_flush = ag_seconds();
-    return AG_OK;
+    run->last_step = step;
+    return run_status_begin(run);
 }
 
 ag_status ag_run_log(ag_run *run, int64_t step, const double *values) {
     if (!run->metrics) return ag_error_set(AG_ERROR_STATE, "ag_run_log: call ag_run_begin_metrics first");
+    run->last_step = step;
     /* Plain numbers need no quoting, and gnuplot reads them as they are. */
     char text[32];
     int length = 0;
