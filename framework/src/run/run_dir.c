@@ -325,36 +325,9 @@ static ag_status set_param(ag_run *run, const char *name, bool is_option, const 
     char value[1024];
     vsnprintf(value, sizeof value, format, args);
     /* A setting recorded again replaces its value: one row per name. */
-    for (int i = 0; i < run->n_params; i++)
-        if (strcmp(run->names[i], name) == 0) {
-            char *value_copy = strdup(value);
-            if (!value_copy) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
-            free(run->values[i]);
-            run->values[i] = value_copy;
-            run->is_option[i] = is_option;
-            return AG_OK;
-        }
-    if (run->n_params == run->params_capacity) {
-        int capacity = run->params_capacity ? 2 * run->params_capacity : 16;
-        char **names = realloc(run->names, (size_t)capacity * sizeof *names);
-        if (names) run->names = names;
-        char **values = realloc(run->values, (size_t)capacity * sizeof *values);
-        if (values) run->values = values;
-        bool *options = realloc(run->is_option, (size_t)capacity * sizeof *options);
-        if (options) run->is_option = options;
-        if (!names || !values || !options) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
-        run->params_capacity = capacity;
-    }
-    char *name_copy = strdup(name), *value_copy = strdup(value);
-    if (!name_copy || !value_copy) {
-        free(name_copy);
-        free(value_copy);
-        return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_param: out of memory");
-    }
-    run->names[run->n_params] = name_copy;
-    run->values[run->n_params] = value_copy;
-    run->is_option[run->n_params] = is_option;
-    run->n_params++;
+    int index = run_pairs_set(&run->params, is_option ? "ag_run_set_option" : "ag_run_set_param", name, value);
+    if (index < 0) return ag_error_code();
+    run->params.flags[index] = is_option;
     return AG_OK;
 }
 
@@ -383,22 +356,22 @@ ag_status ag_run_write_params(ag_run *run) {
     bool ok = fputs("name,value\n", f) >= 0;
     if (ok && run->run_id[0]) ok = fprintf(f, "\"" RUN_ID_PARAM "\",\"%s\"\n", run->run_id) > 0;
     /* csv_fwrite quotes each field, so a value with a comma stays one field. */
-    for (int i = 0; ok && i < run->n_params; i++)
-        ok = csv_fwrite(f, run->names[i], strlen(run->names[i])) == 0 && fputc(',', f) != EOF &&
-             csv_fwrite(f, run->values[i], strlen(run->values[i])) == 0 && fputc('\n', f) != EOF;
+    for (int i = 0; ok && i < run->params.count; i++)
+        ok = csv_fwrite(f, run->params.names[i], strlen(run->params.names[i])) == 0 && fputc(',', f) != EOF &&
+             csv_fwrite(f, run->params.values[i], strlen(run->params.values[i])) == 0 && fputc('\n', f) != EOF;
     return ag_atomic_file_commit(&out); /* a failed write shows in the stream's error flag */
 }
 
 ag_status ag_run_save_model(ag_run *run, const ag_params *params) {
     char path[1100];
     snprintf(path, sizeof path, "%s/model.safetensors", run->dir);
-    const char **metadata = malloc((size_t)(2 * run->n_params + 1) * sizeof *metadata);
+    const char **metadata = malloc((size_t)(2 * run->params.count + 1) * sizeof *metadata);
     if (!metadata) return ag_error_set(AG_ERROR_MEMORY, "ag_run_save_model: out of memory");
     int n = 0;
-    for (int i = 0; i < run->n_params; i++) {
-        if (run->is_option[i]) continue;
-        metadata[2 * n] = run->names[i];
-        metadata[2 * n + 1] = run->values[i];
+    for (int i = 0; i < run->params.count; i++) {
+        if (run->params.flags[i]) continue;
+        metadata[2 * n] = run->params.names[i];
+        metadata[2 * n + 1] = run->params.values[i];
         n++;
     }
     ag_status status = ag_params_save(params, path, metadata, n);
@@ -413,8 +386,8 @@ ag_status ag_run_save_checkpoint(ag_run *run, ag_checkpoint_writer *w) {
     if (run->metrics && fsync(fileno(run->metrics)) != 0)
         return ag_error_set(AG_ERROR_IO, "ag_run_save_checkpoint: cannot sync %s/metrics.csv: %s", run->dir,
                             strerror(errno));
-    for (int i = 0; i < run->n_params; i++) {
-        ag_status status = run->is_option[i] ? AG_OK : ag_checkpoint_set_metadata(w, run->names[i], run->values[i]);
+    for (int i = 0; i < run->params.count; i++) {
+        ag_status status = run->params.flags[i] ? AG_OK : ag_checkpoint_set_metadata(w, run->params.names[i], run->params.values[i]);
         if (status != AG_OK) return status;
     }
     if (run->run_id[0]) {
@@ -443,14 +416,14 @@ ag_status ag_run_check_finite(const ag_run *run, double loss, const ag_params *p
 }
 
 ag_status ag_run_check_params(const ag_run *run, const ag_checkpoint *cp) {
-    for (int i = 0; i < run->n_params; i++) {
-        const char *saved = ag_checkpoint_metadata(cp, run->names[i]);
-        if (run->is_option[i] || !saved) continue;
+    for (int i = 0; i < run->params.count; i++) {
+        const char *saved = ag_checkpoint_metadata(cp, run->params.names[i]);
+        if (run->params.flags[i] || !saved) continue;
         char before[64], now[64];
-        if (strcmp(saved, run->values[i]) != 0)
+        if (strcmp(saved, run->params.values[i]) != 0)
             return ag_error_set(AG_ERROR_STATE, "%s/checkpoint.safetensors was made with %s=%s, this run has %s=%s",
-                                run->dir, run->names[i], ag_printable(saved, before, sizeof before), run->names[i],
-                                ag_printable(run->values[i], now, sizeof now));
+                                run->dir, run->params.names[i], ag_printable(saved, before, sizeof before), run->params.names[i],
+                                ag_printable(run->params.values[i], now, sizeof now));
     }
     return AG_OK;
 }
@@ -471,13 +444,7 @@ ag_status ag_run_close(ag_run *run) {
         if (status == AG_OK) status = ended;
     }
     run_status_free(run);
-    for (int i = 0; i < run->n_params; i++) {
-        free(run->names[i]);
-        free(run->values[i]);
-    }
-    free(run->names);
-    free(run->values);
-    free(run->is_option);
+    run_pairs_free(&run->params);
     if (run->lock_fd >= 0) close(run->lock_fd);
     free(run);
     return status;

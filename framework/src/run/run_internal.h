@@ -6,6 +6,18 @@
 
 #include "ag_run.h"
 
+/* Names with a text value each, in the order first set (run_pairs.c);
+ * flags: one bool a name (the settings' "is a run option"). */
+typedef struct run_pairs {
+    char **names, **values;
+    bool *flags;
+    int count, capacity;
+} run_pairs;
+/* Sets name to value, replacing an earlier value; the name's index, or -1
+ * (message naming `who`) when out of memory. A new name's flag is false. */
+int run_pairs_set(run_pairs *p, const char *who, const char *name, const char *value);
+void run_pairs_free(run_pairs *p);
+
 struct ag_run {
     char dir[1024];
     int lock_fd; /* DIR/.lock, held while the run is open; -1 if none */
@@ -13,9 +25,7 @@ struct ag_run {
     int n_columns;
     double last_flush;
     bool write_failed;
-    char **names, **values;
-    bool *is_option; /* recorded by ag_run_set_option */
-    int n_params, params_capacity;
+    run_pairs params; /* the settings; flags: recorded by ag_run_set_option */
     /* The run's identity (16 hex digits; "" for a run begun by an older ag,
      * which has none): made by ag_run_create, read back from params.csv by
      * ag_run_resume; written to params.csv and every checkpoint. */
@@ -30,8 +40,7 @@ struct ag_run {
     int resumes;
     int64_t last_step; /* the last row logged (or the resumed checkpoint's step); -1: none */
     int converged;     /* 1, 0, or -1 when the program did not say */
-    char **result_names, **result_values;
-    int n_results, results_capacity;
+    run_pairs results; /* the summary's key=value pairs */
 };
 
 /* run_status.c: called by ag_run_create (resumed false) and ag_run_resume

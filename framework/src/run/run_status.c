@@ -117,7 +117,7 @@ static ag_status write_status(ag_run *run, ag_run_state state, const char *detai
     cJSON_AddNumberToObject(root, "step", (double)run->last_step);
     cJSON_AddNumberToObject(root, "resumes", run->resumes);
     cJSON_AddNumberToObject(root, "pid", (double)getpid());
-    for (int i = 0; i < run->n_results; i++) cJSON_AddStringToObject(results, run->result_names[i], run->result_values[i]);
+    for (int i = 0; i < run->results.count; i++) cJSON_AddStringToObject(results, run->results.names[i], run->results.values[i]);
     cJSON_AddItemToObject(root, "results", results);
     cJSON_AddStringToObject(build, "version", AG_BUILD_VERSION);
     cJSON_AddStringToObject(build, "commit", AG_BUILD_COMMIT);
@@ -166,45 +166,10 @@ ag_status ag_run_set_result(ag_run *run, const char *name, const char *format, .
     va_start(args, format);
     vsnprintf(value, sizeof value, format, args);
     va_end(args);
-    for (int i = 0; i < run->n_results; i++)
-        if (strcmp(run->result_names[i], name) == 0) {
-            char *copy = strdup(value);
-            if (!copy) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_result: out of memory");
-            free(run->result_values[i]);
-            run->result_values[i] = copy;
-            return AG_OK;
-        }
-    if (run->n_results == run->results_capacity) {
-        int capacity = run->results_capacity ? 2 * run->results_capacity : 16;
-        char **names = realloc(run->result_names, (size_t)capacity * sizeof *names);
-        if (names) run->result_names = names;
-        char **values = realloc(run->result_values, (size_t)capacity * sizeof *values);
-        if (values) run->result_values = values;
-        if (!names || !values) return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_result: out of memory");
-        run->results_capacity = capacity;
-    }
-    char *name_copy = strdup(name), *value_copy = strdup(value);
-    if (!name_copy || !value_copy) {
-        free(name_copy);
-        free(value_copy);
-        return ag_error_set(AG_ERROR_MEMORY, "ag_run_set_result: out of memory");
-    }
-    run->result_names[run->n_results] = name_copy;
-    run->result_values[run->n_results] = value_copy;
-    run->n_results++;
-    return AG_OK;
+    return run_pairs_set(&run->results, "ag_run_set_result", name, value) < 0 ? ag_error_code() : AG_OK;
 }
 
-void run_status_free(ag_run *run) {
-    for (int i = 0; i < run->n_results; i++) {
-        free(run->result_names[i]);
-        free(run->result_values[i]);
-    }
-    free(run->result_names);
-    free(run->result_values);
-    run->result_names = run->result_values = NULL;
-    run->n_results = run->results_capacity = 0;
-}
+void run_status_free(ag_run *run) { run_pairs_free(&run->results); }
 
 /* ------------------------------------------------------------- reading */
 
