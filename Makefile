@@ -306,7 +306,7 @@ l1-seeds: bin/l1norm
 	demos/l1norm_seeds.sh $(FLAGS)
 
 # The paper's Figure 2 (about an hour on 2 cores): STEPS=N to change the budget.
-adding-sweep: bin/adding
+adding-sweep: bin/adding bin/runs
 	demos/adding_sweep.sh
 
 clean:

@@ -51,4 +51,6 @@ for model in irnn rnn-tanh lstm; do
   echo "$row |"
 done
 echo
+# The runs themselves, as bin/runs lists any runs (status, settings that differ, last metrics).
+[ -x bin/runs ] && bin/runs list "$out" --sort test_mse
 echo "written: $out/results.csv, plots/adding_sweep.png"
