@@ -191,7 +191,7 @@ static int train(int argc, char **argv) {
     demo_init(&d, "charlm train", "charlm", DEMO_STEPS, 500);
     const flag_spec specs[] = {
         {"data", FLAG_STRING, &data_path, 0, 0, false,
-         "text file, or a directory of them (default: the fortunes package's texts)", false},
+         "text file, or a directory of them (the fortunes package's texts)", false},
         {"hidden", FLAG_INT, &hidden, 1, 4096, false, "LSTM hidden units", false},
         {"layers", FLAG_INT, &layers, 1, AG_RECURRENT_MAX_LAYERS, false, "LSTM layers", false},
         {"embed", FLAG_INT, &embed, 1, 4096, false, "embedding size", false},
