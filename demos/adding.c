@@ -138,6 +138,7 @@ static ag_status restore_state(void *state, const ag_checkpoint *cp, int64_t ste
 }
 
 int main(int argc, char **argv) {
+    demo_fit_blas_kernels(argv); /* the right OpenBLAS kernels, or this process as it is */
     options o = {.model = "irnn", .optimizer = "adam", .T = 150, .hidden = 100, .batch = 16, .train_size = 100000,
                  .test_size = 10000, .steps = 20000, .eval_every = 500, .seed = 42, .lr = 1e-4, .clip = 1,
                  .identity_scale = 1, .forget_bias = 1};

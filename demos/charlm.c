@@ -543,6 +543,7 @@ static int sample(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    demo_fit_blas_kernels(argv); /* the right OpenBLAS kernels, or this process as it is */
     if (argc < 2) {
         fprintf(stderr, "charlm: give a command: train or sample (see --help)\n");
         return 2;

@@ -545,6 +545,7 @@ static int eval(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    demo_fit_blas_kernels(argv); /* the right OpenBLAS kernels, or this process as it is */
     if (argc < 2) {
         fprintf(stderr, "digitsum: give a command: gen-data, train, predict or eval (see --help)\n");
         return 2;

@@ -116,6 +116,19 @@ void demo_init(demo *d, const char *program, const char *name, demo_unit unit, l
              unit == DEMO_EPOCHS ? "epochs" : "steps");
 }
 
+void demo_fit_blas_kernels(char **argv) {
+    const char *family = ag_blas_kernels_to_fit();
+    if (!family) return;
+    /* The child finds OPENBLAS_CORETYPE set, so it never starts again. */
+    if (setenv("AG_BLAS_KERNELS_BEFORE", ag_blas_kernels(), 1) != 0 || setenv("OPENBLAS_CORETYPE", family, 1) != 0)
+        return;
+    fflush(NULL);
+    execv("/proc/self/exe", argv);
+    /* No /proc: go on with OpenBLAS's own choice. */
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("AG_BLAS_KERNELS_BEFORE");
+}
+
 long demo_default_threads(void) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores < 1 ? 1 : cores > 64 ? 64 : cores;
@@ -279,6 +292,9 @@ bool demo_open(demo *d, const demo_training *training) {
     flags_record(d->specs, d->n_specs, d->run);
     for (int i = 0; i < d->n_extra; i++) ag_run_set_param(d->run, d->extra[i].name, "%s", d->extra[i].value);
     ag_run_set_option(d->run, "threads", "%ld", d->threads);
+    ag_run_set_option(d->run, "blas_kernels", "%s", ag_blas_kernels());
+    const char *before = getenv("AG_BLAS_KERNELS_BEFORE");
+    if (before) ag_run_set_option(d->run, "blas_kernels_before", "%s (OPENBLAS_CORETYPE set by ag)", before);
     ag_status status;
     if (d->resume_dir && !check_identity(d)) return false;
     if (d->resume) {

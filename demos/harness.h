@@ -117,6 +117,15 @@ typedef struct demo {
  * checkpoint_every: --checkpoint-every's default. */
 void demo_init(demo *d, const char *program, const char *name, demo_unit unit, long checkpoint_every);
 
+/* First thing in a demo's main: when OpenBLAS runs weaker kernels than
+ * the CPU supports and OPENBLAS_CORETYPE is not set
+ * (ag_blas_kernels_to_fit), starts the program again, same arguments,
+ * with OPENBLAS_CORETYPE set to the fitting family, which OpenBLAS reads
+ * only when it loads; the run's params.csv then names both
+ * (blas_kernels, blas_kernels_before). Returns when nothing is to be done,
+ * or when the program cannot be started again (no /proc). */
+void demo_fit_blas_kernels(char **argv);
+
 /* The number of online cores (1 to 64): what --threads 0 means. */
 long demo_default_threads(void);
 

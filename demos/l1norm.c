@@ -154,6 +154,7 @@ static bool run_test(demo *d, ag_ctx *ctx, const l1norm_model *model, ag_rng *te
 }
 
 int main(int argc, char **argv) {
+    demo_fit_blas_kernels(argv); /* the right OpenBLAS kernels, or this process as it is */
     options o = {.seed = 42, .batch = 32, .max_length = 10, .max_steps = 50000, .test_length = 10000,
                  .lr = 1e-3, .bias_tolerance = 1e-10, .init = "positive"};
     demo d;

@@ -149,6 +149,27 @@ expect "--seed 7 twice gives the same test_mse (got '$mse_a' and '$mse_b')" [ -n
 expect "the same seed writes the same metrics.csv" cmp -s "$tmp/seed7a/metrics.csv" "$tmp/seed7b/metrics.csv"
 expect "--seed 8 gives another test_mse than --seed 7 (got '$mse_c' and '$mse_a')" [ -n "$mse_c" -a "$mse_c" != "$mse_a" ]
 
+# ---------------------------------------------------------- BLAS kernels
+# OpenBLAS on a CPU model it does not know runs its SSE3 kernels; the demo
+# then starts again with OPENBLAS_CORETYPE set to the CPU's family.
+# AG_TEST_BLAS_KERNELS stands in for such an OpenBLAS (this one knows its CPU).
+kernels=(--T 10 --hidden 8 --steps 20 --eval-every 10 --test-size 16 --quiet)
+adding "${kernels[@]}" --run-dir "$tmp/kernels"
+expect "params.csv names OpenBLAS's kernel family" grep -q '^"blas_kernels","[A-Za-z0-9_]*"$' "$tmp/kernels/params.csv"
+if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+  AG_TEST_BLAS_KERNELS=Prescott adding "${kernels[@]}" --run-dir "$tmp/kernels-fit"
+  expect "with SSE3 kernels on an AVX2 CPU the run goes on (exit $code; stderr: $(head -c 200 "$tmp/err"))" \
+    [ "$code" -eq 0 -a ! -s "$tmp/err" ]
+  expect "  started again with OPENBLAS_CORETYPE set by ag, as params.csv says" \
+    grep -q '^"blas_kernels_before",".*(OPENBLAS_CORETYPE set by ag)"$' "$tmp/kernels-fit/params.csv"
+  expect "  the same results as the run that needed nothing" cmp -s <(cut -d, -f1-3 "$tmp/kernels/metrics.csv") \
+    <(cut -d, -f1-3 "$tmp/kernels-fit/metrics.csv")
+  OPENBLAS_CORETYPE=Prescott AG_TEST_BLAS_KERNELS=Prescott adding "${kernels[@]}" --run-dir "$tmp/kernels-user"
+  expect "a user's OPENBLAS_CORETYPE=Prescott is kept: params.csv says Prescott" \
+    grep -q '^"blas_kernels","Prescott"$' "$tmp/kernels-user/params.csv"
+  expect "  and ag did not set it" [ -z "$(grep blas_kernels_before "$tmp/kernels-user/params.csv")" ]
+fi
+
 # --------------------------------------------------------------- threads
 # The batch is split in two chunks (batch 16, hidden 32): one thread and
 # two must give the same bits.

@@ -864,6 +864,25 @@ ag_recurrent_output ag_lstm_forward(ag_ctx *ctx, const ag_lstm *m, ag_tensor *x,
 ag_recurrent_output ag_gru_forward(ag_ctx *ctx, const ag_gru *m, ag_tensor *x, const int *lengths, ag_tensor *h0,
                                    bool training, ag_rng *rng);
 
+/* ---------------------------------------------- BLAS kernels (blas_kernels.c) */
+
+/** The kernel family OpenBLAS runs, as it names it (openblas_get_corename():
+ * "Haswell", "Zen", "SkylakeX", "Sandybridge", "Prescott", ...). */
+const char *ag_blas_kernels(void);
+/** The best OpenBLAS kernel family this CPU and OS support, from cpuid:
+ * "SkylakeX" (AVX-512 F, DQ, BW and VL; "Zen" on AMD, which OpenBLAS 0.3.21
+ * has no AVX-512 kernels for), "Haswell" (AVX2 and FMA; "Zen" on AMD),
+ * "Sandybridge" (AVX), or NULL (older, or not x86-64). */
+const char *ag_cpu_kernels(void);
+/** When OpenBLAS runs a weaker family than the CPU supports (it falls back
+ * to "Prescott", SSE3, on a CPU model it does not know, as on many cloud
+ * VMs: 2-4x slower products) and OPENBLAS_CORETYPE is not set: the family
+ * to set it to. NULL otherwise, and always when OPENBLAS_CORETYPE is set
+ * (a value the user or the system set is never overridden: some set it on
+ * purpose). OpenBLAS reads the variable once, when it loads, so a program
+ * acts on it by starting itself again with it set, as the demos do. */
+const char *ag_blas_kernels_to_fit(void);
+
 /* -------------------------------------------------- threads (parallel.c) */
 
 /** Threads for the ops that split a batch (the recurrent layers); 1 (the
