@@ -30,7 +30,6 @@ void charlm_model_free(charlm_model *model) {
 
 ag_status charlm_state_init(charlm_state *state, const charlm_model *model, int streams) {
     const int shape[3] = {model->config.layers, streams, model->config.hidden};
-    state->streams = streams;
     state->h = ag_tensor_new(3, shape);
     state->c = state->h ? ag_tensor_new(3, shape) : NULL;
     if (!state->c) {
@@ -54,8 +53,8 @@ void charlm_state_free(charlm_state *state) {
 ag_tensor *charlm_forward(ag_ctx *ctx, const charlm_model *model, const int *inputs, int streams, int steps,
                           charlm_state *state, bool training, ag_rng *rng) {
     const charlm_config *c = &model->config;
-    if (streams != state->streams) {
-        ag_error_set(AG_ERROR_SHAPE, "charlm_forward: %d streams, the state holds %d", streams, state->streams);
+    if (streams != state->h->shape[1]) {
+        ag_error_set(AG_ERROR_SHAPE, "charlm_forward: %d streams, the state holds %d", streams, state->h->shape[1]);
         return NULL;
     }
     /* The graph reads copies: the state is overwritten below, before the

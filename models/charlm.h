@@ -34,8 +34,7 @@ void charlm_model_free(charlm_model *model);
 /* The state carried between chunks: h and c, [layers, streams, hidden],
  * owned by the caller (they outlive each step's graph). */
 typedef struct charlm_state {
-    ag_tensor *h, *c;
-    int streams;
+    ag_tensor *h, *c; /* [layers, streams, hidden] */
 } charlm_state;
 /* A zero state for `streams` streams; AG_ERROR_MEMORY. */
 ag_status charlm_state_init(charlm_state *state, const charlm_model *model, int streams);

@@ -1,6 +1,8 @@
 /* Runs every suite that a test file registered with AG_TEST_SUITE. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -24,6 +26,18 @@ void *__wrap_malloc(size_t size) { allocations++; return __real_malloc(size); }
 void *__wrap_calloc(size_t n, size_t size) { allocations++; return __real_calloc(n, size); }
 void *__wrap_realloc(void *p, size_t size) { allocations++; return __real_realloc(p, size); }
 uint64_t ag_test_allocations(void) { return allocations; }
+
+void ag_test_fixture_path(const char *name, char *path, size_t size) {
+    snprintf(path, size, "tests/fixtures/%s", name);
+    if (access(path, R_OK) == 0) return;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(path, size, "%s/../tests/fixtures/%s", exe, name);
+}
 
 int main(void) {
     if (n_suites == 0) {

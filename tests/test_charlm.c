@@ -49,21 +49,6 @@
 #define LOSS_REL 1e-6
 #define WEIGHT_ABS 5e-6
 
-/* tests/fixtures/NAME, from the working directory (the repository root, as
- * make check runs the tests) or else relative to the test binary
- * (build/test_ag). */
-static void charlm_fixture_path(const char *name, char *path, size_t size) {
-    snprintf(path, size, "tests/fixtures/%s", name);
-    if (access(path, R_OK) == 0) return;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    snprintf(path, size, "%s/../tests/fixtures/%s", exe, name);
-}
-
 /* ------------------------------------------------------------------ data */
 
 /* A text held in memory as charlm_text_load would give it. */
@@ -361,7 +346,7 @@ static double validation_loss(ag_ctx *ctx, const charlm_model *model, const char
  * steps of bin/charlm train's loop (as varied by v). */
 static void replay(variation v, replay_result *r) {
     char path[4200];
-    charlm_fixture_path("charlm_parity.txt", path, sizeof path);
+    ag_test_fixture_path("charlm_parity.txt", path, sizeof path);
     charlm_text text;
     ck_assert_msg(charlm_text_load(path, &text) == AG_OK, "%s", ag_error_message());
     charlm_vocab vocab;
@@ -385,7 +370,7 @@ static void replay(variation v, replay_result *r) {
     ag_rng_seed(&rng, 17, 0);
     const charlm_config config = {vocab.size, CHARLM_PARITY_EMBED, CHARLM_PARITY_HIDDEN, CHARLM_PARITY_LAYERS, 0};
     ck_assert_int_eq(charlm_model_init(&r->model, &config, &rng), AG_OK);
-    charlm_fixture_path("charlm_parity.safetensors", path, sizeof path);
+    ag_test_fixture_path("charlm_parity.safetensors", path, sizeof path);
     ck_assert_msg(ag_params_load(r->model.params, path) == AG_OK, "%s: %s", path, ag_error_message());
 
     ag_ctx *ctx = ag_ctx_create();
@@ -440,7 +425,7 @@ static double weight_difference(const charlm_model *model, const char **where) {
     ag_rng_seed(&rng, 1, 0);
     ck_assert_int_eq(charlm_model_init(&want, &model->config, &rng), AG_OK);
     char path[4200];
-    charlm_fixture_path("charlm_parity_final.safetensors", path, sizeof path);
+    ag_test_fixture_path("charlm_parity_final.safetensors", path, sizeof path);
     ck_assert_msg(ag_params_load(want.params, path) == AG_OK, "%s: %s", path, ag_error_message());
     double worst = 0;
     *where = "";

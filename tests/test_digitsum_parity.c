@@ -36,21 +36,6 @@
 #define LOSS_REL 1e-6
 #define WEIGHT_ABS 1e-6
 
-/* tests/fixtures/NAME, from the working directory (the repository root, as
- * make check runs the tests) or else relative to the test binary
- * (build/test_ag). */
-static void parity_fixture_path(const char *name, char *path, size_t size) {
-    snprintf(path, size, "tests/fixtures/%s", name);
-    if (access(path, R_OK) == 0) return;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    snprintf(path, size, "%s/../tests/fixtures/%s", exe, name);
-}
-
 static const char *kind_name(digitsum_kind kind) { return kind == DIGITSUM_LSTM ? "lstm" : "rnn"; }
 
 /* A model of `kind` holding fixture file digitsum_parity_KIND[SUFFIX].safetensors. */
@@ -62,7 +47,7 @@ static void load_model(digitsum_model *model, digitsum_kind kind, const char *su
     ck_assert_int_eq(digitsum_model_init(model, kind, PARITY_HIDDEN, &rng), AG_OK);
     char name[64], path[4200];
     snprintf(name, sizeof name, "digitsum_parity_%s%s.safetensors", kind_name(kind), suffix);
-    parity_fixture_path(name, path, sizeof path);
+    ag_test_fixture_path(name, path, sizeof path);
     ck_assert_msg(ag_params_load(model->params, path) == AG_OK, "%s: %s", path, ag_error_message());
 }
 

@@ -41,19 +41,11 @@
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* tests/fixtures/interop/NAME.safetensors, from the working directory (the
- * repository root, as make check runs the tests) or else relative to the
- * test binary (build/test_ag). */
+/* tests/fixtures/interop/NAME.safetensors. */
 static void fixture_path(const char *name, char *path, size_t size) {
-    snprintf(path, size, "tests/fixtures/interop/%s.safetensors", name);
-    if (access(path, R_OK) == 0) return;
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    snprintf(path, size, "%s/../tests/fixtures/interop/%s.safetensors", exe, name);
+    char relative[256];
+    snprintf(relative, sizeof relative, "interop/%s.safetensors", name);
+    ag_test_fixture_path(relative, path, size);
 }
 
 /* The file's tensor names are exactly the model's parameter names: none

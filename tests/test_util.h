@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ag.h"
@@ -22,6 +23,11 @@ void ag_test_register(ag_test_suite_fn fn);
 /* Calls to malloc, calloc and realloc made by anything linked into the test
  * binary (the library included), counted through -Wl,--wrap. */
 uint64_t ag_test_allocations(void);
+
+/* tests/fixtures/NAME into path: from the working directory (the repository
+ * root, as make check runs the tests) or else relative to the test binary
+ * (build/test_ag). */
+void ag_test_fixture_path(const char *name, char *path, size_t size);
 
 /* |a - b| <= abs_tol + rel_tol * max(|a|, |b|) */
 static inline int ag_test_close(double a, double b, double rel_tol, double abs_tol) {
