@@ -424,6 +424,23 @@ START_TEST(test_grad_matmul_transpose_b) {
 }
 END_TEST
 
+/* One row or one column past the direct loop (70 x 70 = 4,900 multiply-adds):
+ * ag_gemm's matrix-vector path, forward and in both gradients (the split
+ * over blocks of outputs is checked against double in test_matmul_vector.c). */
+START_TEST(test_grad_matmul_vector) {
+    ag_rng rng;
+    SEED(&rng);
+    binary_op ops[2] = {{"ag_matmul", ag_matmul}, {"ag_matmul_transpose_b", ag_matmul_transpose_b}};
+    for (int o = 0; o < 2; o++)
+        for (int row = 0; row < 2; row++) {
+            int m = row ? 1 : 70, k = 70, n = row ? 70 : 1;
+            int b_shape[2] = {o ? n : k, o ? k : n};
+            gc_input in[2] = {gc_in(2, (int[]){m, k}, -1.5, 1.5), gc_in(2, b_shape, -1.5, 1.5)};
+            check(ops[o].name, build_binary, &ops[o], in, 2, &rng);
+        }
+}
+END_TEST
+
 START_TEST(test_grad_transpose) {
     ag_rng rng;
     SEED(&rng);
@@ -802,6 +819,7 @@ static Suite *gradcheck_ops_suite(void) {
     tcase_add_test(tc, test_grad_scale);
     tcase_add_test(tc, test_grad_matmul);
     tcase_add_test(tc, test_grad_matmul_transpose_b);
+    tcase_add_test(tc, test_grad_matmul_vector);
     tcase_add_test(tc, test_grad_transpose);
     tcase_add_test(tc, test_grad_relu);
     tcase_add_test(tc, test_grad_tanh);
