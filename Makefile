@@ -27,19 +27,25 @@ RUN_SRC   = $(wildcard framework/src/run/*.c)
 RUN_OBJ   = $(RUN_SRC:framework/src/%.c=$(BUILD)/obj/%.o)
 LIB_HEADERS = $(wildcard framework/include/*.h framework/src/*.h framework/src/run/*.h)
 AG_LIBS   = $(BUILD)/libag_run.a $(BUILD)/libag.a
+# The optional MPI layer, libag_mpi (framework/src/mpi/, ag_mpi.h), built
+# with Open MPI's flags; the demos link it (a plain run never starts MPI).
+MPI_CFLAGS = $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LDLIBS = $(shell mpicc --showme:link 2>/dev/null)
+MPI_OBJ   = $(BUILD)/obj/mpi/ag_mpi.o
 TEST_SRC  = $(wildcard tests/test_*.c)
 GRADCHECK_SRC = $(wildcard tests/gradcheck_*.c)
 TEST_UTIL = tests/check_main.c
 MODEL_SRC = $(wildcard models/*.c)
 
-DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++ fortunes
+DEBIAN_PACKAGES = check libcsv-dev gnuplot-nox libopenblas-dev libcjson-dev pkg-config g++ fortunes \
+  libopenmpi-dev openmpi-bin
 
 DEMOS = l1norm adding digitsum charlm
 # bin/runs lists, compares and reports the runs the demos write.
 PROGRAMS = $(DEMOS:%=bin/%) bin/runs
 
 .PHONY: all deps check check-asan check-valgrind clean demo plots l1-study adding-sweep bench fuzz kill-loop
-all: $(BUILD)/libag.a $(BUILD)/libag_run.a $(PROGRAMS)
+all: $(BUILD)/libag.a $(BUILD)/libag_run.a $(BUILD)/libag_mpi.a $(PROGRAMS)
 
 deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -59,6 +65,11 @@ $(BUILD)/obj/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(MPI_OBJ): CPPFLAGS += $(MPI_CFLAGS)
+$(BUILD)/libag_mpi.a: $(MPI_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
 $(BUILD)/obj-double/%.o: framework/src/%.c $(LIB_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -DAG_DOUBLE $(CFLAGS) -c $< -o $@
@@ -66,10 +77,11 @@ $(BUILD)/obj-double/%.o: framework/src/%.c $(LIB_HEADERS)
 # A demo is demos/NAME.c with models/NAME.c, any further model files listed
 # as its prerequisites below, the shared flag parser and the run harness.
 DEMO_COMMON = demos/flags.c demos/harness.c
-bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harness.h $(AG_LIBS) framework/include/ag_run.h
+bin/%: demos/%.c models/%.c models/%.h $(DEMO_COMMON) demos/flags.h demos/harness.h $(BUILD)/libag_mpi.a $(AG_LIBS) \
+  framework/include/ag_run.h
 	@mkdir -p bin
-	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) $(AG_LIBS) \
-	  $(LDLIBS) -o $@
+	$(CC) $(CPPFLAGS) -Imodels -Idemos $(CFLAGS) demos/$*.c $(filter models/%.c,$^) $(DEMO_COMMON) \
+	  $(BUILD)/libag_mpi.a $(AG_LIBS) $(LDLIBS) $(MPI_LDLIBS) -o $@
 
 # status.json records the build that ran a run: the version and the git
 # commit (empty outside a git checkout). $(BUILD)/build_commit changes only

@@ -161,6 +161,7 @@ int main(int argc, char **argv) {
         {"eval-every", FLAG_INT, &o.eval_every, 1, 1e10, false, "steps between test evaluations", false},
         {"stop-below", FLAG_DOUBLE, &o.stop_below, 0, 10, false, "stop once the test MSE is below this (0: never)", false},
         {"seed", FLAG_INT, &o.seed, 0, 4294967295.0, false, "random seed (init, data, order)", false},
+        DEMO_CHUNKS_FLAG(&d),
         DEMO_RUN_FLAGS(&d),
     };
     if (!demo_parse(&d, SUMMARY, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
@@ -198,18 +199,38 @@ int main(int argc, char **argv) {
     if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &opt,
                                         .state = {&data, save_state, restore_state}, .columns = columns,
                                         .n_columns = 3, .first_row = (double[]){NAN, test_mse, NAN},
-                                        .total = steps, .progress_every = o.eval_every}))
+                                        .total = steps, .progress_every = o.eval_every, .batch_rows = (int)o.batch}))
         return d.exit_code;
+    /* This process's chunks of each batch (all of them without mpirun). */
+    int64_t *examples = malloc((size_t)o.batch * sizeof *examples);
+    ag_sequence_batch *chunks = calloc((size_t)d.my_chunks + 1, sizeof *chunks);
+    if (!examples || !chunks) return demo_fail(&d, "setup");
+    for (int k = 0; k < d.my_chunks; k++) {
+        int first, rows;
+        demo_chunk_rows(&d, (int)o.batch, d.first_chunk + k, &first, &rows);
+        if (rows > 0 && ag_sequence_batch_init(&chunks[k], rows, (int)o.T, 2) != AG_OK) return demo_fail(&d, "setup");
+    }
 
     while (demo_running(&d) && !data.stopped_early) {
-        for (int r = 0; r < o.batch; r++)
-            targets[r] = adding_example((uint64_t)o.seed, ADDING_TRAIN, next_example(&data), &batch, r);
-        ag_params_zero_grad(model.params);
-        ag_tensor *target = ag_from_array(ctx, 2, (int[]){(int)o.batch, 1}, targets);
-        ag_tensor *loss = ag_mse_loss(ctx, adding_forward(ctx, &model, &batch), target);
-        if (ag_backward(ctx, loss) != AG_OK) return demo_fail(&d, "training step");
-        data.loss = loss->data[0];
-        ag_ctx_reset(ctx);
+        /* The batch's examples; this process runs its chunks of them. */
+        for (int r = 0; r < o.batch; r++) examples[r] = next_example(&data);
+        for (int k = d.first_chunk; k < d.first_chunk + d.my_chunks; k++) {
+            int first, rows;
+            demo_chunk_rows(&d, (int)o.batch, k, &first, &rows);
+            ag_sequence_batch *part = &chunks[k - d.first_chunk];
+            for (int r = 0; r < rows; r++)
+                targets[r] = adding_example((uint64_t)o.seed, ADDING_TRAIN, examples[first + r], part, r);
+            ag_params_zero_grad(model.params);
+            ag_tensor *target = ag_from_array(ctx, 2, (int[]){rows, 1}, targets);
+            ag_tensor *loss = rows == 0 ? NULL
+                                        : ag_scale(ctx, ag_mse_loss(ctx, adding_forward(ctx, &model, part), target),
+                                                   (ag_real)rows / (ag_real)o.batch);
+            if (rows > 0 && ag_backward(ctx, loss) != AG_OK) return demo_fail(&d, "training step");
+            ag_real loss_share = rows > 0 ? loss->data[0] : 0;
+            ag_ctx_reset(ctx);
+            if (!demo_keep_chunk(&d, k, loss_share)) return d.exit_code;
+        }
+        if (!demo_sum_chunks(&d, &data.loss)) return d.exit_code;
         if (!demo_finite(&d, data.loss)) break;
         double grad_norm = ag_params_clip_grad_norm(model.params, o.clip);
         if (!demo_step(&d)) break;
@@ -230,6 +251,9 @@ int main(int argc, char **argv) {
                    o.model, o.T, (long long)d.step, test_mse, baseline, d.seconds,
                    d.step > d.first_step ? 1e3 * d.seconds / (double)(d.step - d.first_step) : 0.0);
     }
+    for (int k = 0; k < d.my_chunks; k++) ag_sequence_batch_free(&chunks[k]);
+    free(chunks);
+    free(examples);
     free(targets);
     free(data.order);
     demo_optimizer_free(&opt);

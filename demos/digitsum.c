@@ -266,11 +266,28 @@ static double train_epoch(demo *d, ag_ctx *ctx, const digitsum_model *model, con
     double loss_sum = 0;
     for (int64_t b = 0; b < train->count; b++) {
         int n = (int)train->slices[b].size;
-        ag_params_zero_grad(model->params);
-        ag_tensor *loss = digitsum_loss(ctx, model, train->examples + train->slices[b].start, n);
-        if (ag_backward(ctx, loss) != AG_OK) return demo_fail(d, "training step"), NAN;
-        ag_real loss_value = loss->data[0];
-        ag_ctx_reset(ctx);
+        const digitsum_example *const *rows = train->examples + train->slices[b].start;
+        /* The loss is a mean over the batch's scored symbols: each chunk's
+         * mean counts by its share of them. */
+        int scored = 0;
+        for (int i = 0; i < n; i++) scored += rows[i]->answer_length + 1;
+        for (int k = d->first_chunk; k < d->first_chunk + d->my_chunks; k++) {
+            int first, count, chunk_scored = 0;
+            demo_chunk_rows(d, n, k, &first, &count);
+            for (int i = first; i < first + count; i++) chunk_scored += rows[i]->answer_length + 1;
+            ag_params_zero_grad(model->params);
+            ag_real share = 0;
+            if (count > 0) {
+                ag_tensor *loss = ag_scale(ctx, digitsum_loss(ctx, model, rows + first, count),
+                                           (ag_real)chunk_scored / (ag_real)scored);
+                if (ag_backward(ctx, loss) != AG_OK) return demo_fail(d, "training step"), NAN;
+                share = loss->data[0];
+                ag_ctx_reset(ctx);
+            }
+            if (!demo_keep_chunk(d, k, share)) return NAN;
+        }
+        ag_real loss_value;
+        if (!demo_sum_chunks(d, &loss_value)) return NAN;
         if (!demo_finite(d, loss_value)) return NAN;
         loss_sum += (double)loss_value * n;
         if (!demo_step(d)) return NAN;
@@ -294,6 +311,7 @@ static int train(int argc, char **argv) {
         {"batch", FLAG_INT, &batch_size, 1, 4096, false, "sequences per step", false},
         {"split", FLAG_DOUBLE, &split, 0, 1, true, "share of the data used for training (seeded shuffle)", false},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, split, order)", false},
+        DEMO_CHUNKS_FLAG(&d),
         DEMO_RUN_FLAGS(&d),
     };
     if (!demo_parse(&d, USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
@@ -341,7 +359,8 @@ static int train(int argc, char **argv) {
     /* Its own line for each epoch replaces the plain progress line. */
     if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &adam,
                                         .state = {&order, save_state, restore_state}, .columns = columns,
-                                        .n_columns = 4, .total = epochs, .progress_every = INT64_MAX}))
+                                        .n_columns = 4, .total = epochs, .progress_every = INT64_MAX,
+                                        .batch_rows = (int)batch_size}))
         return d.exit_code;
 
     double val_loss = NAN, val_acc = NAN, epoch_seconds = 0;

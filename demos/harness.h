@@ -25,14 +25,35 @@
  *
  * Every function that can fail prints one line "PROGRAM: what: why" to
  * stderr, sets d->exit_code (1 for a failure, 2 for a bad flag, 128 +
- * signal after SIGINT/SIGTERM) and returns false. */
+ * signal after SIGINT/SIGTERM) and returns false.
+ *
+ * Data-parallel (ag_mpi.h): a demo that trains on batches declares
+ * DEMO_CHUNKS_FLAG and gives demo_open its batch's rows; its step then
+ * runs the forward and backward pass of each of this process's chunks
+ * (demo_chunk_rows) and sums them with demo_sum_chunks:
+ *
+ *     for (int k = d.first_chunk; k < d.first_chunk + d.my_chunks; k++) {
+ *         ... rows [first, first + rows) of the batch: loss_k = mean * rows / batch ...
+ *         if (!demo_keep_chunk(&d, k, loss_k)) ...
+ *     }
+ *     if (!demo_sum_chunks(&d, &loss)) break;  // every process: the batch's gradients
+ *
+ * Started by `mpirun -np N`, every process runs main; process 0 alone
+ * writes the run directory and prints; the others' stdout is discarded
+ * and their stderr kept, shown only when one of them fails alone. The
+ * processes agree at demo_parse, demo_open and every demo_running, so a
+ * signal to any of them stops all cleanly; a failure after demo_open in
+ * one process ends the job (MPI_Abort) and the checkpoint on disk stays
+ * good. */
 #ifndef AG_DEMO_HARNESS_H
 #define AG_DEMO_HARNESS_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ag.h"
+#include "ag_mpi.h"
 #include "ag_run.h"
 #include "flags.h"
 
@@ -72,6 +93,7 @@ typedef struct demo_training {
     const char *const *columns; /* metrics.csv's columns after "step"; the first is the loss */
     int n_columns;
     const double *first_row; /* a new run's row at step 0, logged before the first checkpoint (NULL: none) */
+    int batch_rows;          /* with DEMO_CHUNKS_FLAG: the rows of a step's batch (at most) */
     int64_t total;           /* steps (or epochs) of the whole run */
     int64_t progress_every;  /* steps between plain progress lines when stdout is not a terminal */
 } demo_training;
@@ -86,6 +108,9 @@ typedef struct demo {
     long threads, checkpoint_every;
     const char *run_dir, *resume_dir;
     bool quiet;
+    long chunks; /* DEMO_CHUNKS_FLAG; 0 until demo_open resolves it */
+    /* Data-parallel: this process's chunks of the batch (all of them in one process). */
+    int rank, processes, first_chunk, my_chunks;
     /* The run, for the demo to read. */
     ag_checkpoint *resume; /* --resume's checkpoint (settings already applied), else NULL */
     bool restart;          /* --resume of a run stopped at step 0: it starts afresh in its directory */
@@ -111,6 +136,12 @@ typedef struct demo {
         char name[32], value[528]; /* a vocabulary in hex (charlm) takes 512 */
     } extra[DEMO_MAX_EXTRA_PARAMS];
     char run_dir_help[80], checkpoint_help[160];
+    bool uses_chunks, opened;
+    bool ended_together; /* every process knows the run ends here */
+    int stop_signal;     /* the signal that stopped the run, in any process */
+    ag_mpi_exchange *exchange;
+    FILE *own_stderr;    /* processes after 0: their stderr, kept aside */
+    FILE *terminal_stderr;
 } demo;
 
 /* program: the name in messages; name: the demo's (checkpoints, runs/);
@@ -139,6 +170,13 @@ long demo_default_threads(void);
          "go on with the run in this directory from its checkpoint, with its settings", true},                        \
         {"quiet", FLAG_BOOL, &(d)->quiet, 0, 0, false, "no progress line", true}
 
+/* The batch's cut for data-parallel training: a setting of the run, so
+ * that the result is the same for any number of processes. */
+#define DEMO_CHUNKS_FLAG(d)                                                                                            \
+    {"chunks", FLAG_INT, &(d)->chunks, 0, 4096, false,                                                                 \
+     "chunks of each batch, split over mpirun's processes (0: one per 64 rows, at most 64); the result depends on "  \
+     "it, not on the number of processes", false}
+
 /* Parses the flags; with --resume DIR, loads DIR's checkpoint and takes
  * every setting not given from it; sets the threads and catches SIGINT and
  * SIGTERM (from here on they end the run cleanly). False after --help
@@ -165,8 +203,22 @@ void demo_set_param(demo *d, const char *name, const char *format, ...)
  * came before this starts nothing. */
 bool demo_open(demo *d, const demo_training *training);
 
-/* Whether to take another step: not all done, no signal, no failure. */
-bool demo_running(const demo *d);
+/* Whether to take another step: not all done, no signal (in any
+ * process), no failure. */
+bool demo_running(demo *d);
+
+/* Chunk k's rows of a batch of `rows`: [*first, *first + *count); as even
+ * as the rows allow, the first chunks a row longer; *count may be 0. */
+void demo_chunk_rows(const demo *d, int rows, int k, int *first, int *count);
+
+/* After chunk k's backward pass: keeps its gradients and its share of
+ * the loss (the chunk's mean times its share of the rows). */
+bool demo_keep_chunk(demo *d, int k, ag_real loss_share);
+
+/* Once a step, in every process, after keeping its chunks: the weights'
+ * gradients become the batch's (the chunks' summed in chunk order), and
+ * *loss the sum of the chunks' shares. */
+bool demo_sum_chunks(demo *d, ag_real *loss);
 
 /* After a step's backward pass: false (with the message naming the step and
  * the first non-finite value) if the loss or any weight or gradient is not
