@@ -287,6 +287,8 @@ static bool optimizer_finite(demo *d) {
 static bool save_checkpoint(demo *d) {
     const demo_training *t = &d->training;
     if (!optimizer_finite(d)) return false;
+    if (d->opened && t->state.gather && t->state.gather(t->state.data) != AG_OK)
+        return demo_fail(d, "checkpoint"), false;
     if (d->rank > 0) {
         d->saved_step = d->step;
         return true;

@@ -83,6 +83,11 @@ typedef struct demo_state {
     void *data;
     ag_status (*save)(const void *data, ag_checkpoint_writer *w);
     ag_status (*restore)(void *data, const ag_checkpoint *cp, int64_t step);
+    /* Data-parallel, for a state kept per chunk: called in every process
+     * before each checkpoint after the first (which only process 0
+     * writes, from the initial state), to bring the chunks' state to
+     * process 0 (ag_mpi_gather_chunks) for its save. May be NULL. */
+    ag_status (*gather)(void *data);
 } demo_state;
 
 /* What demo_open needs to know of the training. */

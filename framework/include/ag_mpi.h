@@ -97,6 +97,13 @@ ag_status ag_mpi_exchange_sum(ag_mpi_exchange *x, ag_real *sums);
 /** NULL is a no-op. */
 void ag_mpi_exchange_free(ag_mpi_exchange *x);
 
+/** Collective: process 0 receives every chunk's block of chunk_bytes
+ * bytes, in chunk order, into all[0 .. n_chunks * chunk_bytes) (another
+ * process's `all` is not touched and may be NULL); `mine` holds this
+ * process's chunks' blocks, in order (ag_mpi_chunks). For a state kept
+ * per chunk (a language model's carried state) that a checkpoint written
+ * by process 0 must hold whole. One process: a copy. */
+ag_status ag_mpi_gather_chunks(const void *mine, void *all, int64_t chunk_bytes, int n_chunks);
 /** Collective, for run control: every process's `value`, into
  * all[0..ag_mpi_size()-1], on every process. */
 ag_status ag_mpi_gather_int(int value, int *all);

@@ -207,6 +207,37 @@ ag_status ag_mpi_exchange_sum(ag_mpi_exchange *x, ag_real *sums) {
 
 /* ------------------------------------------------------- run control */
 
+ag_status ag_mpi_gather_chunks(const void *mine, void *all, int64_t chunk_bytes, int n_chunks) {
+    if (chunk_bytes < 0 || n_chunks < 1 || (rank == 0 && !all))
+        return ag_error_set(AG_ERROR_ARGUMENT, "ag_mpi_gather_chunks: %lld bytes, %d chunks%s",
+                            (long long)chunk_bytes, n_chunks, rank == 0 && !all ? ", NULL destination" : "");
+    int first, count;
+    ag_mpi_chunks(n_chunks, &first, &count);
+    if (size == 1) {
+        memcpy(all, mine, (size_t)(chunk_bytes * n_chunks));
+        return AG_OK;
+    }
+    /* One message from each process, its blocks in order: its own offset. */
+    if (rank > 0) {
+        for (int64_t offset = 0; offset < count * chunk_bytes; offset += INT32_MAX / 2) {
+            int n = (int)(count * chunk_bytes - offset < INT32_MAX / 2 ? count * chunk_bytes - offset : INT32_MAX / 2);
+            MPI_Send((const char *)mine + offset, n, MPI_BYTE, 0, 1, comm);
+        }
+        return AG_OK;
+    }
+    memcpy(all, mine, (size_t)(count * chunk_bytes));
+    for (int r = 1; r < size; r++) {
+        int64_t begin = (int64_t)r * n_chunks / size, end = (int64_t)(r + 1) * n_chunks / size;
+        char *to = (char *)all + begin * chunk_bytes;
+        for (int64_t offset = 0; offset < (end - begin) * chunk_bytes; offset += INT32_MAX / 2) {
+            int64_t left = (end - begin) * chunk_bytes - offset;
+            MPI_Recv(to + offset, (int)(left < INT32_MAX / 2 ? left : INT32_MAX / 2), MPI_BYTE, r, 1, comm,
+                     MPI_STATUS_IGNORE);
+        }
+    }
+    return AG_OK;
+}
+
 ag_status ag_mpi_gather_int(int value, int *all) {
     if (size == 1) {
         all[0] = value;
