@@ -317,7 +317,9 @@ l1-study: bin/l1norm
 l1-seeds: bin/l1norm
 	demos/l1norm_seeds.sh $(FLAGS)
 
-# The paper's Figure 2 (about an hour on 2 cores): STEPS=N to change the budget.
+# The paper's Figure 2 (about an hour on 2 cores): STEPS=N to change the
+# budget; RANKS=K [HOSTFILE=H] to spread it over K MPI processes (on
+# several machines that share this directory).
 adding-sweep: bin/adding bin/runs
 	demos/adding_sweep.sh
 
