@@ -159,7 +159,7 @@ $(RUN_SHARED_LIB): $(RUN_PIC_OBJ) $(SHARED_LIB)
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging root]: the public
 # headers, the core and the run layer each as a static and a shared
-# library, and a pkg-config file for each, so that a program builds with
+# library, the MPI layer as a static one, and a pkg-config file for each, so that a program builds with
 # `cc prog.c $$(pkg-config --cflags --libs ag)`, or with ag-run instead of
 # ag if it uses ag_run.h (ag-run.pc requires ag.pc, which brings -lag).
 # Add --static to link the .a files: Libs.private and Requires.private name
@@ -178,13 +178,13 @@ PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
 INSTALLED_FILES = $(PUBLIC_HEADERS:framework/include/%=$(INCLUDEDIR)/%) \
   $(LIBDIR)/libag.a $(LIBDIR)/libag.so.$(VERSION) $(LIBDIR)/$(SONAME) $(LIBDIR)/libag.so $(PKGCONFIGDIR)/ag.pc \
   $(LIBDIR)/libag_run.a $(LIBDIR)/libag_run.so.$(VERSION) $(LIBDIR)/$(RUN_SONAME) $(LIBDIR)/libag_run.so \
-  $(PKGCONFIGDIR)/ag-run.pc
+  $(PKGCONFIGDIR)/ag-run.pc $(LIBDIR)/libag_mpi.a $(PKGCONFIGDIR)/ag-mpi.pc
 
 .PHONY: install uninstall docs
-install: $(BUILD)/libag.a $(SHARED_LIB) $(BUILD)/libag_run.a $(RUN_SHARED_LIB)
+install: $(BUILD)/libag.a $(SHARED_LIB) $(BUILD)/libag_run.a $(RUN_SHARED_LIB) $(BUILD)/libag_mpi.a
 	$(INSTALL) -d "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)"
 	$(INSTALL) -m 644 $(PUBLIC_HEADERS) "$(DESTDIR)$(INCLUDEDIR)/"
-	$(INSTALL) -m 644 $(BUILD)/libag.a $(BUILD)/libag_run.a "$(DESTDIR)$(LIBDIR)/"
+	$(INSTALL) -m 644 $(BUILD)/libag.a $(BUILD)/libag_run.a $(BUILD)/libag_mpi.a "$(DESTDIR)$(LIBDIR)/"
 	$(INSTALL) -m 755 $(SHARED_LIB) $(RUN_SHARED_LIB) "$(DESTDIR)$(LIBDIR)/"
 	ln -sfn libag.so.$(VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
 	ln -sfn $(SONAME) "$(DESTDIR)$(LIBDIR)/libag.so"
@@ -207,7 +207,16 @@ install: $(BUILD)/libag.a $(SHARED_LIB) $(BUILD)/libag_run.a $(RUN_SHARED_LIB)
 	  'Cflags: -I$${includedir}' \
 	  'Libs: -L$${libdir} -lag_run' \
 	  'Libs.private: -lcsv' >"$(DESTDIR)$(PKGCONFIGDIR)/ag-run.pc"
-	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/ag.pc" "$(DESTDIR)$(PKGCONFIGDIR)/ag-run.pc"
+	@# The MPI layer: a static library on the core, linked with Open MPI's
+	@# own pkg-config entry (ompi-c); ag_mpi.h itself needs no mpi.h.
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(PC_LIBDIR)' 'includedir=$(PC_INCLUDEDIR)' '' \
+	  'Name: ag-mpi' \
+	  'Description: The data-parallel layer of ag over Open MPI: the same bytes for any number of processes' \
+	  'Version: $(VERSION)' \
+	  'Requires: ag = $(VERSION), ompi-c' \
+	  'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -l:libag_mpi.a' >"$(DESTDIR)$(PKGCONFIGDIR)/ag-mpi.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/ag.pc" "$(DESTDIR)$(PKGCONFIGDIR)/ag-run.pc" "$(DESTDIR)$(PKGCONFIGDIR)/ag-mpi.pc"
 	@# Installed for real by root: refresh the loader's cache, so that
 	@# programs find libag.so.0 and libag_run.so.0 in a directory such as
 	@# /usr/local/lib.
@@ -327,6 +336,12 @@ clean:
 	rm -rf build build-asan bin
 
 # Benchmarks: figures are ratios measured side by side in one run.
+# bench/mpi.sh: one process with 2 threads against 2 MPI processes with
+# one, and the gradient exchange alone (make bench-mpi runs just that).
+.PHONY: bench-mpi
+bench-mpi: deps $(AG_LIBS) $(BUILD)/libag_mpi.a $(PROGRAMS)
+	bench/mpi.sh
+
 # ag against PyTorch, side by side (bench/run.sh; ROUNDS=N to change the
 # number of alternating rounds, 5 by default), after the direct-loop
 # versus OpenBLAS table that sets ag_gemm's threshold.
@@ -338,6 +353,7 @@ bench: deps $(AG_LIBS) $(PROGRAMS)
 	  -o $(BUILD)/bench_l1norm_forward
 	$(BUILD)/bench_l1norm_forward
 	bench/run.sh
+	bench/mpi.sh
 
 # make fuzz [FUZZ_SECONDS=N]: libFuzzer with AddressSanitizer and
 # UndefinedBehaviorSanitizer on the file loaders, each target

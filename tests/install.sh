@@ -341,6 +341,53 @@ else
   show "$tmp/cc_run_static.err"
 fi
 
+# ------------------------------------------------ the MPI layer (ag-mpi)
+# A program that sums two chunks' gradients with ag_mpi.h, built with
+# pkg-config ag-mpi alone: one process, then two under mpirun, print the
+# same sum.
+expect "lib/libag_mpi.a installed" cmp -s build/libag_mpi.a "$prefix/lib/libag_mpi.a"
+expect "include/ag_mpi.h installed" cmp -s framework/include/ag_mpi.h "$prefix/include/ag_mpi.h"
+cat >"$tmp/mpi.c" <<'C'
+#include <ag_mpi.h>
+#include <stdio.h>
+
+int main(int argc, char **argv) {
+    if (ag_mpi_start(&argc, &argv) != AG_OK) return 1;
+    ag_params *params = ag_params_create();
+    ag_tensor *w = ag_params_add(params, "w", 1, (int[]){3});
+    ag_mpi_exchange *x = ag_mpi_exchange_create(params, 2, 1);
+    if (!w || !x) return 1;
+    int first, count;
+    ag_mpi_chunks(2, &first, &count);
+    for (int k = first; k < first + count; k++) {
+        for (int i = 0; i < 3; i++) w->grad[i] = (ag_real)(0.1 * (k + 1) * (i + 1));
+        ag_real loss = (ag_real)(k + 1);
+        ag_mpi_exchange_keep(x, k, &loss);
+    }
+    ag_real loss;
+    ag_mpi_exchange_sum(x, &loss);
+    if (ag_mpi_rank() == 0) printf("%d %.9g %.9g %.9g %.9g\n", ag_mpi_size(), w->grad[0], w->grad[1], w->grad[2], loss);
+    ag_mpi_exchange_free(x);
+    ag_params_free(params);
+    ag_mpi_stop();
+    return 0;
+}
+C
+# shellcheck disable=SC2046
+if PKG_CONFIG_PATH="$prefix/lib/pkgconfig" "$cc" "${cc_flags[@]}" "$tmp/mpi.c" \
+  $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs ag-mpi) -o "$tmp/mpi" 2>"$tmp/cc_mpi.err"; then
+  pass
+  one=$(LD_LIBRARY_PATH="$prefix/lib" "$tmp/mpi")
+  expect "the ag-mpi program in one process: 0.1+0.2, 0.2+0.4, 0.3+0.6 and loss 3 (got '$one')" \
+    [ "$one" = "1 0.300000012 0.600000024 0.900000036 3" ]
+  two=$(OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 LD_LIBRARY_PATH="$prefix/lib" \
+    timeout 60 mpirun -x LD_LIBRARY_PATH --oversubscribe -np 2 "$tmp/mpi" 2>"$tmp/mpi.err")
+  expect "the same sums from two processes (got '$two')" [ "${two#2 }" = "${one#1 }" ] 
+else
+  fail "compiling against libag_mpi.a with pkg-config --cflags --libs ag-mpi:"
+  show "$tmp/cc_mpi.err"
+fi
+
 # --------------------------------------------------------------- uninstall
 if run_make uninstall.log uninstall PREFIX="$prefix"; then pass; else fail "make uninstall PREFIX=$prefix"; fi
 left=$(files_in "$prefix")
