@@ -79,8 +79,9 @@ static void dropout_key(int k, char *key, size_t size) {
     else snprintf(key, size, "train.rng.dropout.%d", k);
 }
 
-/* The chunks are known once demo_open has planned them, and save and
- * restore run within it: each makes the generators first (once). */
+/* The chunks are known once demo_open has planned them: restore (within
+ * it) or split_state (after it) makes the generators, whichever comes
+ * first. */
 static ag_status make_generators(carried *s) {
     if (s->dropout_rng) return AG_OK;
     s->dropout_rng = malloc((size_t)s->d->chunks * sizeof *s->dropout_rng);
@@ -90,14 +91,17 @@ static ag_status make_generators(carried *s) {
 }
 
 static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
-    carried *s = (carried *)data; /* its generators are made on the first save */
-    ag_status status = make_generators(s);
-    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "train.state.h", s->whole.h->data, s->whole.h->size);
+    const carried *s = data;
+    ag_status status = ag_checkpoint_add_array(cp, "train.state.h", s->whole.h->data, s->whole.h->size);
     if (status == AG_OK) status = ag_checkpoint_add_array(cp, "train.state.c", s->whole.c->data, s->whole.c->size);
     char key[48];
     for (int k = 0; k < s->d->chunks && status == AG_OK; k++) {
+        /* A new run's first checkpoint comes before split_state: its generators as seeded. */
+        ag_rng rng;
+        if (s->dropout_rng) rng = s->dropout_rng[k];
+        else seed_dropout(&rng, s->seed, k);
         dropout_key(k, key, sizeof key);
-        status = ag_checkpoint_set_rng(cp, key, &s->dropout_rng[k]);
+        status = ag_checkpoint_set_rng(cp, key, &rng);
     }
     return status;
 }
@@ -232,8 +236,8 @@ static double validation_loss(ag_ctx *ctx, const charlm_model *model, const char
  * whose graph does not fit in memory then fail with nothing written, not
  * at step 1 of a run that already holds a directory (and the arena keeps
  * the size it grew to, so the run's steps do not allocate again). The
- * trial reads every stream, as --chunks 1 does: the most a step of any
- * chunks needs. Nothing of it stays: the gradients are zeroed before
+ * trial reads every stream at once, as --chunks 1 does: a step of fewer
+ * streams needs no more. Nothing of it stays: the gradients are zeroed before
  * every step, the whole carried state is set again here (demo_open
  * restores it on --resume), the dropout draws from a generator of its own,
  * and the validation starts from a zero state. */
@@ -418,7 +422,8 @@ static int train(int argc, char **argv) {
         printf("charlm: %s: %lld bytes, %d distinct; %ld streams of %lld training bytes, %lld chunks of %ld per "
                "epoch; %lld validation bytes; %lld parameters\n",
                ag_printable(data_path, shown, sizeof shown), (long long)text.size, vocab.size, batch,
-               (long long)stream_length, (long long)chunks_per_epoch, seq_len, (long long)(n_val / val_streams * val_streams),
+               (long long)stream_length, (long long)chunks_per_epoch, seq_len,
+               (long long)(n_val / val_streams * val_streams),
                (long long)ag_params_size(model.params));
     fflush(stdout); /* before the first validation's seconds, in a log too */
     if (try_step(ctx, &model, &train_text, &val_text, (int)seq_len, val_steps, inputs, targets, &carry.whole,
@@ -484,7 +489,9 @@ static int train(int argc, char **argv) {
         val_loss = evaluate ? validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets) : NAN;
         eval_seconds += ag_seconds() - eval_start;
         if (!demo_log(&d, (double[]){loss_value, val_loss, val_loss / LN2, ag_seconds() - d.start})) break;
-        if (evaluate && !d.quiet && d.rank == 0) { /* its own state and generator: no process's training changes */
+        /* Process 0 alone prints: the sample has its own state and
+         * generator, so leaving it out changes no other process's run. */
+        if (evaluate && !d.quiet && d.rank == 0) {
             double sample_start = ag_seconds();
             ag_progress_end(&d.progress);
             log_sample(ctx, &model, &vocab, seed, d.step, val_loss / LN2);
