@@ -49,18 +49,61 @@ static int start_index(const charlm_vocab *vocab) { return vocab->index['\n'] >=
 /* ----------------------------------------------------------------- train */
 
 /* What changes from step to step besides the weights and Adam's state: the
- * state carried between chunks and the dropout generator. Both go into
- * every checkpoint, so a resumed run has the same bits. */
+ * LSTM state carried from step to step and the dropout generators. The
+ * streams are cut into the run's chunks (--chunks: demo_chunk_rows); each
+ * chunk carries its own streams' state and draws its dropout from its own
+ * generator, so a chunk's steps are the same whichever process runs it.
+ * Every checkpoint holds the whole state [layers, streams, hidden] and
+ * every chunk's generator, the same for any number of processes, so a
+ * resumed run has the same bits (under mpirun with any -np, or without). */
 typedef struct carried {
-    charlm_state state;
-    ag_rng dropout_rng;
+    const demo *d;
+    uint64_t seed;
+    int streams, layers, hidden;
+    charlm_state whole;  /* every stream: what checkpoints hold (process 0's, after gather_state) */
+    ag_rng *dropout_rng; /* [chunks]: chunk k's generator (this process draws from its own) */
+    charlm_state *part;  /* [my_chunks]: this process's chunks' streams (none for a chunk without any) */
+    unsigned char *mine, *all; /* gather_state's blocks: this process's chunks; every chunk (process 0) */
+    int64_t block;             /* the bytes of a chunk's block */
 } carried;
+
+/* Chunk 0 draws as the whole batch did before runs had chunks (stream 1),
+ * so --chunks 1 trains as it did; chunk k > 0 from stream 100 + k, clear
+ * of the others (0 the init, 3 the log's samples). */
+static void seed_dropout(ag_rng *rng, uint64_t seed, int k) { ag_rng_seed(rng, seed, k == 0 ? 1 : 100 + (uint64_t)k); }
+
+/* Chunk 0's generator keeps the name it had before runs had chunks, so an
+ * old checkpoint still names it. */
+static void dropout_key(int k, char *key, size_t size) {
+    if (k == 0) snprintf(key, size, "train.rng.dropout");
+    else snprintf(key, size, "train.rng.dropout.%d", k);
+}
+
+/* The chunks are known once demo_open has planned them: restore (within
+ * it) or split_state (after it) makes the generators, whichever comes
+ * first. */
+static ag_status make_generators(carried *s) {
+    if (s->dropout_rng) return AG_OK;
+    s->dropout_rng = malloc((size_t)s->d->chunks * sizeof *s->dropout_rng);
+    if (!s->dropout_rng) return ag_error_set(AG_ERROR_MEMORY, "out of memory for %ld dropout generators", s->d->chunks);
+    for (int k = 0; k < s->d->chunks; k++) seed_dropout(&s->dropout_rng[k], s->seed, k);
+    return AG_OK;
+}
 
 static ag_status save_state(const void *data, ag_checkpoint_writer *cp) {
     const carried *s = data;
-    ag_status status = ag_checkpoint_add_array(cp, "train.state.h", s->state.h->data, s->state.h->size);
-    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "train.state.c", s->state.c->data, s->state.c->size);
-    return status == AG_OK ? ag_checkpoint_set_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
+    ag_status status = ag_checkpoint_add_array(cp, "train.state.h", s->whole.h->data, s->whole.h->size);
+    if (status == AG_OK) status = ag_checkpoint_add_array(cp, "train.state.c", s->whole.c->data, s->whole.c->size);
+    char key[48];
+    for (int k = 0; k < s->d->chunks && status == AG_OK; k++) {
+        /* A new run's first checkpoint comes before split_state: its generators as seeded. */
+        ag_rng rng;
+        if (s->dropout_rng) rng = s->dropout_rng[k];
+        else seed_dropout(&rng, s->seed, k);
+        dropout_key(k, key, sizeof key);
+        status = ag_checkpoint_set_rng(cp, key, &rng);
+    }
+    return status;
 }
 
 /* A NaN or infinite carried state (a damaged checkpoint, re-signed) would
@@ -74,13 +117,92 @@ static ag_status check_state_finite(const char *name, const ag_tensor *t) {
     return AG_OK;
 }
 
+/* In every process: the whole state and every generator; split_state then
+ * gives this process's chunks their part. */
 static ag_status restore_state(void *data, const ag_checkpoint *cp, int64_t step) {
     carried *s = data;
-    ag_status status = ag_checkpoint_read_array(cp, "train.state.h", s->state.h->data, s->state.h->size);
-    if (status == AG_OK) status = ag_checkpoint_read_array(cp, "train.state.c", s->state.c->data, s->state.c->size);
-    if (status == AG_OK) status = check_state_finite("train.state.h", s->state.h);
-    if (status == AG_OK) status = check_state_finite("train.state.c", s->state.c);
-    return status == AG_OK ? ag_checkpoint_get_rng(cp, "train.rng.dropout", &s->dropout_rng) : status;
+    ag_status status = make_generators(s);
+    if (status == AG_OK) status = ag_checkpoint_read_array(cp, "train.state.h", s->whole.h->data, s->whole.h->size);
+    if (status == AG_OK) status = ag_checkpoint_read_array(cp, "train.state.c", s->whole.c->data, s->whole.c->size);
+    if (status == AG_OK) status = check_state_finite("train.state.h", s->whole.h);
+    if (status == AG_OK) status = check_state_finite("train.state.c", s->whole.c);
+    char key[48];
+    for (int k = 0; k < s->d->chunks && status == AG_OK; k++) {
+        dropout_key(k, key, sizeof key);
+        status = ag_checkpoint_get_rng(cp, key, &s->dropout_rng[k]);
+    }
+    return status;
+}
+
+/* Chunk k's block for gather_state: its generator, then the h and c of its
+ * `count` streams, layer by layer; `state` holds them from stream `first`
+ * on (a chunk's own state from 0, the whole state from the chunk's first). */
+static void chunk_block(const carried *s, unsigned char *block, ag_rng *rng, charlm_state *state, int first,
+                        int count, bool into_block) {
+    size_t row = (size_t)count * (size_t)s->hidden * sizeof(ag_real);
+    if (into_block) memcpy(block, rng, sizeof *rng);
+    else memcpy(rng, block, sizeof *rng);
+    unsigned char *at = block + sizeof *rng;
+    ag_tensor *const tensors[2] = {state->h, state->c};
+    for (int t = 0; t < 2 && count > 0; t++)
+        for (int l = 0; l < s->layers; l++, at += row) {
+            ag_real *streams = tensors[t]->data + ((int64_t)l * tensors[t]->shape[1] + first) * s->hidden;
+            if (into_block) memcpy(at, streams, row);
+            else memcpy(streams, at, row);
+        }
+}
+
+/* The demo's gather hook, in every process before a checkpoint: process 0
+ * receives every chunk's state and generator into the whole. */
+static ag_status gather_state(void *data) {
+    carried *s = data;
+    const demo *d = s->d;
+    int first, count;
+    for (int i = 0; i < d->my_chunks; i++) {
+        demo_chunk_rows(d, s->streams, d->first_chunk + i, &first, &count);
+        chunk_block(s, s->mine + i * s->block, &s->dropout_rng[d->first_chunk + i], &s->part[i], 0, count, true);
+    }
+    ag_status status = ag_mpi_gather_chunks(s->mine, s->all, s->block, (int)d->chunks);
+    for (int k = 0; k < d->chunks && status == AG_OK && s->all; k++) {
+        demo_chunk_rows(d, s->streams, k, &first, &count);
+        chunk_block(s, s->all + k * s->block, &s->dropout_rng[k], &s->whole, first, count, false);
+    }
+    return status;
+}
+
+/* After demo_open (the chunks planned, a checkpoint restored): this
+ * process's chunks take their streams of the whole state, and the blocks
+ * for gather_state are made. */
+static ag_status split_state(carried *s, const charlm_model *model) {
+    const demo *d = s->d;
+    int first, count, widest;
+    demo_chunk_rows(d, s->streams, 0, &first, &widest); /* the first chunks are the widest */
+    s->block = (int64_t)sizeof(ag_rng) + 2 * (int64_t)s->layers * widest * s->hidden * (int64_t)sizeof(ag_real);
+    s->part = calloc((size_t)d->my_chunks + 1, sizeof *s->part);
+    s->mine = malloc((size_t)(d->my_chunks + 1) * (size_t)s->block);
+    if (d->rank == 0) s->all = malloc((size_t)d->chunks * (size_t)s->block);
+    ag_status status = make_generators(s);
+    if (status == AG_OK && (!s->part || !s->mine || (d->rank == 0 && !s->all)))
+        status = ag_error_set(AG_ERROR_MEMORY, "out of memory for the carried state");
+    for (int i = 0; i < d->my_chunks && status == AG_OK; i++) {
+        demo_chunk_rows(d, s->streams, d->first_chunk + i, &first, &count);
+        if (count == 0) continue;
+        status = charlm_state_init(&s->part[i], model, count);
+        if (status != AG_OK) break;
+        /* Whole to part through the chunk's block: one copy of the layout. */
+        chunk_block(s, s->mine, &s->dropout_rng[d->first_chunk + i], &s->whole, first, count, true);
+        chunk_block(s, s->mine, &s->dropout_rng[d->first_chunk + i], &s->part[i], 0, count, false);
+    }
+    return status;
+}
+
+static void carried_free(carried *s) {
+    for (int i = 0; s->part && i < s->d->my_chunks; i++) charlm_state_free(&s->part[i]);
+    free(s->part);
+    charlm_state_free(&s->whole);
+    free(s->dropout_rng);
+    free(s->mine);
+    free(s->all);
 }
 
 /* Mean cross-entropy (nats) over every position of the validation streams,
@@ -113,21 +235,23 @@ static double validation_loss(ag_ctx *ctx, const charlm_model *model, const char
  * chunk, tried before the run directory is made: a --batch and --seq-len
  * whose graph does not fit in memory then fail with nothing written, not
  * at step 1 of a run that already holds a directory (and the arena keeps
- * the size it grew to, so the run's steps do not allocate again). Nothing
- * of the trial stays: the gradients are zeroed before every step, and the
- * carried state and the dropout generator are set again here (demo_open
- * restores both on --resume); the validation starts from a zero state. */
+ * the size it grew to, so the run's steps do not allocate again). The
+ * trial reads every stream at once, as --chunks 1 does: a step of fewer
+ * streams needs no more. Nothing of it stays: the gradients are zeroed before
+ * every step, the whole carried state is set again here (demo_open
+ * restores it on --resume), the dropout draws from a generator of its own,
+ * and the validation starts from a zero state. */
 static ag_status try_step(ag_ctx *ctx, const charlm_model *model, const charlm_streams *train,
                           const charlm_streams *val, int steps, int val_steps, int *inputs, int *targets,
-                          carried *carry, charlm_state *val_state, uint64_t seed) {
+                          charlm_state *state, charlm_state *val_state) {
+    ag_rng trial_rng;
+    ag_rng_seed(&trial_rng, 0, 0);
     charlm_streams_chunk(train, 0, steps, inputs, targets);
-    ag_tensor *loss = charlm_loss(ctx, model, inputs, targets, train->streams, steps, &carry->state, true,
-                                  &carry->dropout_rng);
+    ag_tensor *loss = charlm_loss(ctx, model, inputs, targets, train->streams, steps, state, true, &trial_rng);
     ag_status status = ag_backward(ctx, loss); /* keeps the message of a failed forward */
     ag_ctx_reset(ctx);
     ag_params_zero_grad(model->params);
-    charlm_state_reset(&carry->state);
-    ag_rng_seed(&carry->dropout_rng, seed, 1);
+    charlm_state_reset(state);
     if (status == AG_OK) {
         int n = (int)(val->length - 1 < val_steps ? val->length - 1 : val_steps);
         bool was_enabled = ag_set_grad_enabled(ctx, false);
@@ -204,6 +328,7 @@ static int train(int argc, char **argv) {
         {"steps", FLAG_INT, &steps, 0, 1e10, false, "training steps instead of --epochs (0: use --epochs)", false},
         {"eval-every", FLAG_INT, &eval_every, 1, 1e10, false, "steps between validations (and log samples)", false},
         {"seed", FLAG_INT, &seed, 0, 4294967295.0, false, "random seed (init, dropout)", false},
+        DEMO_CHUNKS_FLAG(&d),
         DEMO_RUN_FLAGS(&d),
     };
     if (!demo_parse(&d, USAGE, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv)) return d.exit_code;
@@ -237,8 +362,9 @@ static int train(int argc, char **argv) {
         return demo_close(&d);
     }
     int64_t n_train = text.size * 9 / 10, n_val = text.size - n_train;
-    int64_t stream_length = n_train / batch, chunks = stream_length > 0 ? (stream_length - 1) / seq_len : 0;
-    if (chunks < 1 || n_val < 2) {
+    int64_t stream_length = n_train / batch,
+            chunks_per_epoch = stream_length > 0 ? (stream_length - 1) / seq_len : 0;
+    if (chunks_per_epoch < 1 || n_val < 2) {
         /* The shortest text that would do, exactly: the estimate
          * batch * (seq_len + 1) * 10 / 9 + 1 was a byte over at times, and
          * far under where the 10% left to validate came to under 2 bytes
@@ -264,7 +390,7 @@ static int train(int argc, char **argv) {
     if (charlm_streams_init(&train_text, &text, 0, n_train, (int)batch, &vocab) != AG_OK ||
         charlm_streams_init(&val_text, &text, n_train, n_val, val_streams, &vocab) != AG_OK)
         return demo_fail(&d, "--data");
-    int64_t total = steps > 0 ? steps : epochs * chunks;
+    int64_t total = steps > 0 ? steps : epochs * chunks_per_epoch;
 
     /* Model: PyTorch's init; Adam; the carried state. */
     ag_rng init_rng;
@@ -274,33 +400,34 @@ static int train(int argc, char **argv) {
     if (charlm_model_init(&model, &config, &init_rng) != AG_OK) return demo_fail(&d, "model");
     demo_optimizer adam;
     if (demo_optimizer_init(&adam, "adam", model.params, lr) != AG_OK) return demo_fail(&d, "optimizer");
-    carried carry;
+    carried carry = {.d = &d, .seed = (uint64_t)seed, .streams = (int)batch, .layers = (int)layers,
+                     .hidden = (int)hidden};
     charlm_state val_state;
     size_t chunk_size = (size_t)(batch * seq_len > val_streams * val_steps ? batch * seq_len : val_streams * val_steps);
     int *inputs = malloc(chunk_size * sizeof *inputs), *targets = malloc(chunk_size * sizeof *targets);
     ag_ctx *ctx = ag_ctx_create();
     if (!inputs || !targets || !ctx) ag_error_set(AG_ERROR_MEMORY, "out of memory for a batch");
-    if (!inputs || !targets || !ctx || charlm_state_init(&carry.state, &model, (int)batch) != AG_OK ||
+    if (!inputs || !targets || !ctx || charlm_state_init(&carry.whole, &model, (int)batch) != AG_OK ||
         charlm_state_init(&val_state, &model, val_streams) != AG_OK)
         return demo_fail(&d, "setup");
-    ag_rng_seed(&carry.dropout_rng, (uint64_t)seed, 1);
 
     char vocab_hex[CHARLM_VOCAB_HEX];
     charlm_vocab_to_hex(&vocab, vocab_hex);
     demo_set_param(&d, "vocab", "%s", vocab_hex);
     demo_set_param(&d, "data_bytes", "%lld", (long long)text.size);
     demo_set_param(&d, "data_fingerprint", "%016llx", (unsigned long long)text.fingerprint);
-    demo_set_param(&d, "chunks_per_epoch", "%lld", (long long)chunks);
+    demo_set_param(&d, "chunks_per_epoch", "%lld", (long long)chunks_per_epoch);
     demo_set_param(&d, "total_steps", "%lld", (long long)total);
     if (!d.quiet)
         printf("charlm: %s: %lld bytes, %d distinct; %ld streams of %lld training bytes, %lld chunks of %ld per "
                "epoch; %lld validation bytes; %lld parameters\n",
                ag_printable(data_path, shown, sizeof shown), (long long)text.size, vocab.size, batch,
-               (long long)stream_length, (long long)chunks, seq_len, (long long)(n_val / val_streams * val_streams),
+               (long long)stream_length, (long long)chunks_per_epoch, seq_len,
+               (long long)(n_val / val_streams * val_streams),
                (long long)ag_params_size(model.params));
     fflush(stdout); /* before the first validation's seconds, in a log too */
-    if (try_step(ctx, &model, &train_text, &val_text, (int)seq_len, val_steps, inputs, targets, &carry, &val_state,
-                 (uint64_t)seed) != AG_OK) {
+    if (try_step(ctx, &model, &train_text, &val_text, (int)seq_len, val_steps, inputs, targets, &carry.whole,
+                 &val_state) != AG_OK) {
         fprintf(stderr, "charlm train: a step of --batch %ld --seq-len %ld: %s\n", batch, seq_len, ag_error_message());
         d.exit_code = 1;
         goto done;
@@ -309,25 +436,50 @@ static int train(int argc, char **argv) {
     double val_loss = d.resume ? NAN : validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets);
     const char *const columns[] = {"loss", "val_loss", "val_bpc", "seconds"};
     if (!demo_open(&d, &(demo_training){.params = model.params, .optimizer = &adam,
-                                        .state = {&carry, save_state, restore_state}, .columns = columns,
-                                        .n_columns = 4, .first_row = (double[]){NAN, val_loss, val_loss / LN2, 0},
-                                        .total = total, .progress_every = eval_every}))
+                                        .state = {&carry, save_state, restore_state, gather_state},
+                                        .columns = columns, .n_columns = 4,
+                                        .first_row = (double[]){NAN, val_loss, val_loss / LN2, 0}, .total = total,
+                                        .progress_every = eval_every, .batch_rows = (int)batch}))
         goto done; /* demo_open said why: the memory is freed below (a clean exit under LeakSanitizer) */
+    if (split_state(&carry, &model) != AG_OK) {
+        demo_fail(&d, "setup");
+        goto done;
+    }
 
     double eval_seconds = 0; /* validations and samples: not part of step_ms */
     while (demo_running(&d)) {
-        int64_t chunk = d.step % chunks;
-        if (chunk == 0) charlm_state_reset(&carry.state); /* each epoch starts afresh */
-        charlm_streams_chunk(&train_text, chunk * seq_len, (int)seq_len, inputs, targets);
-        ag_params_zero_grad(model.params);
-        ag_tensor *loss = charlm_loss(ctx, &model, inputs, targets, (int)batch, (int)seq_len, &carry.state, true,
-                                      &carry.dropout_rng);
-        if (ag_backward(ctx, loss) != AG_OK) {
-            demo_fail(&d, "training step");
-            break;
+        int64_t position = d.step % chunks_per_epoch * seq_len;
+        charlm_streams_chunk(&train_text, position, (int)seq_len, inputs, targets);
+        /* This process's chunks of the streams, each from its own state
+         * (afresh each epoch) with its own dropout: its mean loss times
+         * its share of the streams. */
+        bool failed = false;
+        for (int k = d.first_chunk; k < d.first_chunk + d.my_chunks && !failed; k++) {
+            int first, count;
+            demo_chunk_rows(&d, (int)batch, k, &first, &count);
+            charlm_state *state = &carry.part[k - d.first_chunk];
+            ag_params_zero_grad(model.params);
+            ag_real loss_share = 0;
+            if (count > 0) {
+                if (position == 0) charlm_state_reset(state);
+                ag_tensor *loss = ag_scale(ctx,
+                                           charlm_loss(ctx, &model, inputs + (size_t)first * seq_len,
+                                                       targets + (size_t)first * seq_len, count, (int)seq_len, state,
+                                                       true, &carry.dropout_rng[k]),
+                                           (ag_real)count / (ag_real)batch);
+                if (ag_backward(ctx, loss) != AG_OK) {
+                    demo_fail(&d, "training step");
+                    failed = true;
+                    break;
+                }
+                loss_share = loss->data[0];
+            }
+            ag_ctx_reset(ctx);
+            failed = !demo_keep_chunk(&d, k, loss_share);
         }
-        double loss_value = loss->data[0];
-        ag_ctx_reset(ctx);
+        ag_real loss_sum;
+        if (failed || !demo_sum_chunks(&d, &loss_sum)) break;
+        double loss_value = loss_sum;
         if (!demo_finite(&d, loss_value)) break;
         ag_params_clip_grad_norm(model.params, clip);
         if (!demo_step(&d)) break;
@@ -337,7 +489,9 @@ static int train(int argc, char **argv) {
         val_loss = evaluate ? validation_loss(ctx, &model, &val_text, &val_state, val_steps, inputs, targets) : NAN;
         eval_seconds += ag_seconds() - eval_start;
         if (!demo_log(&d, (double[]){loss_value, val_loss, val_loss / LN2, ag_seconds() - d.start})) break;
-        if (evaluate && !d.quiet) {
+        /* Process 0 alone prints: the sample has its own state and
+         * generator, so leaving it out changes no other process's run. */
+        if (evaluate && !d.quiet && d.rank == 0) {
             double sample_start = ag_seconds();
             ag_progress_end(&d.progress);
             log_sample(ctx, &model, &vocab, seed, d.step, val_loss / LN2);
@@ -350,7 +504,7 @@ static int train(int argc, char **argv) {
         if (demo_save_model(&d))
             demo_summary(&d, "steps=%lld epochs=%.3g val_loss=%.6f val_bpc=%.4f params=%lld vocab=%d seconds=%.2f "
                    "step_ms=%.3f",
-                   (long long)d.step, (double)d.step / (double)chunks, val_loss, val_loss / LN2,
+                   (long long)d.step, (double)d.step / (double)chunks_per_epoch, val_loss, val_loss / LN2,
                    (long long)ag_params_size(model.params), vocab.size, d.seconds,
                    d.step > d.first_step ? 1e3 * (d.seconds - eval_seconds) / (double)(d.step - d.first_step) : 0.0);
     }
@@ -358,7 +512,7 @@ done:
     free(inputs);
     free(targets);
     ag_ctx_free(ctx);
-    charlm_state_free(&carry.state);
+    carried_free(&carry);
     charlm_state_free(&val_state);
     demo_optimizer_free(&adam);
     charlm_model_free(&model);

@@ -851,7 +851,7 @@ model | not in increasing order at byte 1 | model cl/model.safetensors replace '
 model | not in increasing order at byte 1 | model cl/model.safetensors replace '"vocab":"0a20' '"vocab":"0a0a' | $cls $M
 model | (vocabulary 19 bytes, embed 4, hidden 8, layers 2) do not fit its tensors: | model cl/model.safetensors meta vocab 0a202e30313233343536373839616364656768 | $cls $M
 model | tensor 'embed.weight' has shape [27, 4], expected [28, 4] | model cl/model.safetensors meta vocab 0a202e303132333435363738396163646567686c6d6e6f7273747576 | $cls $M
-model | (vocabulary 27 bytes, embed 4, hidden 16, layers 2) make a model of 16604 bytes, more than the file's 6748 | model cl/model.safetensors meta hidden 16 | $cls $M
+model | (vocabulary 27 bytes, embed 4, hidden 16, layers 2) make a model of 16604 bytes, more than the file's 6764 | model cl/model.safetensors meta hidden 16 | $cls $M
 model | (vocabulary 27 bytes, embed 4, hidden 4, layers 2) do not fit its tensors: ag_checkpoint_read_params: $C/model.safetensors: tensor 'lstm.weight_ih_l0' has shape [32, 4], expected [16, 4] | model cl/model.safetensors meta hidden 4 | $cls $M
 model | --checkpoint $C/model.safetensors: its metadata has no 'hidden' | model cl/model.safetensors nometa hidden | $cls $M
 model | its metadata's 'hidden' is '0', not an integer in 1..4096 | model cl/model.safetensors meta hidden 0 | $cls $M

@@ -3,8 +3,10 @@
 # the same model.safetensors and metrics.csv as one process with the same
 # settings, for N = 1, 2, 3 (and 4, more processes than chunks), over
 # shared memory and over TCP (the transport between hosts), for adding and
-# digitsum; only process 0 writes or prints; a run stopped by SIGTERM
-# resumes with another N and ends as the uninterrupted run; a process
+# digitsum, and for charlm (chunks of its streams, each with its own
+# carried state and dropout); only process 0 writes or prints; a run
+# stopped by SIGTERM resumes with another N and ends as the uninterrupted
+# run (adding and charlm); a process
 # killed with -9 ends the job and its last checkpoint resumes; a demo that
 # does not train data-parallel, and a bad flag, fail with one line. Prints
 # "N passed, M failed"; exits 1 if M > 0.
@@ -85,6 +87,63 @@ for n in 1 2 3; do
     cmp -s <(without_seconds d1/metrics.csv) <(without_seconds "dnp$n/metrics.csv")
 done
 expect "digitsum's metrics.csv has its rows ($(wc -l <d1/metrics.csv) lines)" [ "$(wc -l <d1/metrics.csv)" -eq 3 ]
+
+# --------------------------------------------------- charlm: N = 1, 2, 3
+# Three chunks of six streams, each chunk carrying its own LSTM state and
+# drawing its own dropout (two layers: dropout 0.2 between them); 40 lines
+# of made-up text give 17 steps an epoch, so 30 steps cross an epoch's
+# reset of the state.
+awk 'BEGIN { split("the a cat dog sat ran on under mat log and then", w, " "); s = 7
+  for (line = 0; line < 40; line++) { out = ""
+    for (i = 0; i < 5; i++) { s = (s * 1103515245 + 12345) % 2147483648; out = out w[1 + int(s / 65536) % 12] " " }
+    print out line % 10 "." } }' >text.txt
+charlm=(train --data text.txt --hidden 16 --embed 8 --layers 2 --batch 6 --chunks 3 --seq-len 8 --threads 1 --quiet)
+"$root/bin/charlm" "${charlm[@]}" --steps 30 --eval-every 15 --run-dir c1 >c1.out 2>c1.err
+expect "charlm, one process: exit 0 (stderr: $(head -c 300 c1.err))" [ $? -eq 0 ]
+for n in 1 2 3; do
+  mpi "$n" "$root/bin/charlm" "${charlm[@]}" --steps 30 --eval-every 15 --run-dir "cnp$n" >"cnp$n.out" 2>"cnp$n.err"
+  code=$?
+  expect "charlm -np $n: exit 0, not $code (stderr: $(head -c 300 "cnp$n.err"))" [ "$code" -eq 0 ]
+  expect "charlm -np $n: the same model.safetensors as one process" same_file c1/model.safetensors "cnp$n/model.safetensors"
+  expect "charlm -np $n: the same metrics.csv as one process, but for the seconds column" \
+    cmp -s <(without_seconds c1/metrics.csv) <(without_seconds "cnp$n/metrics.csv")
+  expect "charlm -np $n: the same carried state in the checkpoint as one process" \
+    same_tensors c1/checkpoint.safetensors "cnp$n/checkpoint.safetensors"
+done
+"$root/bin/charlm" train --data text.txt --hidden 16 --embed 8 --layers 2 --batch 6 --chunks 1 --seq-len 8 --threads 1 \
+  --quiet --steps 30 --eval-every 15 --run-dir ck1 >/dev/null 2>&1
+expect "charlm --chunks 1 and --chunks 3 train differently (their own dropout draws)" \
+  bash -c "! cmp -s c1/model.safetensors ck1/model.safetensors"
+
+# Stopped under -np 3, resumed under -np 2: the checkpoint holds the
+# chunks' states and generators whole (gathered from the three processes)
+# and the resume splits them another way. Where the run stops depends on
+# when the signal comes, but not the result: whatever step it stopped at,
+# the resumed run must end as the uninterrupted one, bytes for bytes. The
+# signal goes to process 0 itself (the processes agree on it at the next
+# step), not through mpirun, which takes a second or two to hand it on.
+clong=("${charlm[@]}" --steps 4000 --eval-every 1000 --checkpoint-every 100)
+"$root/bin/charlm" "${clong[@]}" --run-dir cwhole >/dev/null 2>&1
+mpirun --oversubscribe -np 3 "$root/bin/charlm" "${clong[@]}" --run-dir cstopped >cstopped.out 2>cstopped.err &
+pid=$!
+for _ in $(seq 300); do
+  [ -f cstopped/metrics.csv ] && [ "$(wc -l <cstopped/metrics.csv)" -gt 100 ] && break
+  sleep 0.05
+done
+rank0=$(pgrep -f -- "--run-dir [c]stopped" | while read -r p; do
+  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=0' && echo "$p"; done | head -n 1)
+expect "charlm: found process 0 of the job (pid '$rank0')" [ -n "$rank0" ]
+[ -n "$rank0" ] && kill -TERM "$rank0"
+wait "$pid"
+steps=$(($(wc -l <cstopped/metrics.csv) - 2))
+expect "charlm: SIGTERM to process 0 stops the run before its end (at step $steps)" [ "$steps" -lt 4000 ]
+mpi 2 "$root/bin/charlm" train --resume cstopped >cresumed.out 2>cresumed.err
+code=$?
+expect "charlm resumed with -np 2: exit 0, not $code (stderr: $(head -c 300 cresumed.err))" [ "$code" -eq 0 ]
+expect "charlm stopped with -np 3, resumed with -np 2: the uninterrupted run's model" \
+  same_file cwhole/model.safetensors cstopped/model.safetensors
+expect "charlm stopped with -np 3, resumed with -np 2: the uninterrupted run's metrics.csv, but for the seconds" \
+  cmp -s <(without_seconds cwhole/metrics.csv) <(without_seconds cstopped/metrics.csv)
 
 # ------------------------------------- SIGTERM, then resume with another N
 # Long enough that mpirun, which takes a second or two to hand a signal
