@@ -192,6 +192,20 @@ static bool flag_given(const flag_spec *specs, int n_specs, const flag_spec *wan
     return false;
 }
 
+/* Settings added after runs were made: the value that those runs'
+ * checkpoints, which lack the setting, trained with. Any other missing
+ * setting is refused. */
+static const char *value_before_it_existed(const char *name) {
+    static const struct {
+        const char *name, *value;
+    } added[] = {
+        {"chunks", "1"}, /* the harness's --chunks: a batch was one chunk */
+    };
+    for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
+        if (strcmp(added[i].name, name) == 0) return added[i].value;
+    return NULL;
+}
+
 ag_checkpoint *flags_resume(const char *program, const char *demo, const char *dir, const flag_spec *specs,
                             int n_specs, int argc, char **argv, int *exit_code) {
     char path[1200], shown_dir[1100]; /* the directory as messages quote it: printable ASCII */
@@ -232,6 +246,7 @@ ag_checkpoint *flags_resume(const char *program, const char *demo, const char *d
         /* Every setting is saved: one missing would leave the resumed run
          * silently on the default. */
         const char *saved = ag_checkpoint_metadata(cp, name);
+        if (!saved) saved = value_before_it_existed(name);
         if (!saved) {
             fprintf(stderr, "%s: --%s: '%s' is missing from the checkpoint\n", where, s->name, name);
             ag_checkpoint_free(cp);

@@ -232,13 +232,14 @@ expect "a new run into a directory with a checkpoint is refused: '$(head -n 1 "$
   grep -q "already holds a run" "$tmp/err"
 
 # ------------------------------------------- a run begun by an older ag
-# Its checkpoint has no checksum and no ag.run_id, its params.csv no run_id
+# Its checkpoint has no checksum, no ag.run_id and no chunks setting (from
+# before data-parallel training: one chunk), its params.csv no run_id
 # row: it resumes, with a one-line note, and stays without a run id. A
 # checkpoint that only lost its checksum resumes with its own note. (The
 # run stopped early, so the resume trains no further.)
 cp -r "$tmp/sgd" "$tmp/old"
-"${tool[@]}" strip "$tmp/old/checkpoint.safetensors" ag.crc32c ag.run_id
-sed -i '/^"run_id",/d' "$tmp/old/params.csv"
+"${tool[@]}" strip "$tmp/old/checkpoint.safetensors" ag.crc32c ag.run_id chunks
+sed -i -e '/^"run_id",/d' -e '/^"chunks",/d' "$tmp/old/params.csv"
 bin/adding --resume "$tmp/old" --quiet >"$tmp/out" 2>"$tmp/err"
 code=$?
 expect "a run of an older ag resumes (exit 0, got $code)" [ "$code" -eq 0 ]
