@@ -235,9 +235,10 @@ docs:
 	AG_VERSION=$(VERSION) doxygen docs/Doxyfile
 	@echo "docs/api/html/index.html"
 
-$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h models/*.h) $(wildcard tests/fixtures/*.h) $(AG_LIBS)
+$(BUILD)/test_ag: $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(wildcard tests/*.h models/*.h) $(wildcard tests/fixtures/*.h) \
+  $(BUILD)/libag_mpi.a $(AG_LIBS)
 	$(CC) $(CPPFLAGS) -Itests -Imodels $(CFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc \
-	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(AG_LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
+	  $(TEST_SRC) $(TEST_UTIL) $(MODEL_SRC) $(BUILD)/libag_mpi.a $(AG_LIBS) $(CHECK_LIBS) $(LDLIBS) $(MPI_LDLIBS) -o $@
 
 # Models written as a user would (models/gru.c) get their gradients checked
 # in double precision too.

@@ -176,7 +176,8 @@ long demo_default_threads(void);
         {"quiet", FLAG_BOOL, &(d)->quiet, 0, 0, false, "no progress line", true}
 
 /* The batch's cut for data-parallel training: a setting of the run, so
- * that the result is the same for any number of processes. */
+ * that the result is the same for any number of processes. A checkpoint
+ * from before it existed resumes with 1, the one chunk it trained on. */
 #define DEMO_CHUNKS_FLAG(d)                                                                                            \
     {"chunks", FLAG_INT, &(d)->chunks, 0, 4096, false,                                                                 \
      "chunks of each batch, split over mpirun's processes (0: one per 64 rows, at most 64); the result depends on "  \

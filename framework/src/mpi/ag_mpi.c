@@ -73,7 +73,13 @@ struct ag_mpi_exchange {
     ag_real *kept;  /* [mine][width]: this process's chunks (not the leader's) */
     ag_real *total; /* [width]: the running sum, then the total */
     ag_real *values; /* [n_values]: one process, one chunk: its values */
+    MPI_Request *broadcasts; /* one a segment */
 };
+
+/* Segments of the chain: small enough that the next process starts adding
+ * while this one still sends, large enough that a message's latency is
+ * paid rarely (256 KiB of floats). */
+enum { SEGMENT = 65536 };
 
 static int chunks_of(int r, int n_chunks) {
     return (int)((int64_t)(r + 1) * n_chunks / size - (int64_t)r * n_chunks / size);
@@ -104,7 +110,8 @@ ag_mpi_exchange *ag_mpi_exchange_create(ag_params *params, int n_chunks, int n_v
     x->kept = kept ? malloc(kept * sizeof *x->kept) : NULL;
     x->total = single(x) ? NULL : malloc((size_t)x->width * sizeof *x->total);
     x->values = malloc((size_t)(n_values + 1) * sizeof *x->values);
-    if ((kept && !x->kept) || (!single(x) && !x->total) || !x->values) {
+    x->broadcasts = malloc((size_t)(x->width / SEGMENT + 1) * sizeof *x->broadcasts);
+    if ((kept && !x->kept) || (!single(x) && !x->total) || !x->values || !x->broadcasts) {
         ag_error_set(AG_ERROR_MEMORY, "ag_mpi_exchange_create: out of memory for %d chunks of %lld values",
                      x->mine, (long long)x->width);
         ag_mpi_exchange_free(x);
@@ -118,6 +125,7 @@ void ag_mpi_exchange_free(ag_mpi_exchange *x) {
     free(x->kept);
     free(x->total);
     free(x->values);
+    free(x->broadcasts);
     free(x);
 }
 
@@ -156,11 +164,6 @@ ag_status ag_mpi_exchange_keep(ag_mpi_exchange *x, int chunk, const ag_real *val
     return AG_OK;
 }
 
-/* Segments of the chain: small enough that the next process starts adding
- * while this one still sends, large enough that a message's latency is
- * paid rarely (256 KiB of floats). */
-enum { SEGMENT = 65536 };
-
 ag_status ag_mpi_exchange_sum(ag_mpi_exchange *x, ag_real *sums) {
     if (!x) return ag_error_set(AG_ERROR_ARGUMENT, "ag_mpi_exchange_sum: NULL exchange");
     if (x->next != x->first + x->mine)
@@ -182,24 +185,24 @@ ag_status ag_mpi_exchange_sum(ag_mpi_exchange *x, ag_real *sums) {
         if (r > rank && following < 0) following = r;
         last = r;
     }
-    for (int64_t offset = 0; x->mine > 0 && offset < x->width; offset += SEGMENT) {
+    /* Each segment's total goes back to every process as soon as the last
+     * process of the chain has it, while later segments still travel
+     * forward: the two directions of each link work at once. */
+    int segments = 0;
+    for (int64_t offset = 0; offset < x->width; offset += SEGMENT, segments++) {
         int count = (int)(x->width - offset < SEGMENT ? x->width - offset : SEGMENT);
         ag_real *total = x->total + offset;
-        if (!x->leads) {
+        if (x->mine > 0 && !x->leads) {
             MPI_Recv(total, count, AG_MPI_REAL, previous, 0, comm, MPI_STATUS_IGNORE);
             for (int k = 0; k < x->mine; k++) {
                 const ag_real *part = x->kept + (int64_t)k * x->width + offset;
                 for (int e = 0; e < count; e++) total[e] += part[e];
             }
         }
-        if (following >= 0) MPI_Send(total, count, AG_MPI_REAL, following, 0, comm);
+        if (x->mine > 0 && following >= 0) MPI_Send(total, count, AG_MPI_REAL, following, 0, comm);
+        if (size > 1) MPI_Ibcast(total, count, AG_MPI_REAL, last, comm, &x->broadcasts[segments]);
     }
-    /* The last process of the chain holds the total: to every process (in
-     * pieces that fit MPI's int count). */
-    for (int64_t offset = 0; size > 1 && offset < x->width; offset += INT32_MAX / 2) {
-        int count = (int)(x->width - offset < INT32_MAX / 2 ? x->width - offset : INT32_MAX / 2);
-        MPI_Bcast(x->total + offset, count, AG_MPI_REAL, last, comm);
-    }
+    if (size > 1) MPI_Waitall(segments, x->broadcasts, MPI_STATUSES_IGNORE);
     memcpy(ag_params_grad(x->params), x->total, (size_t)n * sizeof *x->total);
     if (x->n_values > 0 && sums) memcpy(sums, x->total + n, (size_t)x->n_values * sizeof *sums);
     return AG_OK;
