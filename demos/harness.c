@@ -421,9 +421,9 @@ bool demo_open(demo *d, const demo_training *training) {
             return false;
         }
         if (d->rank == 0 && d->chunks < d->processes)
-            fprintf(stderr, "%s: note: %ld chunks of the batch for %d processes: %d of the processes have none "
-                    "(--chunks spreads the batch wider)\n",
-                    d->program, d->chunks, d->processes, d->processes - (int)d->chunks);
+            fprintf(stderr, "%s: note: --chunks %ld for %d processes: %d of them have no part of the batch "
+                    "(--chunks %d or more puts every process to work)\n",
+                    d->program, d->chunks, d->processes, d->processes - (int)d->chunks, d->processes);
     }
     d->opened = true;
     d->saved_step = d->first_step = d->step;

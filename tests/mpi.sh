@@ -58,7 +58,7 @@ for n in 1 2 3 4; do
     [ "$(grep -c '^summary:' "np$n.out")" -eq 1 ]
   expect "adding -np $n: params.csv names $n processes" grep -q "^\"processes\",\"$n\"" "np$n/params.csv"
 done
-expect "adding -np 4 with 3 chunks: a note that one process has none" grep -q "3 chunks of the batch for 4 processes" np4.err
+expect "adding -np 4 with 3 chunks: a note that one process has none" grep -q -- "--chunks 3 for 4 processes: 1 of them" np4.err
 expect "adding -np 3: nothing on stderr (got: $(head -c 300 np3.err))" [ ! -s np3.err ]
 expect "only the named run directories were written (got: $(ls | tr '\n' ' '))" [ ! -e runs ]
 mpi 2 --mca btl self,tcp "$root/bin/adding" "${adding[@]}" --run-dir tcp >tcp.out 2>tcp.err
