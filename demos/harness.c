@@ -81,8 +81,8 @@ static int agree(demo *d, int code) {
     bool failure = agreed > 0 && agreed < 128;
     if (failure && from > 0 && d->rank == from) show_own_stderr(d);
     if (failure && from > 0 && d->rank == 0)
-        fprintf(stderr, "%s: process %d of %d failed (its message is on stderr too)\n", d->program, from,
-                d->processes);
+        fprintf(stderr, "%s: process %d of %d failed alone: its message is the one marked '(process %d of %d)'\n",
+                d->program, from, d->processes, from, d->processes);
     return agreed;
 }
 
@@ -98,7 +98,11 @@ static void end_together(demo *d) {
 
 /* Process r > 0: its stdout discarded, its stderr kept aside. */
 static void join_processes(demo *d, int argc, char **argv) {
-    if (ag_mpi_start(&argc, &argv) != AG_OK) return;
+    /* Going on alone would have every process write the same run. */
+    if (ag_mpi_start(&argc, &argv) != AG_OK) {
+        fprintf(stderr, "%s: joining the MPI job: %s\n", d->program, ag_error_message());
+        exit(1);
+    }
     atexit(ag_mpi_stop);
     d->rank = ag_mpi_rank();
     d->processes = ag_mpi_size();
