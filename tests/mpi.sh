@@ -202,6 +202,15 @@ code=$?
 expect "a bad flag under mpirun -np 3: exit code 2 (got $code)" [ "$code" -eq 2 ]
 expect "a bad flag under mpirun -np 3: said once ($(grep -c -- '--hidden' bad.err) lines)" \
   [ "$(grep -c -- '--hidden' bad.err)" -eq 1 ]
+# One process fails alone (MPMD: its own --data is missing): process 0
+# says which, that process's message comes marked, nothing is written.
+mpi 1 "$root/bin/digitsum" train --data digits.csv --epochs 1 --run-dir alone : \
+  -np 1 "$root/bin/digitsum" train --data missing.csv --epochs 1 --run-dir alone >alone.out 2>alone.err
+code=$?
+expect "one process failing alone: a non-zero exit (got $code)" [ "$code" -ne 0 ]
+expect "  process 0 names it (got: $(head -n 2 alone.err | tr '\n' ' '))" grep -q "process 1 of 2 failed alone" alone.err
+expect "  its own message comes marked" grep -q "^(process 1 of 2) digitsum train: --data: missing.csv" alone.err
+expect "  no run directory" [ ! -e alone ]
 mpi 2 "$root/bin/adding" --help >help.out 2>help.err
 expect "--help under mpirun -np 2: printed once" [ "$(grep -c '^Usage' help.out)" -eq 1 ]
 finish
