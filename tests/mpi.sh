@@ -40,6 +40,26 @@ sys.exit(tensors(sys.argv[1]) != tensors(sys.argv[2]))' "$1" "$2"
 without_seconds() { awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "seconds") skip = i }
   { out = ""; for (i = 1; i <= NF; i++) if (i != skip) out = out (out == "" && i == 1 ? "" : ",") $i; print out }' "$1"; }
 
+# in_background DIR ROWS PROGRAM ARGS...: mpirun -np 3 PROGRAM ARGS
+# --run-dir DIR in the background ($pid), returning once DIR/metrics.csv
+# has more than ROWS lines (or after 15 s).
+in_background() {
+  local dir=$1 rows=$2
+  shift 2
+  mpirun --oversubscribe -np 3 "$@" --run-dir "$dir" >"$dir.out" 2>"$dir.err" &
+  pid=$!
+  for _ in $(seq 300); do
+    [ -f "$dir/metrics.csv" ] && [ "$(wc -l <"$dir/metrics.csv")" -gt "$rows" ] && break
+    sleep 0.05
+  done
+}
+# process_of DIR RANK: the pid of that process of the job running in DIR.
+process_of() {
+  pgrep -f -- "--run-dir $1\$" | while read -r p; do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$p"
+  done | head -n 1
+}
+
 cd "$tmp" || exit 1
 
 # ------------------------------------------------ adding: N = 1, 2, 3, 4
@@ -124,14 +144,8 @@ expect "charlm --chunks 1 and --chunks 3 train differently (their own dropout dr
 # step), not through mpirun, which takes a second or two to hand it on.
 clong=("${charlm[@]}" --steps 4000 --eval-every 1000 --checkpoint-every 100)
 "$root/bin/charlm" "${clong[@]}" --run-dir cwhole >/dev/null 2>&1
-mpirun --oversubscribe -np 3 "$root/bin/charlm" "${clong[@]}" --run-dir cstopped >cstopped.out 2>cstopped.err &
-pid=$!
-for _ in $(seq 300); do
-  [ -f cstopped/metrics.csv ] && [ "$(wc -l <cstopped/metrics.csv)" -gt 100 ] && break
-  sleep 0.05
-done
-rank0=$(pgrep -f -- "--run-dir [c]stopped" | while read -r p; do
-  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=0' && echo "$p"; done | head -n 1)
+in_background cstopped 100 "$root/bin/charlm" "${clong[@]}"
+rank0=$(process_of cstopped 0)
 expect "charlm: found process 0 of the job (pid '$rank0')" [ -n "$rank0" ]
 [ -n "$rank0" ] && kill -TERM "$rank0"
 wait "$pid"
@@ -151,12 +165,7 @@ expect "charlm stopped with -np 3, resumed with -np 2: the uninterrupted run's m
 long=(--T 50 --hidden 48 --batch 12 --chunks 3 --steps 12000 --eval-every 1000 --test-size 200 --threads 1
   --checkpoint-every 100 --quiet)
 "$root/bin/adding" "${long[@]}" --run-dir whole >/dev/null 2>&1
-mpirun --oversubscribe -np 3 "$root/bin/adding" "${long[@]}" --run-dir stopped >stopped.out 2>stopped.err &
-pid=$!
-for _ in $(seq 300); do
-  [ -f stopped/metrics.csv ] && [ "$(wc -l <stopped/metrics.csv)" -gt 300 ] && break
-  sleep 0.05
-done
+in_background stopped 300 "$root/bin/adding" "${long[@]}"
 kill -TERM "$pid"
 wait "$pid"
 steps=$(($(wc -l <stopped/metrics.csv) - 2))
@@ -169,14 +178,8 @@ expect "stopped with -np 3, resumed with -np 2: the uninterrupted run's model" s
 expect "stopped with -np 3, resumed with -np 2: the uninterrupted run's metrics.csv" same_file whole/metrics.csv stopped/metrics.csv
 
 # ------------------------------- a process killed with -9 ends the job
-mpirun --oversubscribe -np 3 "$root/bin/adding" "${long[@]}" --run-dir killed >killed.out 2>killed.err &
-pid=$!
-for _ in $(seq 300); do
-  [ -f killed/metrics.csv ] && [ "$(wc -l <killed/metrics.csv)" -gt 300 ] && break
-  sleep 0.05
-done
-victim=$(pgrep -f -- "--run-dir killed" | while read -r p; do
-  tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=2' && echo "$p"; done | head -n 1)
+in_background killed 300 "$root/bin/adding" "${long[@]}"
+victim=$(process_of killed 2)
 expect "found process 2 of the job (pid '$victim')" [ -n "$victim" ]
 [ -n "$victim" ] && kill -9 "$victim"
 wait "$pid"
