@@ -20,6 +20,9 @@ fi
 # Open MPI refuses to run as root unless told: the tests run as whoever
 # runs them (CI runs as root).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+# In a container without ptrace rights Open MPI warns that its shared-memory
+# transport cannot copy between processes directly; it works without.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 # Two cores here: three or four processes need --oversubscribe.
 mpi() {
   local n=$1
@@ -79,7 +82,9 @@ for n in 1 2 3 4; do
   expect "adding -np $n: params.csv names $n processes" grep -q "^\"processes\",\"$n\"" "np$n/params.csv"
 done
 expect "adding -np 4 with 3 chunks: a note that one process has none" grep -q -- "--chunks 3 for 4 processes: 1 of them" np4.err
-expect "adding -np 3: nothing on stderr (got: $(head -c 300 np3.err))" [ ! -s np3.err ]
+# (Open MPI itself may warn about the machine: only the demo's lines count.)
+expect "adding -np 3: the demo says nothing on stderr (got: $(head -c 300 np3.err))" \
+  bash -c "! grep -q -e '^adding' -e '^(process' np3.err"
 expect "only the named run directories were written (got: $(ls | tr '\n' ' '))" [ ! -e runs ]
 mpi 2 --mca btl self,tcp "$root/bin/adding" "${adding[@]}" --run-dir tcp >tcp.out 2>tcp.err
 code=$?

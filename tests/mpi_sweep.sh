@@ -11,7 +11,7 @@ if ! command -v mpirun >/dev/null; then
   fail "mpirun is missing (make deps installs openmpi-bin)"
   finish
 fi
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 tiny=(STEPS=12 EVAL_EVERY=6 TEST_SIZE=40)
 env "${tiny[@]}" OUT="$tmp/local" PLOT="$tmp/local.png" timeout 300 demos/adding_sweep.sh >"$tmp/local.log" 2>&1
 expect "the sweep on two slots: exit 0 ($(tail -n 3 "$tmp/local.log"))" [ $? -eq 0 ]
