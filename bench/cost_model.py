@@ -16,7 +16,7 @@ Exchange times for P parameters (B = 4P bytes, beta = bytes/s):
       2 (N - 1) / N * B / beta + 2 (N - 1) alpha
   ag's ordered exchange (the same bytes for any N): a pipelined chain
   through the N hosts, then a broadcast of the total:
-      2 B / beta + (N - 1) S / beta + 2 (N - 1) alpha     (S = 256 KiB segments)
+      2 B / beta + (N - 1) min(S, B) / beta + 2 (N - 1) alpha   (S = 256 KiB segments)
 A step on N hosts takes T(b / N) + exchange (each host runs b / N rows);
 the speed-up is T(b) / that. Prints Markdown tables.
 """
@@ -63,7 +63,7 @@ def ring(p, n, beta):
 
 
 def ordered(p, n, beta):
-    return 2 * 4 * p / beta + (n - 1) * SEGMENT / beta + 2 * (n - 1) * ALPHA
+    return 2 * 4 * p / beta + (n - 1) * min(SEGMENT, 4 * p) / beta + 2 * (n - 1) * ALPHA
 
 
 def main():
