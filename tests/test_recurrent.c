@@ -378,10 +378,11 @@ START_TEST(test_fused_matches_stepped) {
     compare_fused_stepped(k, 17, hidden, false, NULL, &rng);
     compare_fused_stepped(k, 3, hidden, true, lengths3, &rng);
     compare_fused_stepped(k, 3, 5, false, lengths3, &rng);
-    /* Recurrent weights too large for the L1 cache go to OpenBLAS instead
-     * of ag's own per-step kernel (RNN 128 x 128, LSTM 64 x 256, GRU
-     * 80 x 240). */
+    /* Recurrent weights beyond the L1 cache (RNN 128 x 128, LSTM 64 x 256,
+     * GRU 80 x 240) at 9 rows a chunk: ag's own per-step kernel; at 35
+     * rows a chunk (batch 70) the per-step products go to OpenBLAS. */
     compare_fused_stepped(k, 17, k == KIND_LSTM ? 64 : k == KIND_GRU ? 80 : 128, true, lengths17, &rng);
+    compare_fused_stepped(k, 70, hidden, true, NULL, &rng);
 }
 END_TEST
 
