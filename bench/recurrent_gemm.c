@@ -65,7 +65,7 @@ static double sgemm_peak(void) {
 }
 
 int main(int argc, char **argv) {
-    static const int rows[] = {1, 4, 8, 16, 32, 64, 128};
+    static const int rows[] = {1, 2, 4, 8, 16, 32, 64, 128};
     static const int shapes[][2] = {{100, 100}, {128, 512}, {256, 256}, {512, 512}, {1024, 1024}, {512, 128},
                                     {256, 1024}, {1024, 256}, {1024, 4096}, {4096, 1024}};
     int only_m = argc > 1 ? atoi(argv[1]) : 0;
