@@ -7,7 +7,8 @@
  *     the threads of a recurrent layer do);
  *   - ag_rnn_cell_sequence and ag_lstm_cell_sequence at sizes routed to the
  *     kernel beyond the L1 cache: forward and backward, the same bits with
- *     1 and 2 threads. */
+ *     1 and 2 threads;
+ *   - the routing itself at the demos' default sizes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,10 +176,27 @@ START_TEST(test_rnn_routed_threads_bit_identical) {
 END_TEST
 
 START_TEST(test_lstm_routed_threads_bit_identical) {
-    /* 2 chunks of 9 and 8 rows, H 128: forward 128 x 512, backward
-     * 512 x 128 (the digit-sum LSTM's), through the kernel. */
-    ck_assert(ag_gemm_accumulate_in_place(9, 128, 512) && ag_gemm_accumulate_in_place(9, 512, 128));
-    check_threads(true, 17, 5, 128);
+    /* 2 chunks of 8 rows, H 128: forward 128 x 512, backward 512 x 128
+     * (the digit-sum LSTM's shapes), through the kernel. */
+    ck_assert(ag_gemm_accumulate_in_place(8, 128, 512) && ag_gemm_accumulate_in_place(8, 512, 128));
+    check_threads(true, 16, 5, 128);
+}
+END_TEST
+
+/* Which products the kernel takes (ag_gemm_accumulate_in_place): the
+ * adding IRNN's default (2 chunks of 8 rows, 100 x 100) and larger H at
+ * batch 16; not the digit-sum LSTM's default (32 rows, 128 x 512) nor the
+ * char LM's (16 rows, 256 x 1024), whose bits stay OpenBLAS's; not 1 row
+ * (sgemv), 64 rows, nor the L1 RNN's 1 column. */
+START_TEST(test_routing) {
+    ck_assert(ag_gemm_accumulate_in_place(8, 100, 100));
+    ck_assert(ag_gemm_accumulate_in_place(8, 1024, 1024));
+    ck_assert(ag_gemm_accumulate_in_place(32, 100, 100));
+    ck_assert(!ag_gemm_accumulate_in_place(32, 128, 512) && !ag_gemm_accumulate_in_place(32, 512, 128));
+    ck_assert(!ag_gemm_accumulate_in_place(16, 256, 1024) && !ag_gemm_accumulate_in_place(16, 1024, 256));
+    ck_assert(!ag_gemm_accumulate_in_place(1, 256, 256));
+    ck_assert(!ag_gemm_accumulate_in_place(64, 100, 100));
+    ck_assert(!ag_gemm_accumulate_in_place(16, 1, 1));
 }
 END_TEST
 
@@ -191,6 +209,7 @@ static Suite *gemm_accumulate_suite(void) {
     tcase_add_test(tc, test_kernel_k_blocks);
     tcase_add_test(tc, test_rnn_routed_threads_bit_identical);
     tcase_add_test(tc, test_lstm_routed_threads_bit_identical);
+    tcase_add_test(tc, test_routing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -323,15 +323,22 @@ static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda,
 
 bool ag_gemm_accumulate_in_place(int rows, int k, int n) {
 #ifdef AG_VECTOR_GEMM
-    /* bench/recurrent_gemm.c, one thread, Zen 3: against OpenBLAS's sgemm
-     * (which packs B on every call) the kernel is 1.1-3x faster from 2 to
-     * 32 rows, for B in L1 (100 x 100) as beyond it (up to 4096 x 1024); at
-     * 64 rows a wash (0.9-1.15), at 128 rows slower where B fits in L1
-     * (0.64 at 100 x 100) and otherwise even, so OpenBLAS keeps those. One
-     * row goes to sgemv, which streams B as fast or faster up to 256 x 1024.
+    /* bench/recurrent_gemm.c (bench/results-recurrent-gemm.txt), one
+     * thread, Zen 3, against OpenBLAS's sgemm, which packs B on every call:
+     *   - 2 to 8 rows: the kernel is 1.3x to 3x faster, B in L1 or not;
+     *   - 16 and 32 rows: 1.05x to 1.5x at the product, but the demos
+     *     there (the digit-sum LSTM, 32 rows a chunk, 128 x 512; the char
+     *     LM, 16 rows, 256 x 1024) gained 0.92x to 1.15x a step, within
+     *     the machine's noise: OpenBLAS keeps them beyond L1, so their
+     *     results keep their bits; where B fits in L1 (the IRNN's 100 x 112)
+     *     the kernel keeps them as before;
+     *   - 64 and 128 rows: OpenBLAS even or faster (0.64x at 128 rows,
+     *     100 x 100), so it takes them, in L1 too;
+     *   - 1 row: sgemv, as fast or faster up to 256 x 1024.
      * Below 8 columns (the L1 RNN's one) the 16-wide panels are mostly
      * padding: ag_gemm's direct loop is faster. */
-    return rows >= 2 && rows <= 32 && n >= 8;
+    bool fits_l1 = (int64_t)k * ag_gemm_padded_width(n) <= 12 * 1024; /* 48 KB */
+    return n >= 8 && rows >= 2 && (rows <= 8 || (rows <= 32 && fits_l1));
 #else
     (void)rows, (void)k, (void)n;
     return false;
