@@ -345,11 +345,14 @@ bench-mpi: deps $(AG_LIBS) $(BUILD)/libag_mpi.a $(PROGRAMS)
 
 # ag against PyTorch, side by side (bench/run.sh; ROUNDS=N to change the
 # number of alternating rounds, 5 by default), after the direct-loop
-# versus OpenBLAS table that sets ag_gemm's threshold.
+# versus OpenBLAS table that sets ag_gemm's threshold and the recurrent
+# product's table (bench/recurrent_gemm.c) that routes it.
 bench: deps $(AG_LIBS) $(PROGRAMS)
 	@mkdir -p $(BUILD)
 	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/matmul.c $(AG_LIBS) $(LDLIBS) -o $(BUILD)/bench_matmul
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_matmul
+	$(CC) $(CPPFLAGS) -O2 -std=c11 bench/recurrent_gemm.c $(AG_LIBS) $(LDLIBS) -o $(BUILD)/bench_recurrent_gemm
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_recurrent_gemm
 	$(CC) $(CPPFLAGS) -Imodels $(CFLAGS) bench/l1norm_forward.c models/l1norm.c $(AG_LIBS) $(LDLIBS) \
 	  -o $(BUILD)/bench_l1norm_forward
 	$(BUILD)/bench_l1norm_forward

@@ -42,14 +42,25 @@ void ag_gemm(bool transpose_a, bool transpose_b, int m, int n, int k, const ag_r
 #define AG_TARGET_CLONES
 #endif
 
-/* True when ag_gemm_accumulate uses its own kernel for B [k, n] (B fits in
- * the L1 cache); otherwise it calls OpenBLAS, and B need not be padded. */
-bool ag_gemm_accumulate_in_place(int k, int n);
+/* True when a recurrent layer's product of `rows` rows (the most of any
+ * chunk) with B [k, n] goes to ag_gemm_accumulate's own kernel (B packed
+ * once per op with ag_gemm_pack); otherwise to OpenBLAS with B as it is.
+ * The shapes where the kernel was measured faster
+ * (bench/recurrent_gemm.c). It depends on the shapes alone, not on the
+ * number of threads, so neither do the bits. */
+bool ag_gemm_accumulate_in_place(int rows, int k, int n);
 
-/* C[m, n] += A[m, k] B[k, n]: the per-step product of a recurrent layer,
- * without OpenBLAS's packing of B on every call. B's rows must be readable
- * up to ag_gemm_padded_width(n) (ldb at least that; zero the padding). */
-void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *b, int ldb, ag_real *c,
+/* B [k, n] laid out for ag_gemm_accumulate: element (p, j) is
+ * b[p * row_stride + j * column_stride] (so a transposed matrix packs
+ * without a copy), into ag_gemm_packed_size(k, n) values at `packed`. */
+int64_t ag_gemm_packed_size(int k, int n);
+void ag_gemm_pack(int k, int n, const ag_real *b, int64_t row_stride, int64_t column_stride, ag_real *packed);
+
+/* C[m, n] += A[m, k] B[k, n], B packed by ag_gemm_pack: the per-step
+ * product of a recurrent layer, without OpenBLAS's packing of B on every
+ * call. Each element's sum runs over p in order, so the bits do not depend
+ * on how the rows are split between calls. */
+void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *packed_b, ag_real *c,
                         int ldc);
 int ag_gemm_padded_width(int n);
 

@@ -204,73 +204,160 @@ ag_tensor *ag_transpose(ag_ctx *ctx, ag_tensor *a) {
 /* ------------------------------------------------ the recurrent product */
 
 /* C[m, n] += A[m, k] B[k, n]: the product every time step of a recurrent
- * layer makes with the same weights. OpenBLAS packs both operands on every
- * call, which for 8 x 100 x 100 costs a quarter of the time; this kernel
- * reads B in place, 4 rows of A by 16 columns of B at a time in 8 vector
- * accumulators. B's rows are padded to a multiple of 16 (ldb), so the last
- * block of columns needs no scalar loop; only its valid columns are
- * stored. x86-64 gets an AVX2/FMA clone picked at load time; elsewhere the
- * same code compiles for the baseline. */
+ * layer makes with the same weights and few rows (the batch). OpenBLAS
+ * packs B on every call, which at 16 rows costs about as much as the
+ * multiply; this kernel reads B packed once per op (ag_gemm_pack).
+ *
+ * The packed B is a row of panels, each PANEL_WIDTH columns wide and k
+ * rows deep, stored contiguously (k x 16 floats), the last one padded with
+ * zeros: the hardware prefetcher streams a panel from L2/L3 as one run.
+ * The loops: a panel outermost, then blocks of K_BLOCK of its rows (16 KB,
+ * half the 32 KB L1), then tiles of up to 6 rows of A: every row tile
+ * reads the panel block from L1, so B leaves L2/L3 once per call whatever
+ * m is. A 6 x 16 tile keeps 12 vector accumulators, enough independent
+ * fused multiply-adds to cover their latency (4 cycles, 2 a cycle), with
+ * the 2 vectors of B and a broadcast of A: 15 of 16 registers.
+ *
+ * Deterministic: each element of C is loaded into its accumulator, gets
+ * A[i, p] B[p, j] added for p = 0, 1, ..., k - 1 in order (the k blocks in
+ * order, each stored and reloaded as the same float) and is stored once
+ * per block. The tiling of rows therefore changes no bits: any split of
+ * the rows over threads gives the same result as one call, and the result
+ * equals the earlier 4 x 16 kernel's that read B unpacked.
+ *
+ * x86-64 gets an AVX2/FMA clone picked at load time; elsewhere the same
+ * code compiles for the baseline. */
+enum { PANEL_WIDTH = 16 };
+
+int ag_gemm_padded_width(int n) { return (n + PANEL_WIDTH - 1) / PANEL_WIDTH * PANEL_WIDTH; }
+
+int64_t ag_gemm_packed_size(int k, int n) { return (int64_t)k * ag_gemm_padded_width(n); }
+
+void ag_gemm_pack(int k, int n, const ag_real *b, int64_t row_stride, int64_t column_stride, ag_real *packed) {
+    for (int j0 = 0; j0 < n; j0 += PANEL_WIDTH) {
+        ag_real *panel = packed + (int64_t)j0 * k; /* the panels before hold k x 16 each */
+        int width = n - j0 < PANEL_WIDTH ? n - j0 : PANEL_WIDTH;
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < PANEL_WIDTH; j++)
+                panel[(int64_t)p * PANEL_WIDTH + j] =
+                    j < width ? b[(int64_t)p * row_stride + (int64_t)(j0 + j) * column_stride] : 0;
+    }
+}
+
 #if !defined(AG_DOUBLE) && defined(__GNUC__)
 #define AG_VECTOR_GEMM 1
-enum { L1_CACHE_FLOATS = 12 * 1024 }; /* 48 KB */
+enum { TILE_ROWS = 6, K_BLOCK = 256 };
 typedef float vector8 __attribute__((vector_size(32), aligned(4)));
 
+/* One tile: C[rows, width] += A[rows, k] panel[k, 16]. `rows` is a
+ * constant where it is inlined, so the loops over rows unroll and the
+ * accumulators stay in registers. Only `width` columns of C are read and
+ * written (the last panel's padding is not C's). */
+static inline __attribute__((always_inline)) void gemm_tile(int rows, int width, int k, const float *a, int lda,
+                                                            const float *panel, float *c, int ldc) {
+    vector8 acc[TILE_ROWS][2];
+    if (width == PANEL_WIDTH) {
+        for (int i = 0; i < rows; i++) memcpy(acc[i], c + (int64_t)i * ldc, sizeof acc[i]);
+    } else {
+        float block[TILE_ROWS][PANEL_WIDTH] = {{0}};
+        for (int i = 0; i < rows; i++) memcpy(block[i], c + (int64_t)i * ldc, (size_t)width * sizeof(float));
+        for (int i = 0; i < rows; i++) memcpy(acc[i], block[i], sizeof acc[i]);
+    }
+    for (int p = 0; p < k; p++) {
+        vector8 b0, b1;
+        memcpy(&b0, panel + (int64_t)p * PANEL_WIDTH, sizeof b0);
+        memcpy(&b1, panel + (int64_t)p * PANEL_WIDTH + 8, sizeof b1);
+        for (int i = 0; i < rows; i++) {
+            float a_ip = a[(int64_t)i * lda + p];
+            acc[i][0] += a_ip * b0;
+            acc[i][1] += a_ip * b1;
+        }
+    }
+    if (width == PANEL_WIDTH) {
+        for (int i = 0; i < rows; i++) memcpy(c + (int64_t)i * ldc, acc[i], sizeof acc[i]);
+    } else {
+        float block[TILE_ROWS][PANEL_WIDTH];
+        for (int i = 0; i < rows; i++) memcpy(block[i], acc[i], sizeof acc[i]);
+        for (int i = 0; i < rows; i++) memcpy(c + (int64_t)i * ldc, block[i], (size_t)width * sizeof(float));
+    }
+}
+
+/* The height of the row tile starting at row i of m: 6 while more than
+ * 9 rows remain, then the rest in two tiles of 4-5 rows rather than a 6
+ * and a thin 1-3 (a tile of 1 row makes 2 multiply-adds per 2 loads of B):
+ * 16 = 6 + 6 + 4, 32 = 6 + 6 + 6 + 6 + 4 + 4. */
+static int tile_rows(int i, int m) {
+    int left = m - i;
+    if (left <= TILE_ROWS) return left;
+    if (left >= TILE_ROWS + 4) return TILE_ROWS;
+    return left / 2; /* 7: 3 + 4, 8: 4 + 4, 9: 4 + 5 */
+}
+
 AG_TARGET_CLONES
-static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+static void gemm_accumulate_kernel(int m, int n, int k, const float *a, int lda, const float *packed, float *c,
                                    int ldc) {
-    for (int i0 = 0; i0 < m; i0 += 4) {
-        int rows = m - i0 < 4 ? m - i0 : 4;
-        for (int j = 0; j < n; j += 16) {
-            int width = n - j < 16 ? n - j : 16;
-            float block[4][16] = {{0}};
-            for (int i = 0; i < rows; i++)
-                memcpy(block[i], c + (int64_t)(i0 + i) * ldc + j, (size_t)width * sizeof(float));
-            vector8 acc[4][2];
-            memcpy(acc, block, sizeof acc);
-            for (int p = 0; p < k; p++) {
-                vector8 b0, b1;
-                memcpy(&b0, b + (int64_t)p * ldb + j, sizeof b0);
-                memcpy(&b1, b + (int64_t)p * ldb + j + 8, sizeof b1);
-                /* All four rows even when fewer are valid (A's missing rows
-                 * read as row 0): a fixed count keeps the accumulators in
-                 * registers; the extra rows are not stored. */
-                for (int i = 0; i < 4; i++) {
-                    float a_ip = a[(int64_t)(i0 + (i < rows ? i : 0)) * lda + p];
-                    acc[i][0] += a_ip * b0;
-                    acc[i][1] += a_ip * b1;
+    for (int j0 = 0; j0 < n; j0 += PANEL_WIDTH) {
+        const float *panel = packed + (int64_t)j0 * k;
+        int width = n - j0 < PANEL_WIDTH ? n - j0 : PANEL_WIDTH;
+        for (int p0 = 0; p0 < k; p0 += K_BLOCK) {
+            int depth = k - p0 < K_BLOCK ? k - p0 : K_BLOCK;
+            for (int i = 0; i < m;) {
+                int rows = tile_rows(i, m);
+                const float *a_tile = a + (int64_t)i * lda + p0, *panel_block = panel + (int64_t)p0 * PANEL_WIDTH;
+                float *c_tile = c + (int64_t)i * ldc + j0;
+                /* A constant row count per call, so each gets its own unrolled copy. */
+                switch (rows) {
+                case 6: gemm_tile(6, width, depth, a_tile, lda, panel_block, c_tile, ldc); break;
+                case 5: gemm_tile(5, width, depth, a_tile, lda, panel_block, c_tile, ldc); break;
+                case 4: gemm_tile(4, width, depth, a_tile, lda, panel_block, c_tile, ldc); break;
+                case 3: gemm_tile(3, width, depth, a_tile, lda, panel_block, c_tile, ldc); break;
+                case 2: gemm_tile(2, width, depth, a_tile, lda, panel_block, c_tile, ldc); break;
+                default: gemm_tile(1, width, depth, a_tile, lda, panel_block, c_tile, ldc); break;
                 }
+                i += rows;
             }
-            memcpy(block, acc, sizeof acc);
-            for (int i = 0; i < rows; i++)
-                memcpy(c + (int64_t)(i0 + i) * ldc + j, block[i], (size_t)width * sizeof(float));
         }
     }
 }
 #endif
 
-int ag_gemm_padded_width(int n) { return (n + 15) / 16 * 16; }
-
-bool ag_gemm_accumulate_in_place(int k, int n) {
+bool ag_gemm_accumulate_in_place(int rows, int k, int n) {
 #ifdef AG_VECTOR_GEMM
-    /* Reading B in place pays while B stays in the L1 cache (the IRNN's
-     * 100 x 112: 1.2x faster a step); beyond it (the LSTM's 128 x 512)
-     * OpenBLAS's packing wins. Below 8 columns (the L1 RNN's one) the
-     * 16-wide blocks are mostly padding: ag_gemm's direct loop is faster. */
-    return n >= 8 && (int64_t)k * ag_gemm_padded_width(n) <= L1_CACHE_FLOATS;
+    /* bench/recurrent_gemm.c (bench/results-recurrent-gemm.txt), one
+     * thread, Zen 3, against OpenBLAS's sgemm, which packs B on every call:
+     *   - 2 to 8 rows: the kernel is 1.3x to 3x faster, B in L1 or not;
+     *   - 16 and 32 rows: 1.05x to 1.5x at the product, but the demos
+     *     there (the digit-sum LSTM, 32 rows a chunk, 128 x 512; the char
+     *     LM, 16 rows, 256 x 1024) gained 0.92x to 1.15x a step, within
+     *     the machine's noise: OpenBLAS keeps them beyond L1, so their
+     *     results keep their bits; where B fits in L1 (the IRNN's 100 x 112)
+     *     the kernel keeps them as before;
+     *   - 64 and 128 rows: OpenBLAS even or faster (0.64x at 128 rows,
+     *     100 x 100), so it takes them, in L1 too;
+     *   - 1 row: sgemv, as fast or faster up to 256 x 1024.
+     * Below 8 columns (the L1 RNN's one) the 16-wide panels are mostly
+     * padding: ag_gemm's direct loop is faster. */
+    bool fits_l1 = (int64_t)k * ag_gemm_padded_width(n) <= 12 * 1024; /* 48 KB */
+    return n >= 8 && rows >= 2 && (rows <= 8 || (rows <= 32 && fits_l1));
 #else
-    (void)k, (void)n;
+    (void)rows, (void)k, (void)n;
     return false;
 #endif
 }
 
-void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *b, int ldb, ag_real *c,
+void ag_gemm_accumulate(int m, int n, int k, const ag_real *a, int lda, const ag_real *packed_b, ag_real *c,
                         int ldc) {
 #ifdef AG_VECTOR_GEMM
-    if (ag_gemm_accumulate_in_place(k, n)) {
-        gemm_accumulate_kernel(m, n, k, a, lda, b, ldb, c, ldc);
-        return;
-    }
+    gemm_accumulate_kernel(m, n, k, a, lda, packed_b, c, ldc);
+#else
+    /* The portable path (and double precision): the same order of sums,
+     * p = 0..k-1 into each element of C. */
+    for (int i = 0; i < m; i++)
+        for (int p = 0; p < k; p++) {
+            ag_real a_ip = a[(int64_t)i * lda + p];
+            const ag_real *b_row = packed_b + (int64_t)p * PANEL_WIDTH;
+            for (int j = 0; j < n; j++)
+                c[(int64_t)i * ldc + j] += a_ip * b_row[(int64_t)(j / PANEL_WIDTH) * PANEL_WIDTH * k + j % PANEL_WIDTH];
+        }
 #endif
-    ag_gemm(false, false, m, n, k, a, lda, b, ldb, 1, c, ldc);
 }

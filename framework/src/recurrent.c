@@ -53,10 +53,10 @@ typedef struct layer {
     int batch, steps, input, hidden, gates_width;
     const int *lengths;
     ag_tensor *x, *h0, *c0, *weight_ih, *weight_hh, *bias_ih, *bias_hh;
-    /* W_hh laid out for ag_gemm_accumulate's own kernel, rows padded; NULL
-     * when the product goes to OpenBLAS with W_hh as it is */
-    ag_real *weight_hh_t;      /* [H, G]: transposed, for forward */
-    ag_real *weight_hh_padded; /* [G, H]: for backward */
+    /* W_hh packed for ag_gemm_accumulate's own kernel (ag_gemm_pack), once
+     * per op; NULL when the product goes to OpenBLAS with W_hh as it is */
+    ag_real *weight_hh_forward;  /* W_hh^T [H, G], for h W_hh^T */
+    ag_real *weight_hh_backward; /* W_hh [G, H], for d_gates W_hh */
     bool last_only;      /* out holds only the last step's state */
     ag_tensor *out;      /* [B, T, H], every step's h; [B, H] if last_only */
     ag_tensor *cell_out; /* LSTM: the same for c */
@@ -293,8 +293,8 @@ static void forward_chunk(void *arg, int index) {
                 else
                     memset(product + (size_t)r * G, 0, (size_t)G * sizeof(ag_real));
         }
-        if (L->weight_hh_t)
-            ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_t, ag_gemm_padded_width(G), product, G);
+        if (L->weight_hh_forward)
+            ag_gemm_accumulate(R, G, H, h, H, L->weight_hh_forward, product, G);
         else
             ag_gemm(false, true, R, G, H, h, H, L->weight_hh->data, H, 1, product, G);
         bool has_output = !L->last_only || t == T - 1;
@@ -390,8 +390,8 @@ static void backward_chunk(void *arg, int index) {
         }
         if (t == 0 && !need_h0) continue;
         const ag_real *d_product = L->kind == LAYER_GRU ? ch->gates_hh + (size_t)t * R * G : gates;
-        if (L->weight_hh_padded)
-            ag_gemm_accumulate(R, H, G, d_product, G, L->weight_hh_padded, ag_gemm_padded_width(H), dh, H);
+        if (L->weight_hh_backward)
+            ag_gemm_accumulate(R, H, G, d_product, G, L->weight_hh_backward, dh, H);
         else
             ag_gemm(false, false, R, H, G, d_product, G, L->weight_hh->data, H, 1, dh, H);
     }
@@ -450,14 +450,10 @@ static ag_status layer_backward(ag_ctx *ctx, ag_tensor *out) {
             return AG_ERROR_MEMORY;
         memset(ch->zeros, 0, (size_t)H * sizeof(ag_real));
     }
-    if (ag_gemm_accumulate_in_place(G, H)) {
-        int H_padded = ag_gemm_padded_width(H);
-        L->weight_hh_padded = ag_arena_alloc(ctx, (size_t)G * H_padded * sizeof(ag_real));
-        if (!L->weight_hh_padded) return AG_ERROR_MEMORY;
-        memset(L->weight_hh_padded, 0, (size_t)G * H_padded * sizeof(ag_real));
-        for (int g = 0; g < G; g++)
-            memcpy(L->weight_hh_padded + (size_t)g * H_padded, L->weight_hh->data + (size_t)g * H,
-                   (size_t)H * sizeof(ag_real));
+    if (ag_gemm_accumulate_in_place(L->chunks[0].rows, G, H)) { /* chunk 0 has the most rows */
+        L->weight_hh_backward = ag_arena_alloc(ctx, (size_t)ag_gemm_packed_size(G, H) * sizeof(ag_real));
+        if (!L->weight_hh_backward) return AG_ERROR_MEMORY;
+        ag_gemm_pack(G, H, L->weight_hh->data, H, 1, L->weight_hh_backward);
     }
     ag_parallel_run(L->n_chunks, backward_chunk, L);
     for (int k = 0; k < L->n_chunks; k++) {
@@ -558,14 +554,11 @@ static ag_tensor *layer_forward(ag_ctx *ctx, const char *who, const ag_op *op, l
     }
     plan_chunks(L);
     int G = L->gates_width;
-    if (ag_gemm_accumulate_in_place(H, G)) {
-        int G_padded = ag_gemm_padded_width(G);
-        L->weight_hh_t = ag_arena_alloc(ctx, (size_t)G_padded * H * sizeof(ag_real));
-        if (!L->weight_hh_t) return NULL;
-        memset(L->weight_hh_t, 0, (size_t)G_padded * H * sizeof(ag_real));
-        for (int g = 0; g < G; g++)
-            for (int j = 0; j < H; j++)
-                L->weight_hh_t[(size_t)j * G_padded + g] = L->weight_hh->data[(size_t)g * H + j];
+    if (ag_gemm_accumulate_in_place(L->chunks[0].rows, H, G)) { /* chunk 0 has the most rows */
+        /* B (p, j) = W_hh[j, p]: rows of W_hh become columns. */
+        L->weight_hh_forward = ag_arena_alloc(ctx, (size_t)ag_gemm_packed_size(H, G) * sizeof(ag_real));
+        if (!L->weight_hh_forward) return NULL;
+        ag_gemm_pack(H, G, L->weight_hh->data, 1, H, L->weight_hh_forward);
     }
     for (int k = 0; k < L->n_chunks; k++) {
         chunk *ch = &L->chunks[k];
