@@ -71,13 +71,11 @@ static void show_own_stderr(demo *d) {
  * if it has one, else the first other process's. */
 static int agree(demo *d, int code) {
     if (d->processes == 1) return code;
-    int *all = malloc((size_t)d->processes * sizeof *all);
-    if (!all) fprintf(stderr, "%s: out of memory\n", d->program), show_own_stderr(d), ag_mpi_abort(1);
+    int *all = d->codes; /* made once: agree runs every step */
     ag_mpi_gather_int(code, all);
     int agreed = 0, from = 0;
     for (int r = 0; r < d->processes && !agreed; r++)
         if (all[r] != 0) agreed = all[r], from = r;
-    free(all);
     bool failure = agreed > 0 && agreed < 128;
     if (failure && from > 0 && d->rank == from) show_own_stderr(d);
     if (failure && from > 0 && d->rank == 0)
@@ -106,6 +104,10 @@ static void join_processes(demo *d, int argc, char **argv) {
     atexit(ag_mpi_stop);
     d->rank = ag_mpi_rank();
     d->processes = ag_mpi_size();
+    if (d->processes > 1 && !(d->codes = malloc((size_t)d->processes * sizeof *d->codes))) {
+        fprintf(stderr, "%s: out of memory for %d processes\n", d->program, d->processes);
+        ag_mpi_abort(1);
+    }
     if (d->rank == 0) return;
     fflush(NULL);
     int terminal = dup(2);
@@ -141,6 +143,8 @@ int demo_close(demo *d) {
     end_together(d);
     ag_mpi_exchange_free(d->exchange);
     d->exchange = NULL;
+    free(d->codes);
+    d->codes = NULL;
     if (d->run) {
         if (!d->outcome_noted) note_outcome(d, d->exit_code == 0 ? AG_RUN_FINISHED : AG_RUN_FAILED, "%s", "");
         ag_status ended = ag_run_end(d->run, d->outcome, d->outcome_detail);

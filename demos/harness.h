@@ -145,6 +145,7 @@ typedef struct demo {
     bool ended_together; /* every process knows the run ends here */
     int stop_signal;     /* the signal that stopped the run, in any process */
     ag_mpi_exchange *exchange;
+    int *codes; /* agree's: one a process */
     FILE *own_stderr;    /* processes after 0: their stderr, kept aside */
     FILE *terminal_stderr;
 } demo;
